@@ -1,0 +1,117 @@
+"""solidice-storaged: scan, export, then take the bus name; serve until told to stop.
+
+The name is requested only after the first scan is exported, so `Type=dbus`
+readiness (and D-Bus activation) means "populated", as in udisks2.
+"""
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from dbus_fast import BusType, Message, MessageType, NameFlag, RequestNameReply
+
+from . import __version__, objpath
+from .dbus.auth import Authority
+from .dbus.base import Context
+from .dbus.bus import StorageBus
+from .dbus.exporter import Exporter
+
+BUS_NAME = "org.solidice.Storage"
+log = logging.getLogger("solidice_storage")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="solidice-storaged", description="The org.solidice.Storage D-Bus service.",
+        epilog="Example: solidice-storaged --sim --session   (try it without root)")
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--sim", action="store_true",
+                        help="serve a simulated host instead of this one")
+    parser.add_argument("--session", action="store_true",
+                        help="use the session bus (only with --sim: polkit cannot "
+                             "authorize session-bus callers)")
+    parser.add_argument("--replace", action="store_true",
+                        help="take the bus name over from a running instance")
+    parser.add_argument("--polkit-timeout", type=float, default=120, metavar="SECONDS",
+                        help="deny when polkit has not answered by then (default 120)")
+    parser.add_argument("--sim-lvs", type=int, default=0, metavar="N",
+                        help="with --sim: add a VG 'bulk' with N logical volumes")
+    parser.add_argument("--sim-fault", action="append", default=[], metavar="OPERATION",
+                        help="with --sim: make an engine operation fail as a bug would "
+                             "(for testing error handling)")
+    parser.add_argument("--debug", action="store_true", help="log debug messages")
+    args = parser.parse_args(argv)
+    if args.session and not args.sim:
+        parser.error("--session needs --sim: polkit cannot authorize callers on the "
+                     "session bus, so the real host is only served on the system bus")
+    if (args.sim_lvs or args.sim_fault) and not args.sim:
+        parser.error("--sim-lvs and --sim-fault need --sim")
+    return args
+
+
+def make_engine(args: argparse.Namespace):
+    if args.sim:
+        from .engine.sim import SimEngine
+        return SimEngine(bulk_lvs=args.sim_lvs, faults=frozenset(args.sim_fault))
+    from .engine.unavailable import UnavailableEngine
+    return UnavailableEngine()
+
+
+async def serve(args: argparse.Namespace) -> int:
+    engine = make_engine(args)
+    await engine.start()
+    bus_type = BusType.SESSION if args.session else BusType.SYSTEM
+    bus = await StorageBus(bus_type=bus_type).connect()
+    exporter = Exporter(bus, Context(engine, Authority(bus, args.polkit_timeout)))
+    exporter.export_all()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    bus.add_message_handler(lambda msg: _on_name_lost(msg, stop))
+
+    flags = NameFlag.ALLOW_REPLACEMENT | NameFlag.DO_NOT_QUEUE
+    if args.replace:
+        flags |= NameFlag.REPLACE_EXISTING
+    reply = await bus.request_name(BUS_NAME, flags)
+    if reply is not RequestNameReply.PRIMARY_OWNER:
+        log.error("%s is owned by another process; pass --replace to take it over",
+                  BUS_NAME)
+        bus.disconnect()
+        return 1
+    log.info("serving %s at %s: %s", BUS_NAME, objpath.ROOT, engine.description)
+
+    disconnected = asyncio.ensure_future(bus.wait_for_disconnect())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([disconnected, stopped], return_when=asyncio.FIRST_COMPLETED)
+    lost_bus = disconnected.done()
+    for future in (disconnected, stopped):
+        future.cancel()
+    await engine.close()
+    if not lost_bus:
+        bus.disconnect()
+        log.info("stopped")
+        return 0
+    log.error("lost the connection to the bus")
+    return 1
+
+
+def _on_name_lost(msg: Message, stop: asyncio.Event) -> None:
+    if (msg.message_type is MessageType.SIGNAL and msg.member == "NameLost"
+            and msg.sender == "org.freedesktop.DBus" and msg.body == [BUS_NAME]):
+        log.info("another instance took %s over", BUS_NAME)
+        stop.set()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    sys.exit(asyncio.run(serve(args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Thin D-Bus adapters over the engine: validate, authorize, delegate, convert."""

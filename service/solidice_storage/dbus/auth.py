@@ -1,0 +1,78 @@
+"""polkit: may this caller do that? Asked with the caller's bus name as subject.
+
+uid 0 is allowed without asking. A polkit that is missing, fails or does not answer
+within the timeout denies (never allows). Every allowed change is logged with uid.
+"""
+
+import asyncio
+import itertools
+import logging
+
+from dbus_fast import Message, MessageType, Variant
+
+from .. import actions
+from ..errors import NotAuthorized, NotAuthorizedCanObtain
+from .bus import StorageBus, caller
+
+log = logging.getLogger(__name__)
+
+POLKIT = "org.freedesktop.PolicyKit1"
+AUTHORITY_PATH = "/org/freedesktop/PolicyKit1/Authority"
+AUTHORITY = "org.freedesktop.PolicyKit1.Authority"
+ALLOW_USER_INTERACTION = 1
+
+
+class Authority:
+    def __init__(self, bus: StorageBus, timeout: float) -> None:
+        self._bus = bus
+        self._timeout = timeout
+        self._ids = itertools.count(1)
+
+    async def uid(self, sender: str | None = None) -> int:
+        reply = await self._bus.call(Message(
+            destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus", member="GetConnectionUnixUser",
+            signature="s", body=[sender or caller()]))
+        if reply.message_type is MessageType.ERROR:
+            raise NotAuthorized("cannot tell who the caller is")
+        return reply.body[0]
+
+    async def check(self, action: str, details: dict[str, str], interactive: bool) -> int:
+        """Returns the caller's uid if `action` is allowed; raises otherwise."""
+        assert action in actions.ALL, action
+        sender = caller()
+        uid = await self.uid(sender)
+        if uid != 0:
+            await self._ask_polkit(sender, action, details, interactive)
+        log.info("uid %d allowed %s %s", uid, action,
+                 " ".join(f"{k}={v}" for k, v in sorted(details.items())))
+        return uid
+
+    async def _ask_polkit(self, sender: str, action: str, details: dict[str, str],
+                          interactive: bool) -> None:
+        cancel_id = f"solidice-storage-{next(self._ids)}"
+        call = Message(
+            destination=POLKIT, path=AUTHORITY_PATH, interface=AUTHORITY,
+            member="CheckAuthorization", signature="(sa{sv})sa{ss}us",
+            body=[["system-bus-name", {"name": Variant("s", sender)}], action,
+                  {k: str(v) for k, v in details.items()},
+                  ALLOW_USER_INTERACTION if interactive else 0, cancel_id])
+        try:
+            reply = await asyncio.wait_for(self._bus.call(call), self._timeout)
+        except asyncio.TimeoutError:
+            self._bus.send(Message(destination=POLKIT, path=AUTHORITY_PATH,
+                                   interface=AUTHORITY, member="CancelCheckAuthorization",
+                                   signature="s", body=[cancel_id]))
+            log.warning("polkit did not answer about %s within %g s", action, self._timeout)
+            raise NotAuthorized(f"authorization for {action} timed out") from None
+        if reply.message_type is MessageType.ERROR:
+            log.warning("polkit failed on %s: %s %s", action, reply.error_name, reply.body)
+            raise NotAuthorized(f"cannot check authorization for {action}: "
+                                "polkit is not available")
+        authorized, challenge, _ = reply.body[0]
+        if authorized:
+            return
+        if challenge:
+            raise NotAuthorizedCanObtain(f"{action} needs authentication; call again "
+                                         "allowing user interaction")
+        raise NotAuthorized(f"not allowed: {action}")

@@ -1,0 +1,147 @@
+"""The Engine protocol: every operation the D-Bus layer can ask of the host.
+
+Two implementations: `sim.SimEngine` (in memory) and the real host engine. Both get
+arguments already checked by `validation` and resolve references with `resolve`.
+Every method states what holds on completion. Changes reach the exported objects
+through the engine's `StateStore` before the method returns, so a caller's reply
+always follows its object onto the bus. Errors are `errors.StorageError`s.
+"""
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from ..validation import Options
+from .state import StateStore
+
+# Tag on every VG this service created (VolumeGroup.Managed); LVM keeps it with the
+# VG's metadata, so it survives restarts and shows in `vgs -o tags`.
+MANAGED_TAG = "org.solidice.storage"
+
+
+class BlockInfo(BaseModel):
+    """GetBlockInfo's answer; exported as a{sv} with these keys (`-` for `_`)."""
+
+    model_config = ConfigDict(frozen=True)
+    uuid: str          # WWID of a LUN, LVM UUID of a PV or LV
+    size: int
+    path: str          # the device node
+    type: str          # disk, multipath, partition, lvm, other
+    used_by: str       # "", or what holds it: "pv:<vg>", "filesystem", ...
+    name: str = ""
+
+
+class Engine(Protocol):
+    store: StateStore
+    #: what the engine is, for logs and `Host.Version`
+    description: str
+
+    @property
+    def multipath(self) -> bool:
+        """True when multipathd manages devices on this host."""
+
+    @property
+    def iscsi_initiator_name(self) -> str:
+        """This host's iSCSI initiator name, or "" when it has none."""
+
+    async def start(self) -> None:
+        """Scan the host. On completion the store holds every object there is."""
+
+    async def close(self) -> None:
+        """Stop watching the host. Nothing on the host changes."""
+
+    # ---- reads: answered from memory ----
+
+    def enumerate_luns(self) -> list[str]:
+        """WWIDs of every LUN: multipath maps, never their paths."""
+
+    def enumerate_volume_groups(self) -> list[str]:
+        """UUIDs of every VG."""
+
+    def list_physical_volumes(self, vg: str) -> list[str]:
+        """UUIDs of the PVs of VG `vg` (a reference). `NotFound` if none."""
+
+    def list_logical_volumes(self, vg: str) -> list[str]:
+        """UUIDs of the LVs of VG `vg`, snapshots included."""
+
+    async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
+        """What a device is, named by WWID, LVM UUID, `vg/lv`, /dev path or object
+        path. Never looks at other filesystem paths. `NotFound` if nothing is."""
+
+    # ---- iSCSI ----
+
+    async def discover_iscsi_targets(self, portal: str, opts: Options) -> list[tuple[str, str]]:
+        """(target, portal) pairs the portal offers (SendTargets). Discovery CHAP
+        from `username`/`password`. `Timeout` if the portal does not answer."""
+
+    async def login_iscsi(self, portal: str, target: str, opts: Options, uid: int) -> str:
+        """Ensures a session to `target` through `portal` exists; returns its key.
+        Its LUNs are exported before this returns. A job while it runs."""
+
+    async def logout_iscsi(self, portal: str, target: str, opts: Options) -> None:
+        """Ensures no session to `target` through `portal`. `NotFound` if there was
+        none; `Busy` if one of its LUNs holds a PV of a VG in use."""
+
+    async def enumerate_iscsi_luns(self, portal: str, target: str, opts: Options,
+                                   uid: int) -> list[str]:
+        """WWIDs of the LUNs behind `target`, logging in first unless `login` is
+        false (then `NotFound` when there is no session)."""
+
+    # ---- LVM ----
+
+    async def create_volume_group(self, name: str, devices: list[str], opts: Options) -> str:
+        """A VG `name` over `devices` (pvcreate where needed, multipath maps only)
+        exists, tagged as managed; returns its UUID. `AlreadyExists` if the name is
+        taken, `Busy` if a device is in use, `InvalidArgument` for a path device."""
+
+    async def remove_volume_group(self, vg: str, opts: Options) -> None:
+        """The VG, its LVs and its PV labels are gone. Unmanaged VGs need `force`;
+        `Busy` if an LV is open."""
+
+    async def extend_volume_group(self, vg: str, devices: list[str], opts: Options) -> None:
+        """The devices are PVs of the VG."""
+
+    async def remove_physical_volume(self, vg: str, pv: str, opts: Options,
+                                     uid: int) -> int | None:
+        """The PV is out of the VG and its label removed. With `move-data`, returns
+        at once the id of the job that moves its extents first; `Busy` without it
+        if the PV holds data. None when done synchronously."""
+
+    async def create_logical_volume(self, vg: str, name: str, size: int,
+                                    opts: Options) -> str:
+        """An LV `name` of at least `size` bytes (rounded up to extents) exists,
+        active unless `activate` is false; returns its UUID."""
+
+    async def extend_logical_volume(self, lv: str, size: int, opts: Options) -> None:
+        """The LV grew by `size` bytes (rounded up). With `expected-size`, nothing
+        happens and `InvalidArgument` is raised unless the LV is that size now."""
+
+    async def remove_logical_volume(self, lv: str, opts: Options) -> None:
+        """The LV is gone. `Busy` if it is open or has snapshots."""
+
+    async def snapshot_logical_volume(self, lv: str, name: str, size: int,
+                                      opts: Options, uid: int) -> str:
+        """A snapshot `name` of the LV with `size` bytes of space exists; returns its
+        UUID. A job while it runs."""
+
+    async def activate_logical_volume(self, lv: str, opts: Options) -> None:
+        """The LV is active."""
+
+    async def deactivate_logical_volume(self, lv: str, opts: Options) -> None:
+        """The LV is inactive. `Busy` if it is open."""
+
+    # ---- NFS ----
+
+    async def mount_nfs(self, server: str, remote_path: str, local_path: str,
+                        opts: Options, uid: int) -> str:
+        """server:remote_path is mounted on local_path (always nosuid,nodev);
+        returns the mount's key (its local path). `Timeout` if the server does not
+        answer within `timeout` seconds, leaving no mount point it created."""
+
+    async def unmount(self, local_path: str, force: bool, opts: Options) -> None:
+        """Nothing is mounted on local_path. `Busy` if in use and not `force`."""
+
+    # ---- jobs ----
+
+    def cancel_job(self, job_id: int) -> None:
+        """Asks the job to stop; it completes with `Cancelled` when it has."""

@@ -1,0 +1,291 @@
+"""The simulated host: every operation of the contract, in memory.
+
+For trying the service and for the fast D-Bus tier; never proof that a real feature
+works. It uses the same validation and resolver as the real engine, never touches
+the filesystem or the network, and starts from `sim_host`'s believable host. In it
+every valid NFS server exports every absolute path, except `unreachable.invalid`,
+which never answers (so clients can test their timeouts).
+"""
+
+import asyncio
+import logging
+
+from .. import __version__
+from ..errors import AlreadyExists, Busy, Failed, NotFound, Timeout
+from ..models import IscsiSession, Lun, LogicalVolume, Mount, PhysicalVolume, VolumeGroup
+from ..validation import Options
+from . import resolve, sim_host
+from .base import BlockInfo, MANAGED_TAG
+from .shared import ISCSI_TIMEOUT, NFS_MOUNT_TIMEOUT, nfs_mount_options
+from .sim_lvm import STEP, SimLvm
+from .state import Jobs, StateStore
+
+log = logging.getLogger(__name__)
+
+
+class SimEngine(SimLvm):
+    description = f"simulated host (solidice-storage {__version__})"
+    multipath = True
+    iscsi_initiator_name = sim_host.INITIATOR
+
+    def __init__(self, bulk_lvs: int = 0, faults: frozenset[str] = frozenset()) -> None:
+        self.store = StateStore()
+        self.jobs = Jobs(self.store)
+        self.new_uuid = sim_host.UuidSource()
+        self.system_disk = sim_host.SYSTEM_DISK
+        self._bulk_lvs = bulk_lvs
+        self._faults = faults
+        self.targets = sim_host.targets()
+        self.sessions: set[tuple[str, str]] = set()   # (target, portal)
+        self.node_startup: dict[tuple[str, str], str] = {}
+        self.dirs = set(sim_host.EXISTING_DIRS)
+        self.busy_mounts: set[str] = set()
+        self._init_lvm()
+
+    def _fault(self, operation: str) -> None:
+        """--sim-fault: make an operation fail as a bug would, to test the bus layer."""
+        if operation in self._faults:
+            raise RuntimeError(f"injected fault in {operation}")
+
+    async def start(self) -> None:
+        for key, device, size, vendor, model, serial, transport, status in sim_host.LOCAL_DISKS:
+            self.store.publish([Lun(wwid=key, device=device, size=size, vendor=vendor,
+                                    model=model, serial=serial, transport=transport,
+                                    status=status)])
+        for portal in sim_host.PORTALS:
+            self._set_session(sim_host.DATA_TARGET, portal, True)
+        await self._seed_vmstore()
+        if self._bulk_lvs:
+            await self._seed_bulk(self._bulk_lvs)
+        server, remote, local, options = sim_host.EXISTING_MOUNT
+        self.store.publish([Mount(server=server, remote_path=remote, local_path=local,
+                                  options=options)])
+        self.busy_mounts.add(local)
+
+    async def _seed_vmstore(self) -> None:
+        seed = sim_host.VMSTORE
+        uuid = await self.create_volume_group(seed["name"], seed["pvs"], Options())
+        vg = self.store.get(VolumeGroup, uuid)
+        self.store.publish([vg.model_copy(update={"managed": False, "tags": ()})])
+        by_name = {}
+        for name, size, active, is_open, origin in seed["lvs"]:
+            if origin is None:
+                lv = await self.create_logical_volume(uuid, name, size,
+                                                      Options(activate=active))
+            else:
+                lv = await self._snapshot(self.store.get(LogicalVolume, by_name[origin]),
+                                          vg, name, size, _NoJob())
+            by_name[name] = lv
+            if is_open:
+                model = self.store.get(LogicalVolume, lv)
+                attrs = model.attributes
+                self.store.publish([model.model_copy(
+                    update={"attributes": attrs[:5] + "o" + attrs[6:]})])
+
+    async def _seed_bulk(self, count: int) -> None:
+        """--sim-lvs N: a VG `bulk` on the NVMe disk with N small LVs."""
+        uuid = await self.create_volume_group("bulk", ["eui.0025388b91c2d3e4"], Options())
+        for number in range(count):
+            await self.create_logical_volume(uuid, f"lv{number:05d}", 4 * sim_host.MiB,
+                                             Options())
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    # ---- LUNs ----
+
+    def enumerate_luns(self) -> list[str]:
+        return list(self.store.all(Lun))
+
+    def _set_session(self, target: str, portal: str, present: bool) -> None:
+        """Add or drop a session and republish the LUNs behind its target."""
+        (self.sessions.add if present else self.sessions.discard)((target, portal))
+        updates, removals = [], []
+        for sim_lun in self.targets[target].luns:
+            paths = tuple((device, "failed" if device in sim_lun.failed_paths else "active")
+                          for p, device in sim_lun.path_devices.items()
+                          if (target, p) in self.sessions)
+            known = self.store.get(Lun, sim_lun.wwid)
+            if not paths:
+                removals.append(("Lun", sim_lun.wwid))
+            elif known is not None:
+                updates.append(known.model_copy(update={"paths": paths}))
+            else:
+                updates.append(Lun(
+                    wwid=sim_lun.wwid, device=f"/dev/mapper/{sim_lun.wwid}",
+                    size=sim_lun.size, vendor="LIO-ORG", model=sim_lun.model,
+                    serial=sim_lun.serial, transport="iscsi", multipath=True,
+                    paths=paths))
+        session = IscsiSession(target=target, portal=portal,
+                               luns=tuple(lun.wwid for lun in self.targets[target].luns))
+        self.store.publish(updates, removals)
+        if present:
+            self.store.publish([session])
+        else:
+            self.store.publish(removals=[("IscsiSession", session.key)])
+
+    async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
+        ref = name_or_uuid
+        for lun in self.store.all(Lun).values():
+            for device, _ in lun.paths:
+                if ref in (device, f"/dev/{device}"):
+                    return BlockInfo(uuid=lun.wwid, size=lun.size, path=f"/dev/{device}",
+                                     type="disk", used_by=f"multipath:{lun.device}",
+                                     name=device)
+        if ref.startswith("/dev/mapper/") and "-" in ref[12:]:
+            vg, _, lv = ref[12:].partition("-")
+            ref = f"{vg.replace('--', '-')}/{lv.replace('--', '-')}"
+        elif ref.startswith("/dev/") and ref.count("/") == 3:
+            ref = ref[5:]
+        for finder in (self._lv_info, self._pv_info, self._lun_info):
+            try:
+                return finder(ref)
+            except NotFound:
+                continue
+        raise NotFound(f"no device, LUN or volume {name_or_uuid!r}")
+
+    def _lun_info(self, ref: str) -> BlockInfo:
+        lun = resolve.lun(self.store, ref)
+        used_by = {"free": "", "pv": "pv", "partitioned": "partition-table"}.get(
+            lun.status, lun.status)
+        if pv := self.store.get(PhysicalVolume, lun.physical_volume):
+            vg = self.store.get(VolumeGroup, pv.volume_group)
+            used_by = f"pv:{vg.name}" if vg else "pv"
+        return BlockInfo(uuid=lun.wwid, size=lun.size, path=lun.device,
+                         type="multipath" if lun.multipath else "disk",
+                         used_by=used_by, name=lun.device.rsplit("/", 1)[-1])
+
+    def _pv_info(self, ref: str) -> BlockInfo:
+        pv = resolve.physical_volume(self.store, ref)
+        info = self._lun_info(pv.lun)
+        return info.model_copy(update={"uuid": pv.uuid, "size": pv.size})
+
+    def _lv_info(self, ref: str) -> BlockInfo:
+        lv = resolve.logical_volume(self.store, ref)
+        return BlockInfo(uuid=lv.uuid, size=lv.size, path=lv.path, type="lvm",
+                         used_by="open" if lv.is_open else "", name=lv.name)
+
+    # ---- iSCSI ----
+
+    async def _reach(self, portal: str, timeout: float) -> None:
+        host = portal.rsplit(":", 1)[0]
+        if host == sim_host.UNREACHABLE:
+            await asyncio.sleep(timeout)
+            raise Timeout(f"portal {portal} did not answer within {timeout:g} s")
+        if portal not in sim_host.PORTALS:
+            raise Failed(f"cannot connect to portal {portal}: connection refused")
+
+    async def discover_iscsi_targets(self, portal: str, opts: Options) -> list[tuple[str, str]]:
+        await self._reach(portal, 10)
+        return [(name, p) for name, target in self.targets.items()
+                if portal in target.portals for p in target.portals]
+
+    async def login_iscsi(self, portal: str, target: str, opts: Options, uid: int) -> str:
+        job = self.jobs.start("iscsi-login", [], uid, cancelable=False)
+        return await self.jobs.run(job, self._login(portal, target, opts))
+
+    async def _login(self, portal: str, target: str, opts: Options) -> str:
+        await self._reach(portal, opts.get("timeout", ISCSI_TIMEOUT))
+        sim_target = self.targets.get(target)
+        if sim_target is None or portal not in sim_target.portals:
+            raise NotFound(f"portal {portal} offers no target {target}")
+        if sim_target.chap and (opts.get("username"), opts.get("password")) != sim_target.chap:
+            raise Failed(f"login to {target} through {portal} failed: authorization "
+                         "failure; check the CHAP username and password")
+        if "node-startup" in opts:
+            self.node_startup[(target, portal)] = opts["node-startup"]
+        if (target, portal) not in self.sessions:
+            await asyncio.sleep(STEP)
+            self._set_session(target, portal, True)
+        return IscsiSession(target=target, portal=portal).key
+
+    async def logout_iscsi(self, portal: str, target: str, opts: Options) -> None:
+        if (target, portal) not in self.sessions:
+            raise NotFound(f"no session to {target} through {portal}")
+        others = {p for t, p in self.sessions if t == target and p != portal}
+        for sim_lun in self.targets[target].luns:
+            lun = self.store.get(Lun, sim_lun.wwid)
+            if lun and lun.status == "pv" and not others & set(sim_lun.path_devices):
+                raise Busy(f"LUN {lun.wwid} behind {target} holds a physical volume; "
+                           "remove it from its volume group first")
+        self._set_session(target, portal, False)
+
+    async def enumerate_iscsi_luns(self, portal: str, target: str, opts: Options,
+                                   uid: int) -> list[str]:
+        if (target, portal) not in self.sessions:
+            if not opts.get("login", True):
+                raise NotFound(f"no session to {target} through {portal}; "
+                               "log in first or leave login true")
+            await self.login_iscsi(portal, target, opts, uid)
+        return [lun.wwid for lun in self.targets[target].luns]
+
+    # ---- NFS ----
+
+    async def mount_nfs(self, server: str, remote_path: str, local_path: str,
+                        opts: Options, uid: int) -> str:
+        if existing := self.store.get(Mount, local_path):
+            if (existing.server, existing.remote_path) == (server, remote_path):
+                raise AlreadyExists(f"{server}:{remote_path} is mounted on {local_path}")
+            raise Busy(f"{existing.server}:{existing.remote_path} is mounted on "
+                       f"{local_path}")
+        created = self._mountpoint(local_path, opts.get("create-mountpoint", False))
+        job = self.jobs.start("nfs-mount", [("Mount", local_path)], uid, cancelable=False)
+        try:
+            return await self.jobs.run(job, self._mount(server, remote_path, local_path, opts))
+        except BaseException:
+            self.dirs -= created
+            raise
+
+    def _mountpoint(self, path: str, create: bool) -> set[str]:
+        if path in self.dirs:
+            if any(d.startswith(path + "/") for d in self.dirs):
+                raise Busy(f"{path} is not empty; mounting there would hide its files")
+            return set()
+        if not create:
+            raise NotFound(f"{path} does not exist; pass create-mountpoint=true")
+        created, parent = set(), path
+        while parent not in self.dirs and parent != "/":
+            created.add(parent)
+            parent = parent.rsplit("/", 1)[0] or "/"
+        self.dirs |= created
+        return created
+
+    async def _mount(self, server: str, remote_path: str, local_path: str,
+                     opts: Options) -> str:
+        timeout = opts.get("timeout", NFS_MOUNT_TIMEOUT)
+        if server == sim_host.UNREACHABLE:
+            await asyncio.sleep(timeout)
+            raise Timeout(f"NFS server {server} did not answer within {timeout} s")
+        await asyncio.sleep(STEP)
+        options = nfs_mount_options(opts)
+        if "vers" not in opts:
+            options += ",vers=4.2"
+        self.store.publish([Mount(server=server, remote_path=remote_path,
+                                  local_path=local_path, options=options,
+                                  persistent=opts.get("persistent", False))])
+        return local_path
+
+    async def unmount(self, local_path: str, force: bool, opts: Options) -> None:
+        if self.store.get(Mount, local_path) is None:
+            raise NotFound(f"no NFS mount on {local_path}")
+        if local_path in self.busy_mounts and not force:
+            raise Busy(f"{local_path} is in use; pass force to detach it anyway")
+        self.busy_mounts.discard(local_path)
+        self.store.publish(removals=[("Mount", local_path)])
+
+    def cancel_job(self, job_id: int) -> None:
+        self.jobs.cancel(job_id)
+
+
+class _NoJob:
+    """Stands in for a job while seeding."""
+
+    def progress(self, fraction: float) -> None:
+        pass
+
+    def check(self) -> None:
+        pass
+
+
+__all__ = ["SimEngine", "MANAGED_TAG"]

@@ -1,0 +1,129 @@
+"""The engine's picture of the host, kept in memory and published as changes.
+
+Both engines keep their models in a `StateStore`. A change is published as one
+`Changes` batch; listeners (the D-Bus exporter) see it synchronously, so when an
+engine method returns, what it changed is already exported.
+"""
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, TypeVar
+
+from .. import models
+from ..errors import Cancelled
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=models.Model)
+
+
+@dataclass
+class Changes:
+    upserts: list[models.Model] = field(default_factory=list)
+    removals: list[tuple[str, str]] = field(default_factory=list)   # (kind, key)
+    completed: list[tuple[int, bool, str]] = field(default_factory=list)  # jobs
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.removals or self.completed)
+
+
+Listener = Callable[[Changes], None]
+
+
+class StateStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, models.Model]] = {k: {} for k in models.KINDS}
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def all(self, cls: type[M]) -> dict[str, M]:
+        return self.objects[cls.KIND]  # type: ignore[return-value]
+
+    def get(self, cls: type[M], key: str | None) -> M | None:
+        return None if key is None else self.objects[cls.KIND].get(key)  # type: ignore
+
+    def publish(self, upserts: Iterable[models.Model] = (),
+                removals: Iterable[tuple[str, str]] = (),
+                completed: Iterable[tuple[int, bool, str]] = ()) -> None:
+        """Apply a batch and tell the listeners; unchanged models are dropped."""
+        changes = Changes(completed=list(completed))
+        for model in upserts:
+            table = self.objects[model.KIND]
+            if table.get(model.key) != model:
+                table[model.key] = model
+                changes.upserts.append(model)
+        for kind, key in removals:
+            if self.objects[kind].pop(key, None) is not None:
+                changes.removals.append((kind, key))
+        if changes:
+            for listener in self._listeners:
+                listener(changes)
+
+
+class JobHandle:
+    """A running job: the engine reports progress and checks for cancellation."""
+
+    def __init__(self, store: StateStore, job: models.Job) -> None:
+        self._store = store
+        self.job = job
+        self.cancelled = asyncio.Event()
+
+    @property
+    def id(self) -> int:
+        return self.job.id
+
+    def progress(self, fraction: float) -> None:
+        self.job = self.job.model_copy(update={"progress": min(max(fraction, 0.0), 1.0)})
+        self._store.publish([self.job])
+
+    def check(self) -> None:
+        """Raise `Cancelled` if someone cancelled the job."""
+        if self.cancelled.is_set():
+            raise Cancelled(f"job {self.id} ({self.job.operation}) was cancelled")
+
+    def cancellable(self, value: bool) -> None:
+        self.job = self.job.model_copy(update={"cancelable": value})
+        self._store.publish([self.job])
+
+
+class Jobs:
+    """Jobs live in the store like any object, so they are exported the same way."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._ids = itertools.count(1)
+        self._running: dict[int, JobHandle] = {}
+
+    def start(self, operation: str, objects: Iterable[tuple[str, str]],
+              uid: int, cancelable: bool = True) -> JobHandle:
+        job = models.Job(id=next(self._ids), operation=operation,
+                         objects=tuple(objects), started_by_uid=uid,
+                         cancelable=cancelable)
+        handle = JobHandle(self._store, job)
+        self._running[job.id] = handle
+        self._store.publish([job])
+        return handle
+
+    def finish(self, handle: JobHandle, error: BaseException | None) -> None:
+        self._running.pop(handle.id, None)
+        message = "" if error is None else str(error) or type(error).__name__
+        self._store.publish(removals=[("Job", handle.job.key)],
+                            completed=[(handle.id, error is None, message)])
+
+    def cancel(self, job_id: int) -> None:
+        handle = self._running.get(job_id)
+        if handle is not None:
+            handle.cancelled.set()
+
+    async def run(self, handle: JobHandle, work):
+        """Await `work`, then complete the job with its outcome (re-raised)."""
+        try:
+            result = await work
+        except BaseException as error:
+            self.finish(handle, error)
+            raise
+        self.finish(handle, None)
+        return result

@@ -1,0 +1,291 @@
+"""Every argument a caller can send is checked here, once, for both engines.
+
+Syntax only: whether a named thing exists is the engine's question. Each check
+returns the value in its canonical form or raises `InvalidArgument` with a message
+that names the argument and the rule it broke.
+"""
+
+import ipaddress
+import posixpath
+import re
+from typing import Any, Callable
+
+from .errors import InvalidArgument
+
+MAX_SIZE = 2**63 - 1          # LVM's own ceiling (8 EiB); D-Bus `t` goes to 2^64-1
+MAX_STRING = 4096
+
+# LVM's rules (lib/misc/lvm-string.c): [a-zA-Z0-9+_.-], not starting with '-',
+# not '.' or '..', at most 127 characters; LV names also avoid LVM's internal
+# prefixes and suffixes.
+_LVM_NAME = re.compile(r"[A-Za-z0-9+_.][A-Za-z0-9+_.-]*")
+_LV_RESERVED_PREFIXES = ("snapshot", "pvmove")
+_LV_RESERVED_PARTS = ("_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_imeta",
+                      "_iorig", "_mimage", "_mlog", "_pmspare", "_rimage", "_rmeta",
+                      "_tdata", "_tmeta", "_vdata", "_vorigin", "_wcorig")
+
+
+def _text(value: str, what: str, max_len: int = MAX_STRING) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{what} must be a string")
+    if not value:
+        raise InvalidArgument(f"{what} is empty")
+    if len(value) > max_len:
+        raise InvalidArgument(f"{what} is longer than {max_len} characters")
+    if any(ord(c) < 0x20 or ord(c) == 0x7f for c in value):
+        raise InvalidArgument(f"{what} contains a control character")
+    return value
+
+
+def _lvm_name(name: str, what: str) -> str:
+    _text(name, what, max_len=127)
+    if name.startswith("-"):
+        raise InvalidArgument(f"{what} {name!r} starts with '-'")
+    if name in (".", "..") or not _LVM_NAME.fullmatch(name):
+        raise InvalidArgument(
+            f"{what} {name!r} is not valid: use letters, digits and + _ . - only")
+    return name
+
+
+def vg_name(name: str) -> str:
+    return _lvm_name(name, "volume group name")
+
+
+def lv_name(name: str) -> str:
+    _lvm_name(name, "logical volume name")
+    if name.startswith(_LV_RESERVED_PREFIXES):
+        raise InvalidArgument(
+            f"logical volume name {name!r} starts with a prefix LVM reserves "
+            f"({', '.join(_LV_RESERVED_PREFIXES)})")
+    for part in _LV_RESERVED_PARTS:
+        if part in name:
+            raise InvalidArgument(
+                f"logical volume name {name!r} contains {part!r}, which LVM reserves")
+    return name
+
+
+def size(value: int, what: str = "size") -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidArgument(f"{what} must be a number of bytes")
+    if value <= 0:
+        raise InvalidArgument(f"{what} must be more than 0 bytes")
+    if value > MAX_SIZE:
+        raise InvalidArgument(f"{what} {value} is beyond LVM's limit of 8 EiB")
+    return value
+
+
+def extent_size(value: int) -> int:
+    size(value, "extent-size")
+    if value & (value - 1) or not 4096 <= value <= 2**34:
+        raise InvalidArgument(
+            "extent-size must be a power of two between 4 KiB and 16 GiB")
+    return value
+
+
+def reference(value: str, what: str) -> str:
+    """A VG, PV, LV or device named by UUID, name, object path or /dev path."""
+    _text(value, what)
+    if value.startswith("-"):
+        raise InvalidArgument(f"{what} {value!r} starts with '-'")
+    return value
+
+
+def devices(values: list[str]) -> list[str]:
+    if not values:
+        raise InvalidArgument("devices is empty: name at least one device")
+    checked = [reference(v, "device") for v in values]
+    if len(set(checked)) != len(checked):
+        raise InvalidArgument("devices names the same device twice")
+    return checked
+
+
+# Mount points that would hide part of the system; their subdirectories too where
+# marked True. /mnt itself stays usable: the FHS makes it the administrator's.
+_SYSTEM_DIRS = {
+    "/": False, "/bin": True, "/boot": True, "/dev": True, "/etc": True,
+    "/home": False, "/lib": True, "/lib32": True, "/lib64": True, "/libx32": True,
+    "/media": False, "/opt": False, "/proc": True, "/root": False, "/run": False,
+    "/sbin": True, "/srv": False, "/sys": True, "/tmp": False, "/usr": True,
+    "/var": False, "/var/lib": False, "/var/log": False, "/var/tmp": False,
+    "/var/cache": False, "/var/spool": False, "/var/lib/solidice-storage": True,
+    "/run/lock": False, "/run/user": False, "/run/dbus": True, "/run/udev": True,
+    "/run/lvm": True, "/run/systemd": True,
+}
+
+
+def local_path(value: str) -> str:
+    _text(value, "local path")
+    if not value.startswith("/"):
+        raise InvalidArgument(f"local path {value!r} is not absolute")
+    normal = posixpath.normpath(value)
+    if normal.startswith("//"):
+        normal = "/" + normal.lstrip("/")
+    if normal != value:
+        raise InvalidArgument(f"local path {value!r} is not normalized; "
+                              f"did you mean {normal!r}?")
+    for directory, subtree in _SYSTEM_DIRS.items():
+        if value == directory or (subtree and value.startswith(directory + "/")):
+            raise InvalidArgument(f"local path {value!r} is a system directory; "
+                                  "mount somewhere below /mnt, /srv or /var/lib")
+    return value
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def host(value: str, what: str = "server") -> str:
+    """A hostname, an IPv4 address or an IPv6 address in brackets."""
+    _text(value, what, max_len=255)
+    if value.startswith("["):
+        if not value.endswith("]"):
+            raise InvalidArgument(f"{what} {value!r}: an IPv6 address needs a ']'")
+        try:
+            ipaddress.IPv6Address(value[1:-1])
+        except ValueError:
+            raise InvalidArgument(f"{what} {value!r} is not an IPv6 address") from None
+        return value
+    try:
+        ipaddress.IPv4Address(value)
+        return value
+    except ValueError:
+        pass
+    if ":" in value:
+        raise InvalidArgument(f"{what} {value!r}: put an IPv6 address in brackets")
+    labels = value.rstrip(".").split(".")
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels) or value[0] == "-":
+        raise InvalidArgument(f"{what} {value!r} is not a hostname or IP address")
+    return value
+
+
+def remote_path(value: str) -> str:
+    _text(value, "remote path")
+    if not value.startswith("/"):
+        raise InvalidArgument(f"remote path {value!r} is not absolute")
+    if posixpath.normpath(value) != value and value != "/":
+        raise InvalidArgument(f"remote path {value!r} is not normalized")
+    return value
+
+
+def portal(value: str) -> str:
+    """An iSCSI portal `host[:port]`; returns `host:port` (3260 by default)."""
+    _text(value, "portal", max_len=262)
+    if value.startswith("["):
+        address, _, rest = value.partition("]")
+        address += "]"
+        port = rest[1:] if rest.startswith(":") else ("" if not rest else None)
+    elif value.count(":") == 1:
+        address, port = value.split(":")
+    else:
+        address, port = value, ""
+    if port is None:
+        raise InvalidArgument(f"portal {value!r} is not host[:port]")
+    host(address, "portal")
+    port = port or "3260"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise InvalidArgument(f"portal {value!r} has a bad port")
+    return f"{address}:{int(port)}"
+
+
+_IQN = re.compile(r"iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*[a-z0-9](:[^\s,]+)?")
+_EUI = re.compile(r"eui\.[0-9A-Fa-f]{16}")
+_NAA = re.compile(r"naa\.(?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{32})")
+
+
+def iscsi_target(value: str) -> str:
+    _text(value, "target", max_len=223)   # RFC 3720's limit
+    if not (_IQN.fullmatch(value) or _EUI.fullmatch(value) or _NAA.fullmatch(value)):
+        raise InvalidArgument(f"target {value!r} is not an iSCSI name "
+                              "(iqn.YYYY-MM.domain:name, eui.… or naa.…)")
+    return value
+
+
+def chap(value: str, what: str) -> str:
+    return _text(value, what, max_len=255)
+
+
+# ---- the a{sv} options of every method (DESIGN.md's table, the whole set) ----
+
+def _one_of(*allowed: str) -> Callable[[Any, str], Any]:
+    def check(value: Any, key: str) -> Any:
+        if value not in allowed:
+            raise InvalidArgument(f"option {key!r} must be one of {', '.join(allowed)}")
+        return value
+    return check
+
+
+def _between(low: int, high: int) -> Callable[[Any, str], Any]:
+    def check(value: Any, key: str) -> Any:
+        if not low <= value <= high:
+            raise InvalidArgument(f"option {key!r} must be between {low} and {high}")
+        return value
+    return check
+
+
+def _secret(value: Any, key: str) -> Any:
+    return chap(value, f"option {key!r}")
+
+
+_ANY: Callable[[Any, str], Any] = lambda value, key: value  # noqa: E731
+
+AUTH_KEY = "auth.no_user_interaction"
+_COMMON = {AUTH_KEY: ("b", _ANY)}
+_ISCSI_LOGIN = {
+    "username": ("s", _secret), "password": ("s", _secret),
+    "node-startup": ("s", _one_of("manual", "automatic")),
+    "timeout": ("u", _between(1, 3600)),
+}
+
+OPTIONS: dict[str, dict[str, tuple[str, Callable[[Any, str], Any]]]] = {
+    "CreateVolumeGroup": {"wipe": ("b", _ANY),
+                          "extent-size": ("t", lambda v, k: extent_size(v))},
+    "VolumeGroup.Extend": {"wipe": ("b", _ANY)},
+    "RemoveVolumeGroup": {"force": ("b", _ANY)},
+    "VolumeGroup.Remove": {"force": ("b", _ANY)},
+    "RemovePhysicalVolume": {"move-data": ("b", _ANY)},
+    "CreateLogicalVolume": {"activate": ("b", _ANY)},
+    "LogicalVolume.Extend": {"expected-size": ("t", lambda v, k: size(v, k))},
+    "LogicalVolume.Remove": {"force": ("b", _ANY)},
+    "DiscoverIscsiTargets": {"username": ("s", _secret), "password": ("s", _secret)},
+    "LoginIscsi": _ISCSI_LOGIN,
+    "EnumerateIscsiLuns": {**_ISCSI_LOGIN, "login": ("b", _ANY)},
+    "MountNfs": {
+        "vers": ("s", _one_of("3", "4", "4.0", "4.1", "4.2")),
+        "timeo": ("u", _between(1, 6000)),          # deciseconds, as nfs(5)
+        "retrans": ("u", _between(0, 100)),
+        "retry": ("u", _between(0, 10000)),         # minutes, as nfs(5)
+        "hard": ("b", _ANY), "ro": ("b", _ANY),
+        "proto": ("s", _one_of("tcp", "rdma")),
+        "port": ("q", _ANY),
+        "sec": ("s", _one_of("sys", "krb5", "krb5i", "krb5p")),
+        "rsize": ("u", _between(1024, 1048576)),
+        "wsize": ("u", _between(1024, 1048576)),
+        "nolock": ("b", _ANY), "persistent": ("b", _ANY),
+        "create-mountpoint": ("b", _ANY),
+        "timeout": ("u", _between(1, 3600)),
+    },
+}
+
+
+class Options(dict):
+    """Checked options: key → plain Python value; absent keys were not given."""
+
+    @property
+    def interactive(self) -> bool:
+        return not self.get(AUTH_KEY, False)
+
+
+def options(method: str, given: dict[str, tuple[str, Any]]) -> Options:
+    """Check `given` ({key: (D-Bus signature, value)}) against `method`'s table."""
+    allowed = {**_COMMON, **OPTIONS.get(method, {})}
+    checked = Options()
+    for key, (signature, value) in given.items():
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            raise InvalidArgument(f"unknown option {key!r} for {method}; "
+                                  f"it takes: {known}")
+        want, check = allowed[key]
+        if signature != want:
+            raise InvalidArgument(f"option {key!r} must have type '{want}', "
+                                  f"not '{signature}'")
+        checked[key] = check(value, key)
+    return checked
