@@ -133,14 +133,16 @@ class SimEngine(SimLvm):
                     return BlockInfo(uuid=lun.wwid, size=lun.size, path=f"/dev/{device}",
                                      type="disk", used_by=f"multipath:{lun.device}",
                                      name=device)
-        if ref.startswith("/dev/mapper/") and "-" in ref[12:]:
-            vg, _, lv = ref[12:].partition("-")
-            ref = f"{vg.replace('--', '-')}/{lv.replace('--', '-')}"
+        lv_ref = ref
+        if ref.startswith("/dev/mapper/") and "-" in ref[12:].replace("--", ""):
+            vg, _, lv = ref[12:].replace("--", "\0").partition("-")
+            lv_ref = f"{vg}/{lv}".replace("\0", "-")
         elif ref.startswith("/dev/") and ref.count("/") == 3:
-            ref = ref[5:]
-        for finder in (self._lv_info, self._pv_info, self._lun_info):
+            lv_ref = ref[5:]
+        for finder, key in ((self._lv_info, lv_ref), (self._pv_info, ref),
+                            (self._lun_info, ref)):
             try:
-                return finder(ref)
+                return finder(key)
             except NotFound:
                 continue
         raise NotFound(f"no device, LUN or volume {name_or_uuid!r}")
