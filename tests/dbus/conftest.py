@@ -14,7 +14,7 @@ import pytest
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from storage import Storage
+from storage import Storage, plain
 
 TOP = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
@@ -191,8 +191,7 @@ class Polkit:
     async def checks(self) -> list:
         """(subject, action, details, flags) of every CheckAuthorization so far."""
         calls = (await self._call("GetMethodCalls", "s", ["CheckAuthorization"]))[0]
-        return [[arg.value for arg in args] if hasattr(args[0], "value") else args
-                for _, args in calls]
+        return [plain(args) for _, args in calls]
 
 
 def busctl(address: str, *args: str, user: int | None = None,
