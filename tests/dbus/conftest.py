@@ -74,10 +74,11 @@ class Daemon:
     def __init__(self, address: str, args: list[str], log: Path) -> None:
         self.address = address
         self.log = log
+        self.expected_status = 0
         self._log_file = open(log, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "solidice_storage.daemon", "--sim",
-             "--polkit-timeout", "2", *args],
+            [sys.executable, "-m", "solidice_storage.daemon", "--polkit-timeout", "2",
+             *args],
             env={**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": address},
             stdout=self._log_file, stderr=subprocess.STDOUT)
 
@@ -102,7 +103,8 @@ def start_daemon(system_bus, polkitd, tmp_path):
     and must exit 0 without a traceback in its log (unless the test expected one)."""
     started: list[Daemon] = []
 
-    def start(*args: str, wait: bool = True) -> Daemon:
+    def start(*args: str, wait: bool = True, sim: bool = True) -> Daemon:
+        args = ("--sim", *args) if sim else args
         daemon = Daemon(system_bus, list(args), tmp_path / f"daemon{len(started)}.log")
         started.append(daemon)
         if wait:
@@ -115,8 +117,7 @@ def start_daemon(system_bus, polkitd, tmp_path):
 
     yield start
     for daemon in started:
-        status = daemon.stop()
-        assert status in (0, 1) if daemon.proc.returncode is not None else True
+        assert daemon.stop() == daemon.expected_status, daemon.output()
         if "--sim-fault" not in daemon.proc.args:
             assert "Traceback" not in daemon.output(), daemon.output()
 

@@ -34,7 +34,8 @@ class SimEngine(SimLvm):
         self.new_uuid = sim_host.UuidSource()
         self.system_disk = sim_host.SYSTEM_DISK
         self._bulk_lvs = bulk_lvs
-        self._faults = faults
+        self._armed_faults = faults
+        self._faults: frozenset[str] = frozenset()   # armed once the host is seeded
         self.targets = sim_host.targets()
         self.sessions: set[tuple[str, str]] = set()   # (target, portal)
         self.node_startup: dict[tuple[str, str], str] = {}
@@ -61,6 +62,7 @@ class SimEngine(SimLvm):
         self.store.publish([Mount(server=server, remote_path=remote, local_path=local,
                                   options=options)])
         self.busy_mounts.add(local)
+        self._faults = self._armed_faults
 
     async def _seed_vmstore(self) -> None:
         seed = sim_host.VMSTORE
