@@ -1,0 +1,82 @@
+# solidice-storage: `make check` runs every test tier there is (the README's test
+# command); `make run` serves the simulated host on a session bus.
+# Both install what they need first (Debian/Ubuntu, as root, or with sudo).
+
+PYTHON   ?= /usr/bin/python3
+VENV     ?= .venv
+PREFIX   ?= /usr
+LIBDIR   ?= $(PREFIX)/lib/solidice-storage
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# dbus-daemon, busctl and gdbus for the tests; python3-dbus and python3-gi for
+# python-dbusmock (the venv sees them through --system-site-packages); setpriv
+# (util-linux) runs test clients as another uid.
+APT_PACKAGES := dbus-daemon dbus-bin systemd libglib2.0-bin python3-venv python3-dev \
+                python3-dbus python3-gi util-linux libxml2-utils
+
+.PHONY: check test unit dbus run install uninstall deps venv clean
+
+check: venv
+	$(VENV)/bin/python -m pytest -p no:cacheprovider --junitxml=test-results/junit.xml \
+	    tests/unit tests/dbus
+
+unit: venv
+	$(VENV)/bin/python -m pytest -p no:cacheprovider tests/unit
+
+dbus: venv
+	$(VENV)/bin/python -m pytest -p no:cacheprovider tests/dbus
+
+run: venv
+	tools/run-sim $(VENV)
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+venv: deps $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	touch $@
+
+# The service's own virtualenv under $(LIBDIR) (dbus-fast >= 5.2 and pydantic 2 are
+# newer than Debian 12 ships), the commands where Debian puts them, and the bus,
+# polkit and systemd files. Run as root.
+install: deps
+	$(PYTHON) -m venv --clear $(LIBDIR)
+	$(LIBDIR)/bin/python -m pip install -q .
+	install -d $(PREFIX)/sbin $(PREFIX)/bin
+	ln -sf $(LIBDIR)/bin/solidice-storaged $(PREFIX)/sbin/solidice-storaged
+	ln -sf $(LIBDIR)/bin/solidice-storagectl $(PREFIX)/bin/solidice-storagectl
+	install -D -m 644 dbus-conf/org.solidice.Storage.conf \
+	    $(PREFIX)/share/dbus-1/system.d/org.solidice.Storage.conf
+	install -D -m 644 dbus-conf/org.solidice.Storage.service \
+	    $(PREFIX)/share/dbus-1/system-services/org.solidice.Storage.service
+	install -D -m 644 dbus-conf/org.solidice.storage.policy \
+	    $(PREFIX)/share/polkit-1/actions/org.solidice.storage.policy
+	install -D -m 644 systemd/solidice-storaged.service \
+	    $(PREFIX)/lib/systemd/system/solidice-storaged.service
+	install -d $(PREFIX)/share/dbus-1/interfaces
+	install -m 644 interfaces/*.xml $(PREFIX)/share/dbus-1/interfaces/
+	-systemctl daemon-reload 2>/dev/null
+
+uninstall:
+	rm -rf $(LIBDIR)
+	rm -f $(PREFIX)/sbin/solidice-storaged $(PREFIX)/bin/solidice-storagectl \
+	    $(PREFIX)/share/dbus-1/system.d/org.solidice.Storage.conf \
+	    $(PREFIX)/share/dbus-1/system-services/org.solidice.Storage.service \
+	    $(PREFIX)/share/polkit-1/actions/org.solidice.storage.policy \
+	    $(PREFIX)/lib/systemd/system/solidice-storaged.service \
+	    $(PREFIX)/share/dbus-1/interfaces/org.solidice.Storage.*.xml
+	-systemctl daemon-reload 2>/dev/null
+
+clean:
+	rm -rf $(VENV) test-results build *.egg-info service/*.egg-info

@@ -1,0 +1,54 @@
+"""The unit, activation and bus policy files say what the design needs."""
+
+import configparser
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[2]
+
+
+def unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(TOP / "systemd/solidice-storaged.service")
+    return parser
+
+
+def test_unit_is_a_dbus_service_wanted_at_boot_after_its_dependencies():
+    service = unit()
+    assert service["Service"]["Type"] == "dbus"
+    assert service["Service"]["BusName"] == "org.solidice.Storage"
+    assert service["Install"]["WantedBy"] == "multi-user.target"
+    after = (TOP / "systemd/solidice-storaged.service").read_text()
+    for dependency in ("multipathd.service", "iscsid.service", "network-online.target"):
+        assert dependency in after
+
+
+def test_unit_has_no_mount_namespace_sandboxing():
+    keys = {line.split("=")[0].strip() for line in
+            (TOP / "systemd/solidice-storaged.service").read_text().splitlines()
+            if "=" in line and not line.lstrip().startswith("#")}
+    forbidden = {"ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices",
+                 "PrivateMounts", "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths",
+                 "TemporaryFileSystem", "BindPaths", "MountFlags", "RootDirectory"}
+    assert not keys & forbidden
+
+
+def test_activation_file_points_at_the_unit():
+    service = configparser.ConfigParser(interpolation=None)
+    service.optionxform = str
+    service.read(TOP / "dbus-conf/org.solidice.Storage.service")
+    section = service["D-BUS Service"]
+    assert section["Name"] == "org.solidice.Storage"
+    assert section["SystemdService"] == "solidice-storaged.service"
+    assert section["User"] == "root"
+
+
+def test_bus_policy_lets_only_root_own_and_anyone_call():
+    root = ET.parse(TOP / "dbus-conf/org.solidice.Storage.conf").getroot()
+    policies = {(p.get("user"), p.get("context")): p for p in root.iter("policy")}
+    assert policies[("root", None)].find("allow").get("own") == "org.solidice.Storage"
+    default = policies[(None, "default")]
+    assert {"own": "org.solidice.Storage"} in [dict(d.attrib) for d in default.iter("deny")]
+    assert {"send_destination": "org.solidice.Storage"} in \
+        [dict(a.attrib) for a in default.iter("allow")]

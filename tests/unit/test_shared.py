@@ -1,0 +1,107 @@
+"""engine/shared.py: the NFS option string and WWID spellings both engines use."""
+
+import pytest
+
+from solidice_storage import validation
+from solidice_storage.engine.shared import nfs_mount_options, wwid_candidates
+from solidice_storage.errors import InvalidArgument
+
+
+def mount_options(**given):
+    """nfs_mount_options of options checked the way the bus layer checks them."""
+    signatures = {key: signature for key, (signature, _) in
+                  validation.OPTIONS["MountNfs"].items()}
+    return nfs_mount_options(validation.options(
+        "MountNfs", {key.replace("_", "-"): (signatures[key.replace("_", "-")], value)
+                     for key, value in given.items()}))
+
+
+def test_defaults():
+    assert mount_options() == "nosuid,nodev,rw,soft,timeo=100,retrans=3,retry=1"
+
+
+@pytest.mark.parametrize("given", [
+    pytest.param({}, id="defaults"),
+    pytest.param({"hard": True, "ro": True, "vers": "3"}, id="hard-ro"),
+    pytest.param({"sec": "krb5p", "proto": "rdma", "port": 20049}, id="all-strings"),
+])
+def test_always_starts_nosuid_nodev(given):
+    assert mount_options(**given).split(",")[:2] == ["nosuid", "nodev"]
+
+
+@pytest.mark.parametrize("given,present,absent", [
+    pytest.param({"hard": True}, "hard", "soft", id="hard"),
+    pytest.param({"hard": False}, "soft", "hard", id="hard-false"),
+    pytest.param({"ro": True}, "ro", "rw", id="ro"),
+    pytest.param({"ro": False}, "rw", "ro", id="ro-false"),
+    pytest.param({"nolock": True}, "nolock", "lock", id="nolock"),
+])
+def test_flags(given, present, absent):
+    parts = mount_options(**given).split(",")
+    assert present in parts
+    assert absent not in parts
+
+
+@pytest.mark.parametrize("key,value", [
+    pytest.param("vers", "4.1", id="vers"),
+    pytest.param("proto", "tcp", id="proto"),
+    pytest.param("port", 2049, id="port"),
+    pytest.param("sec", "krb5i", id="sec"),
+    pytest.param("rsize", 65536, id="rsize"),
+    pytest.param("wsize", 131072, id="wsize"),
+    pytest.param("timeo", 600, id="timeo"),
+    pytest.param("retrans", 6, id="retrans"),
+    pytest.param("retry", 0, id="retry"),
+])
+def test_given_keys_are_included(key, value):
+    parts = mount_options(**{key: value}).split(",")
+    assert f"{key}={value}" in parts
+    assert sum(part.startswith(key + "=") for part in parts) == 1
+
+
+@pytest.mark.parametrize("key", ["persistent", "create_mountpoint", "timeout"])
+def test_service_options_are_not_mount_options(key):
+    value = 30 if key == "timeout" else True
+    assert mount_options(**{key: value}) == mount_options()
+
+
+def test_no_suid_exec_or_dev_whatever_is_given():
+    parts = mount_options(vers="4.2", proto="tcp", sec="sys", port=2049, hard=True,
+                          ro=False, nolock=True, rsize=4096, wsize=4096).split(",")
+    assert not {"suid", "exec", "dev"} & set(parts)
+
+
+@pytest.mark.parametrize("key,value", [
+    pytest.param("vers", "4,suid", id="vers"),
+    pytest.param("proto", "tcp,exec", id="proto"),
+    pytest.param("sec", "sys,suid,dev", id="sec"),
+])
+def test_a_comma_cannot_smuggle_options_in(key, value):
+    # values are typed and checked before they reach the option string
+    with pytest.raises(InvalidArgument, match="must be one of"):
+        mount_options(**{key: value})
+
+
+# ---- WWID spellings ----
+
+@pytest.mark.parametrize("ref,expected", [
+    pytest.param("36001405abcdef", ["36001405abcdef"], id="scsi-id-form"),
+    pytest.param("naa.6001405abcdef",
+                 ["naa.6001405abcdef", "naa.6001405abcdef", "36001405abcdef"],
+                 id="naa"),
+    pytest.param("NAA.6001405ABCDEF",
+                 ["NAA.6001405ABCDEF", "naa.6001405abcdef", "36001405abcdef"],
+                 id="naa-uppercase"),
+    pytest.param("0x6001405abcdef",
+                 ["0x6001405abcdef", "0x6001405abcdef", "36001405abcdef"], id="0x"),
+    pytest.param("eui.0025388b91c2d3e4",
+                 ["eui.0025388b91c2d3e4", "eui.0025388b91c2d3e4", "20025388b91c2d3e4"],
+                 id="eui"),
+    pytest.param("/dev/sda", ["/dev/sda"], id="device-node"),
+])
+def test_wwid_candidates(ref, expected):
+    assert wwid_candidates(ref) == expected
+
+
+def test_wwid_candidates_always_include_the_reference_first():
+    assert wwid_candidates("whatever")[0] == "whatever"
