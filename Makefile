@@ -66,7 +66,7 @@ install: deps
 	    $(PREFIX)/lib/systemd/system/solidice-storaged.service
 	install -d $(PREFIX)/share/dbus-1/interfaces
 	install -m 644 interfaces/*.xml $(PREFIX)/share/dbus-1/interfaces/
-	-systemctl daemon-reload 2>/dev/null
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 uninstall:
 	rm -rf $(LIBDIR)
@@ -76,7 +76,7 @@ uninstall:
 	    $(PREFIX)/share/polkit-1/actions/org.solidice.storage.policy \
 	    $(PREFIX)/lib/systemd/system/solidice-storaged.service \
 	    $(PREFIX)/share/dbus-1/interfaces/org.solidice.Storage.*.xml
-	-systemctl daemon-reload 2>/dev/null
+	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 clean:
 	rm -rf $(VENV) test-results build *.egg-info service/*.egg-info

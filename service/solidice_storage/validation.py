@@ -108,7 +108,7 @@ _SYSTEM_DIRS = {
     "/sbin": True, "/srv": False, "/sys": True, "/tmp": False, "/usr": True,
     "/var": False, "/var/lib": False, "/var/log": False, "/var/tmp": False,
     "/var/cache": False, "/var/spool": False, "/var/lib/solidice-storage": True,
-    "/run/lock": False, "/run/user": False, "/run/dbus": True, "/run/udev": True,
+    "/run/lock": False, "/var/run": True, "/var/lock": True, "/run/user": False, "/run/dbus": True, "/run/udev": True,
     "/run/lvm": True, "/run/systemd": True,
 }
 
@@ -131,6 +131,8 @@ def local_path(value: str) -> str:
 
 
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_SCOPE = re.compile(r"[A-Za-z0-9_.-]{1,15}")   # an interface name, as IFNAMSIZ allows
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 def host(value: str, what: str = "server") -> str:
@@ -139,10 +141,13 @@ def host(value: str, what: str = "server") -> str:
     if value.startswith("["):
         if not value.endswith("]"):
             raise InvalidArgument(f"{what} {value!r}: an IPv6 address needs a ']'")
+        address, _, scope = value[1:-1].partition("%")
         try:
-            ipaddress.IPv6Address(value[1:-1])
+            ipaddress.IPv6Address(address)
         except ValueError:
             raise InvalidArgument(f"{what} {value!r} is not an IPv6 address") from None
+        if "%" in value and not _SCOPE.fullmatch(scope):
+            raise InvalidArgument(f"{what} {value!r} has a bad IPv6 scope (interface)")
         return value
     try:
         ipaddress.IPv4Address(value)
@@ -152,7 +157,10 @@ def host(value: str, what: str = "server") -> str:
     if ":" in value:
         raise InvalidArgument(f"{what} {value!r}: put an IPv6 address in brackets")
     labels = value.rstrip(".").split(".")
-    if not all(_HOST_LABEL.fullmatch(label) for label in labels) or value[0] == "-":
+    if (not all(_HOST_LABEL.fullmatch(label) for label in labels)
+            or labels[-1].isdigit()):       # an all-numeric last label is a bad IPv4
+        raise InvalidArgument(f"{what} {value!r} is not a hostname or IP address")
+    if value[0] == "-":
         raise InvalidArgument(f"{what} {value!r} is not a hostname or IP address")
     return value
 
@@ -175,13 +183,14 @@ def portal(value: str) -> str:
         port = rest[1:] if rest.startswith(":") else ("" if not rest else None)
     elif value.count(":") == 1:
         address, port = value.split(":")
+        port = port or None
     else:
         address, port = value, ""
     if port is None:
         raise InvalidArgument(f"portal {value!r} is not host[:port]")
     host(address, "portal")
     port = port or "3260"
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not _PORT.fullmatch(port) or not 0 < int(port) < 65536:
         raise InvalidArgument(f"portal {value!r} has a bad port")
     return f"{address}:{int(port)}"
 

@@ -108,7 +108,8 @@ async def _call(bus: MessageBus, path: str, interface: str, member: str,
 
 async def _start_job(bus: MessageBus, objects: dict) -> str:
     """A running Job: a data move off the PV of VG vmstore that holds data (the
-    simulated pvmove takes about 3 s). Returns the Job's path."""
+    simulated pvmove takes about 3 s). Returns the Job's path. Allowed because the
+    tests run as root: there is no polkit to ask on a session bus."""
     vg_iface, pv_iface = PREFIX + "VolumeGroup", PREFIX + "PhysicalVolume"
     vg = next(path for path, ifaces in objects.items()
               if ifaces.get(vg_iface, {}).get("Name", Variant("s", "")).value == "vmstore")

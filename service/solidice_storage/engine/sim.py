@@ -10,8 +10,8 @@ which never answers (so clients can test their timeouts).
 import asyncio
 import logging
 
-from .. import __version__
-from ..errors import AlreadyExists, Busy, Failed, NotFound, Timeout
+from .. import __version__, objpath
+from ..errors import AlreadyExists, Busy, Failed, InvalidArgument, NotFound, Timeout
 from ..models import IscsiSession, Lun, LogicalVolume, Mount, PhysicalVolume, VolumeGroup
 from ..validation import Options
 from . import resolve, sim_host
@@ -41,6 +41,7 @@ class SimEngine(SimLvm):
         self.node_startup: dict[tuple[str, str], str] = {}
         self.dirs = set(sim_host.EXISTING_DIRS)
         self.busy_mounts: set[str] = set()
+        self._mounting: set[str] = set()
         self._init_lvm()
 
     def _fault(self, operation: str) -> None:
@@ -129,6 +130,13 @@ class SimEngine(SimLvm):
 
     async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
         ref = name_or_uuid
+        finders = {"Lun": self._lun_info, "PhysicalVolume": self._pv_info,
+                   "LogicalVolume": self._lv_info}
+        if ref.startswith("/org/"):
+            kind = (objpath.parse(ref) or ("", ""))[0]
+            if kind not in finders:
+                raise InvalidArgument(f"{ref} is not the object path of a device")
+            return finders[kind](ref)
         for lun in self.store.all(Lun).values():
             for device, _ in lun.paths:
                 if ref in (device, f"/dev/{device}"):
@@ -141,8 +149,8 @@ class SimEngine(SimLvm):
             lv_ref = f"{vg}/{lv}".replace("\0", "-")
         elif ref.startswith("/dev/") and ref.count("/") == 3:
             lv_ref = ref[5:]
-        for finder, key in ((self._lv_info, lv_ref), (self._pv_info, ref),
-                            (self._lun_info, ref)):
+        for finder, key in ((self._lun_info, ref), (self._pv_info, ref),
+                            (self._lv_info, lv_ref)):
             try:
                 return finder(key)
             except NotFound:
@@ -186,6 +194,8 @@ class SimEngine(SimLvm):
                 if portal in target.portals for p in target.portals]
 
     async def login_iscsi(self, portal: str, target: str, opts: Options, uid: int) -> str:
+        if (target, portal) in self.sessions and "node-startup" not in opts:
+            return IscsiSession(target=target, portal=portal).key
         job = self.jobs.start("iscsi-login", [], uid, cancelable=False)
         return await self.jobs.run(job, self._login(portal, target, opts))
 
@@ -228,18 +238,23 @@ class SimEngine(SimLvm):
 
     async def mount_nfs(self, server: str, remote_path: str, local_path: str,
                         opts: Options, uid: int) -> str:
+        if local_path in self._mounting:
+            raise Busy(f"a mount on {local_path} is in progress")
         if existing := self.store.get(Mount, local_path):
             if (existing.server, existing.remote_path) == (server, remote_path):
                 raise AlreadyExists(f"{server}:{remote_path} is mounted on {local_path}")
             raise Busy(f"{existing.server}:{existing.remote_path} is mounted on "
                        f"{local_path}")
         created = self._mountpoint(local_path, opts.get("create-mountpoint", False))
-        job = self.jobs.start("nfs-mount", [("Mount", local_path)], uid, cancelable=False)
+        job = self.jobs.start("nfs-mount", [], uid, cancelable=False)
+        self._mounting.add(local_path)
         try:
             return await self.jobs.run(job, self._mount(server, remote_path, local_path, opts))
         except BaseException:
             self.dirs -= created
             raise
+        finally:
+            self._mounting.discard(local_path)
 
     def _mountpoint(self, path: str, create: bool) -> set[str]:
         if path in self.dirs:

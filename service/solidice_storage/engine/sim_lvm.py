@@ -1,7 +1,9 @@
 """LVM on the simulated host: VGs, PVs and LVs with extent allocation in memory."""
 
 import asyncio
+import contextlib
 from collections import defaultdict
+from typing import AsyncIterator
 
 from .. import validation
 from ..errors import AlreadyExists, Busy, InvalidArgument, NoSpace, NotFound, NotSupported
@@ -50,6 +52,22 @@ class SimLvm:
 
     # ---- helpers ----
 
+    @contextlib.asynccontextmanager
+    async def _locked(self, vg_uuid: str) -> AsyncIterator[VolumeGroup]:
+        """Serialize work on one VG; yields the VG as it is once the lock is held."""
+        async with self._vg_locks[vg_uuid]:
+            vg = self.store.get(VolumeGroup, vg_uuid)
+            if vg is None:
+                raise NotFound("the volume group was removed meanwhile")
+            yield vg
+
+    def _current(self, lv: LogicalVolume) -> LogicalVolume:
+        """The LV as it is now, under its VG's lock."""
+        current = self.store.get(LogicalVolume, lv.uuid)
+        if current is None:
+            raise NotFound(f"{lv.path} was removed meanwhile")
+        return current
+
     def _lvs_of(self, vg: VolumeGroup) -> list[LogicalVolume]:
         return [lv for lv in self.store.all(LogicalVolume).values()
                 if lv.volume_group == vg.uuid]
@@ -73,6 +91,8 @@ class SimLvm:
 
     def _take_luns(self, devices: list[str], wipe: bool) -> list[Lun]:
         luns = [resolve.lun(self.store, device) for device in devices]
+        if len({lun.wwid for lun in luns}) != len(luns):
+            raise InvalidArgument("devices names the same LUN twice")
         for lun in luns:
             if lun.wwid == self.system_disk:
                 raise Busy(f"{lun.device} holds the running system")
@@ -145,7 +165,7 @@ class SimLvm:
     async def remove_volume_group(self, vg: str, opts: Options) -> None:
         found = resolve.volume_group(self.store, vg)
         self._check_managed(found, opts.get("force", False))
-        async with self._vg_locks[found.uuid]:
+        async with self._locked(found.uuid) as found:
             lvs = self._lvs_of(found)
             if busy := [lv.name for lv in lvs if lv.is_open]:
                 raise Busy(f"volume group {found.name} has open logical volumes: "
@@ -159,7 +179,7 @@ class SimLvm:
 
     async def extend_volume_group(self, vg: str, devices: list[str], opts: Options) -> None:
         found = resolve.volume_group(self.store, vg)
-        async with self._vg_locks[found.uuid]:
+        async with self._locked(found.uuid) as found:
             luns = self._take_luns(devices, opts.get("wipe", False))
             pvs = self._make_pvs(luns, found.uuid, found.extent_size)
             self._publish_vg(found, found.physical_volumes + tuple(pvs))
@@ -190,7 +210,7 @@ class SimLvm:
         return job.id
 
     async def _move(self, vg_uuid: str, pv_uuid: str, job: JobHandle) -> None:
-        async with self._vg_locks[vg_uuid]:
+        async with self._locked(vg_uuid) as vg:
             for step in range(1, 31):
                 await asyncio.sleep(STEP)
                 job.check()   # an aborted pvmove leaves the extents where they were
@@ -218,8 +238,7 @@ class SimLvm:
                                     opts: Options) -> str:
         self._fault("create_logical_volume")
         found = resolve.volume_group(self.store, vg)
-        async with self._vg_locks[found.uuid]:
-            found = self.store.get(VolumeGroup, found.uuid)
+        async with self._locked(found.uuid) as found:
             if any(lv.name == name for lv in self._lvs_of(found)):
                 raise AlreadyExists(f"{found.name}/{name} exists")
             extents = self._extents(found, size)
@@ -235,13 +254,12 @@ class SimLvm:
 
     async def extend_logical_volume(self, lv: str, size: int, opts: Options) -> None:
         found = resolve.logical_volume(self.store, lv)
-        async with self._vg_locks[found.volume_group]:
-            found = self.store.get(LogicalVolume, found.uuid)
+        async with self._locked(found.volume_group) as vg:
+            found = self._current(found)
             expected = opts.get("expected-size")
             if expected is not None and expected != found.size:
                 raise InvalidArgument(f"{found.name} is {found.size} bytes, not the "
                                       f"expected {expected}; it was not extended")
-            vg = self.store.get(VolumeGroup, found.volume_group)
             extents = self._extents(vg, size)
             if found.size + extents * vg.extent_size > validation.MAX_SIZE:
                 raise InvalidArgument("the new size is beyond LVM's limit of 8 EiB")
@@ -254,7 +272,8 @@ class SimLvm:
         found = resolve.logical_volume(self.store, lv)
         vg = self.store.get(VolumeGroup, found.volume_group)
         self._check_managed(vg, opts.get("force", False))
-        async with self._vg_locks[vg.uuid]:
+        async with self._locked(vg.uuid) as vg:
+            found = self._current(found)
             if found.is_open:
                 raise Busy(f"{found.path} is open")
             if snaps := [s.name for s in self._lvs_of(vg) if s.origin == found.uuid]:
@@ -274,16 +293,15 @@ class SimLvm:
         if origin.origin is not None:
             raise NotSupported(f"{origin.name} is a snapshot; LVM cannot snapshot it")
         vg = self.store.get(VolumeGroup, origin.volume_group)
-        if any(other.name == name for other in self._lvs_of(vg)):
-            raise AlreadyExists(f"{vg.name}/{name} exists")
         job = self.jobs.start("lv-snapshot", [("LogicalVolume", origin.uuid)], uid,
                               cancelable=False)
         return await self.jobs.run(job, self._snapshot(origin, vg, name, size, job))
 
     async def _snapshot(self, origin: LogicalVolume, vg: VolumeGroup, name: str,
                         size: int, job: JobHandle) -> str:
-        async with self._vg_locks[vg.uuid]:
-            vg = self.store.get(VolumeGroup, vg.uuid)
+        async with self._locked(vg.uuid) as vg:
+            if any(other.name == name for other in self._lvs_of(vg)):
+                raise AlreadyExists(f"{vg.name}/{name} exists")
             extents = self._extents(vg, size)
             uuid = self.new_uuid()
             self._allocate(vg, uuid, extents)
@@ -310,7 +328,7 @@ class SimLvm:
         await self._set_active(found, False)
 
     async def _set_active(self, lv: LogicalVolume, active: bool) -> None:
-        async with self._vg_locks[lv.volume_group]:
-            lv = self.store.get(LogicalVolume, lv.uuid)
+        async with self._locked(lv.volume_group):
+            lv = self._current(lv)
             self.store.publish([lv.model_copy(update={
                 "active": active, "attributes": _attr(lv, 4, "a" if active else "-")})])
