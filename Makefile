@@ -12,7 +12,7 @@ SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 # python-dbusmock (the venv sees them through --system-site-packages); setpriv
 # (util-linux) runs test clients as another uid.
 APT_PACKAGES := dbus-daemon dbus-bin systemd libglib2.0-bin python3-venv python3-dev \
-                python3-dbus python3-gi util-linux libxml2-utils
+                python3-dbus python3-gi util-linux
 
 .PHONY: check test unit dbus run install uninstall deps venv clean
 
