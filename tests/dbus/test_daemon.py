@@ -49,7 +49,7 @@ async def test_internal_error_sends_no_traceback(start_daemon, bus):
 
 
 async def test_object_manager_signals_come_from_the_root_only(storage, bus):
-    received = await listen(bus, f"type='signal',sender='org.solidice.Storage'")
+    received = await listen(bus, "type='signal',sender='org.solidice.Storage'")
     vg = await storage.vg("vmstore")
     lv = await storage.call(vg, "VolumeGroup", "CreateLogicalVolume", "sta{sv}", "sig",
                             1024**3, {})

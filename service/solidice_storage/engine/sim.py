@@ -15,7 +15,7 @@ from ..errors import AlreadyExists, Busy, Failed, InvalidArgument, NotFound, Tim
 from ..models import IscsiSession, Lun, LogicalVolume, Mount, PhysicalVolume, VolumeGroup
 from ..validation import Options
 from . import resolve, sim_host
-from .base import BlockInfo, MANAGED_TAG
+from .base import BlockInfo
 from .shared import ISCSI_TIMEOUT, NFS_MOUNT_TIMEOUT, nfs_mount_options
 from .sim_lvm import STEP, SimLvm
 from .state import Jobs, StateStore
@@ -306,5 +306,3 @@ class _NoJob:
     def check(self) -> None:
         pass
 
-
-__all__ = ["SimEngine", "MANAGED_TAG"]

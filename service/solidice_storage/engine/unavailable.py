@@ -8,7 +8,6 @@ import logging
 
 from .. import __version__
 from ..errors import NotSupported
-from .base import BlockInfo
 from .state import StateStore
 
 log = logging.getLogger(__name__)
@@ -70,5 +69,3 @@ class UnavailableEngine:
     def cancel_job(self, job_id: int) -> None:
         pass
 
-
-__all__ = ["UnavailableEngine", "BlockInfo"]
