@@ -1,6 +1,7 @@
-# solidice-storage: `make check` runs every test tier there is (the README's test
-# command); `make run` serves the simulated host on a session bus.
-# Both install what they need first (Debian/Ubuntu, as root, or with sudo).
+# solidice-storage: `make check` runs every test tier (the README's test command):
+# unit, D-Bus, and the kernel lab. `make run` starts the daemon on real devices
+# inside the lab guest; `make run-sim` serves the simulated host on a session bus.
+# All of them install what they need first (Debian/Ubuntu, as root, or with sudo).
 
 PYTHON   ?= /usr/bin/python3
 VENV     ?= .venv
@@ -12,13 +13,22 @@ SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 # python-dbusmock (the venv sees them through --system-site-packages); setpriv
 # (util-linux) runs test clients as another uid.
 APT_PACKAGES := dbus-daemon dbus-bin systemd libglib2.0-bin python3-venv python3-dev \
-                python3-dbus python3-gi util-linux
+                python3-dbus python3-gi util-linux \
+                $(LAB_PACKAGES)
+# The kernel lab (../shared/kernel-lab.md): a distro kernel under QEMU, and the
+# storage stack it tests against.
+LAB_PACKAGES := qemu-system-x86 linux-image-amd64 lvm2 multipath-tools open-iscsi \
+                python3-rtslib-fb nfs-kernel-server nftables udev polkitd busybox-static
 
-.PHONY: check test unit dbus run install uninstall deps venv clean
+.PHONY: check test unit dbus lab run run-sim install uninstall deps venv clean
 
 check: venv
 	$(VENV)/bin/python -m pytest -p no:cacheprovider --junitxml=test-results/junit.xml \
 	    tests/unit tests/dbus
+	VENV=$(VENV) lab/run
+
+lab: venv
+	VENV=$(VENV) lab/run
 
 unit: venv
 	$(VENV)/bin/python -m pytest -p no:cacheprovider tests/unit
@@ -27,6 +37,9 @@ dbus: venv
 	$(VENV)/bin/python -m pytest -p no:cacheprovider tests/dbus
 
 run: venv
+	VENV=$(VENV) LAB_MODE=run lab/run
+
+run-sim: venv
 	tools/run-sim $(VENV)
 
 deps:
@@ -44,7 +57,7 @@ venv: deps $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	$(VENV)/bin/python -m pip install -q -e '.[test,lab]'
 	touch $@
 
 # The service's own virtualenv under $(LIBDIR) (dbus-fast >= 5.2 and pydantic 2 are
