@@ -1,0 +1,104 @@
+"""The only code that starts programs (STYLE.md rule 10).
+
+Argument lists, never a shell; fixed executable paths, checked at startup; every
+run off the event loop (asyncio subprocesses) under a timeout that kills the
+program's whole process group; a cap on concurrent runs per tool; stderr kept for
+error messages. Secrets go in on stdin, never on a command line
+(/proc/*/cmdline is world-readable), and are blanked out of anything we report.
+Each argument list is recorded, so tests can assert what reached a command line.
+"""
+
+import asyncio
+import collections
+import os
+import signal
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..errors import NotSupported, Timeout
+
+# Debian's paths; /sbin and /bin are the same directories on a merged-/usr system.
+TOOLS = {
+    "lvm": "/sbin/lvm",
+    "multipathd": "/sbin/multipathd",
+    "iscsiadm": "/sbin/iscsiadm",
+    "dmsetup": "/sbin/dmsetup",
+    "udevadm": "/bin/udevadm",
+    "mount": "/bin/mount",
+    "umount": "/bin/umount",
+}
+# How many of each may run at once: LVM serializes on its own locks, and a flood
+# of iscsiadm or mount processes helps nobody.
+LIMITS = {"lvm": 4, "iscsiadm": 2}
+DEFAULT_LIMIT = 4
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def error_line(self) -> str:
+        """The tool's last non-empty stderr line: usually the one that says why."""
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        return lines[-1] if lines else f"exit status {self.returncode}"
+
+
+class Runner:
+    def __init__(self, tools: dict[str, str] | None = None, history: int = 1000) -> None:
+        self.tools = dict(TOOLS if tools is None else tools)
+        self._limits = {name: asyncio.Semaphore(LIMITS.get(name, DEFAULT_LIMIT))
+                        for name in self.tools}
+        #: the argument lists run, newest last (secrets never appear in them)
+        self.history: collections.deque[tuple[str, ...]] = collections.deque(maxlen=history)
+
+    def missing(self) -> list[str]:
+        """Tools whose executable is not there; checked once, at startup."""
+        return [name for name, path in self.tools.items() if not os.access(path, os.X_OK)]
+
+    async def run(self, tool: str, *args: str, timeout: float, stdin: str | None = None,
+                  secrets: Iterable[str] = ()) -> Result:
+        """Run `tool` with `args`; Timeout if it takes longer than `timeout` seconds
+        (it is killed, with anything it started). A non-zero exit is returned, not
+        raised: what it means depends on the tool."""
+        path = self.tools.get(tool)
+        if path is None or not os.access(path, os.X_OK):
+            raise NotSupported(f"{tool} is not installed on this host")
+        argv = (path, *args)
+        assert all(isinstance(arg, str) and "\0" not in arg for arg in argv), argv
+        self.history.append(argv)
+        async with self._limits[tool]:
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.PIPE if stdin is not None
+                else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                start_new_session=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                                             "LC_ALL": "C"})
+            try:
+                stdout, stderr = await asyncio.wait_for(
+                    process.communicate(None if stdin is None else stdin.encode()), timeout)
+            except (asyncio.TimeoutError, asyncio.CancelledError) as error:
+                _kill_group(process)
+                await process.communicate()        # reap it and close its pipes
+                if isinstance(error, asyncio.CancelledError):
+                    raise
+                raise Timeout(f"{tool} did not finish within {timeout:g} s") from None
+        result = Result(process.returncode, stdout.decode(errors="replace"),
+                        stderr.decode(errors="replace"))
+        for secret in secrets:
+            if secret:
+                result = Result(result.returncode, result.stdout.replace(secret, "****"),
+                                result.stderr.replace(secret, "****"))
+        return result
+
+
+def _kill_group(process: asyncio.subprocess.Process) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
