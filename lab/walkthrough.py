@@ -31,7 +31,7 @@ def busctl(*args: str) -> str | None:
         results["ok"] += 1
         words = done.stdout.split('"')
         return words[1] if len(words) > 1 else done.stdout.strip()
-    if "NotSupported" in done.stderr or "no real host engine yet" in done.stderr:
+    if "not available in this build" in done.stderr:
         results["not yet"] += 1
         print("  -> not available in this build yet")
     else:

@@ -55,8 +55,8 @@ def make_engine(args: argparse.Namespace):
     if args.sim:
         from .engine.sim import SimEngine
         return SimEngine(bulk_lvs=args.sim_lvs, faults=frozenset(args.sim_fault))
-    from .engine.unavailable import UnavailableEngine
-    return UnavailableEngine()
+    from .engine.host import HostEngine
+    return HostEngine()
 
 
 async def serve(args: argparse.Namespace) -> int:

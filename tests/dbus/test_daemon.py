@@ -106,13 +106,18 @@ def test_session_bus_needs_sim():
     assert result.returncode == 2 and "polkit" in result.stderr
 
 
-async def test_without_sim_says_what_is_missing(start_daemon, bus):
-    daemon = start_daemon(sim=False)
+async def test_without_sim_reads_this_host_and_says_what_is_missing(start_daemon, bus):
+    """The real engine: LUN discovery (read-only, from udev and sysfs); the engines
+    not yet built answer NotSupported, naming what is missing."""
+    start_daemon(sim=False)
     storage = Storage(bus)
-    assert "not available" in daemon.output()
-    assert list(await storage.objects()) == [HOST]     # no made-up objects
-    for call in (("EnumerateLuns", "a{sv}", {}),
-                 ("GetBlockInfo", "sa{sv}", "/dev/sda", {})):
+    luns = await storage.host("EnumerateLuns", "a{sv}", {})
+    assert sorted(luns) == sorted((await storage.props(HOST, "Host"))["Luns"])
+    with pytest.raises(DBusError) as raised:
+        await storage.host("GetBlockInfo", "sa{sv}", "/etc/passwd", {})
+    assert raised.value.type == ERROR + "NotFound"      # never a filesystem path
+    for call in (("EnumerateVolumeGroups", "a{sv}", {}),
+                 ("DiscoverIscsiTargets", "sa{sv}", "192.0.2.1", {})):
         with pytest.raises(DBusError) as raised:
             await storage.host(*call)
         assert raised.value.type == ERROR + "NotSupported"

@@ -1,7 +1,7 @@
-"""The daemon without --sim, until the real host engine lands (issues 3 to 6).
+"""What the real host engine cannot do yet, said plainly.
 
-It does not pretend: the host shows no objects, and every operation answers
-`NotSupported` saying what is missing and what to use meanwhile.
+`HostEngine` builds on this: each operation whose engine has not landed answers
+`NotSupported`, saying what is missing and what to use meanwhile.
 """
 
 import logging
@@ -12,9 +12,8 @@ from .state import StateStore
 
 log = logging.getLogger(__name__)
 
-MISSING = ("LUN discovery and multipath", "iSCSI", "LVM", "NFS mounts")
-MESSAGE = ("this build of solidice-storage has no real host engine yet ({what} is not "
-           "available); run solidice-storaged --sim for the simulated host")
+MESSAGE = ("{what} on this host is not available in this build of solidice-storage "
+           "yet; run solidice-storaged --sim for the simulated host")
 
 
 def _missing(what: str):
@@ -30,7 +29,7 @@ def _missing_read(what: str):
 
 
 class UnavailableEngine:
-    description = f"real host, engine not yet available (solidice-storage {__version__})"
+    description = f"real host, no engine available (solidice-storage {__version__})"
     multipath = False
     iscsi_initiator_name = ""
 
@@ -38,8 +37,7 @@ class UnavailableEngine:
         self.store = StateStore()
 
     async def start(self) -> None:
-        log.warning("real host engine not available in this build: %s answer "
-                    "NotSupported; use --sim for the simulated host", ", ".join(MISSING))
+        pass
 
     async def close(self) -> None:
         pass

@@ -1,0 +1,132 @@
+"""The real host engine, as far as it goes: LUN discovery (multipath-aware) and
+block device information. iSCSI, LVM and NFS answer `NotSupported` (from
+`unavailable.UnavailableEngine`) until their engines land.
+
+Discovery reads udev's database and sysfs (blockdev.py) and asks multipathd for
+path states; nothing is opened, and everything runs off the event loop.
+"""
+
+import asyncio
+import logging
+import os
+
+from .. import __version__, objpath
+from ..errors import InvalidArgument, NotFound
+from ..models import Lun
+from . import blockdev
+from .base import BlockInfo
+from .multipath import MultipathMap, parse_maps
+from .runner import Runner
+from .shared import wwid_candidates
+from .unavailable import UnavailableEngine
+
+log = logging.getLogger(__name__)
+SCAN_TIMEOUT = 60
+INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
+
+
+class HostEngine(UnavailableEngine):
+    description = f"this host (solidice-storage {__version__}; LUN discovery only so far)"
+
+    def __init__(self, runner: Runner | None = None) -> None:
+        super().__init__()
+        self.runner = runner or Runner()
+        self.multipath = False
+        self.iscsi_initiator_name = ""
+        self._disks: list[blockdev.Disk] = []
+
+    async def start(self) -> None:
+        if missing := self.runner.missing():
+            log.info("not installed here: %s", ", ".join(missing))
+        self.iscsi_initiator_name = await asyncio.to_thread(_initiator_name)
+        await self.scan()
+        log.warning("iSCSI, LVM and NFS on this host are not available in this build "
+                    "yet: those calls answer NotSupported")
+
+    async def scan(self) -> None:
+        """Read the disks and the multipath maps; publish the LUNs."""
+        disks = await asyncio.wait_for(asyncio.to_thread(blockdev.scan), SCAN_TIMEOUT)
+        maps = await self._multipath_maps()
+        self.multipath = maps is not None
+        self._disks = disks
+        luns = [self._lun(disk, (maps or {}).get(disk.wwid)) for disk in disks
+                if disk.path_of is None]
+        gone = [("Lun", key) for key in self.store.all(Lun)
+                if key not in {lun.wwid for lun in luns}]
+        self.store.publish(luns, gone)
+
+    async def _multipath_maps(self) -> dict[str, MultipathMap] | None:
+        """multipathd's maps; None when multipathd is not running here."""
+        if "multipathd" in self.runner.missing():
+            return None
+        result = await self.runner.run("multipathd", "show", "maps", "json", timeout=15)
+        if not result.ok or not result.stdout.lstrip().startswith("{"):
+            return None
+        return parse_maps(result.stdout)
+
+    @staticmethod
+    def _lun(disk: blockdev.Disk, item: MultipathMap | None) -> Lun:
+        states = {path.device: path.state for path in item.paths} if item else {}
+        return Lun(wwid=disk.wwid, device=disk.node, size=disk.size, vendor=disk.vendor,
+                   model=disk.model, serial=disk.serial, transport=disk.transport,
+                   multipath=disk.multipath,
+                   paths=tuple((slave, states.get(slave, "unknown")) for slave in disk.slaves),
+                   status=disk.status)
+
+    def enumerate_luns(self) -> list[str]:
+        return list(self.store.all(Lun))
+
+    async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
+        await self.scan()                        # udev's database: no device is opened
+        disk = await asyncio.to_thread(self._find, name_or_uuid)
+        if disk.path_of is not None:
+            used_by = f"multipath:{self._by_wwid(disk.path_of).node}"
+        else:
+            used_by = {"free": "", "partitioned": "partition-table"}.get(disk.status,
+                                                                           disk.status)
+        return BlockInfo(uuid=disk.wwid, size=disk.size, path=disk.node,
+                         type="multipath" if disk.multipath else "disk", used_by=used_by,
+                         name=disk.name)
+
+    def _by_wwid(self, wwid: str) -> blockdev.Disk:
+        return next(d for d in self._disks if d.wwid == wwid and d.path_of is None)
+
+    def _find(self, ref: str) -> blockdev.Disk:
+        """A disk by object path, WWID (any spelling), kernel name or /dev path.
+        Never looks at paths outside /dev."""
+        if ref.startswith("/org/"):
+            parsed = objpath.parse(ref)
+            if parsed is None or parsed[0] != "Lun":
+                raise InvalidArgument(f"{ref} is not the object path of a LUN")
+            ref = parsed[1]
+        luns = [d for d in self._disks if d.path_of is None]
+        for candidate in wwid_candidates(ref):
+            for disk in luns:
+                if disk.wwid == candidate:
+                    return disk
+        name = ref
+        if ref.startswith("/dev/"):
+            resolved = os.path.realpath(ref)
+            if not resolved.startswith("/dev/"):
+                raise NotFound(f"no device {ref}")
+            name = os.path.basename(resolved)
+        elif "/" in ref:
+            raise NotFound(f"no device, LUN or volume {ref!r}")
+        for disk in self._disks:
+            if disk.name == name:
+                return disk
+        raise NotFound(f"no device, LUN or volume {ref!r}")
+
+
+def _initiator_name() -> str:
+    try:
+        with open(INITIATOR_NAME_FILE) as handle:
+            for line in handle:
+                if line.startswith("InitiatorName="):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+
