@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from labhost import BUS_NAME, DATA_LUNS, LUN_SIZE, multipath_maps, run
+from labhost import BUS_NAME, DATA_LUNS, LUN_SIZE, multipath_maps, run, wait_for
 
 HOST = "/org/solidice/Storage/Host"
 IFACE = "org.solidice.Storage."
@@ -74,3 +74,72 @@ def test_block_info_for_every_kind_of_name(fresh_daemon):
     assert block_info(f"/dev/{path_device}") == info
     for unknown in ("/etc/passwd", "nosuchdisk", "36001405ffffffffffffffffffffffff0"):
         assert "NotFound" in block_info(unknown) or "no device" in block_info(unknown)
+
+
+async def _watch_lun_signals():
+    from dbus_fast import BusType, Message
+    from dbus_fast.aio import MessageBus
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    received = []
+    bus.add_message_handler(lambda m: received.append(m) if m.member == "PropertiesChanged"
+                            and m.path.startswith("/org/solidice/Storage/Lun/") else None)
+    await bus.call(Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                           interface="org.freedesktop.DBus", member="AddMatch", signature="s",
+                           body=["type='signal',sender='org.solidice.Storage',"
+                                 "member='PropertiesChanged'"]))
+    return bus, received
+
+
+async def _until(predicate, what, timeout=20.0):
+    import asyncio
+    for _ in range(int(timeout / 0.2)):
+        if predicate():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no {what} within {timeout:g} s")
+
+
+def _paths_in(messages, lun_path):
+    return [dict((tuple(p) for p in m.body[1]["Paths"].value))
+            for m in messages if m.path == lun_path and "Paths" in m.body[1]]
+
+
+async def test_a_path_that_fails_and_comes_back_shows_in_paths_and_signals(
+        fresh_daemon, failed_path):
+    bus, received = await _watch_lun_signals()
+    try:
+        device = failed_path()
+        wwid = next(w for w, paths in multipath_maps().items() if device in dict(paths))
+        lun_path = f"/org/solidice/Storage/Lun/{wwid}"
+        await _until(lambda: any(p.get(device) == "failed"
+                                 for p in _paths_in(received, lun_path)),
+                     f"PropertiesChanged with {device} failed")
+        lun = objects()[lun_path][IFACE + "Lun"]
+        assert dict(map(tuple, lun["Paths"]))[device] == "failed"
+        with open(f"/sys/block/{device}/device/state", "w") as state:
+            state.write("running\n")
+        await _until(lambda: _paths_in(received, lun_path)[-1].get(device) == "active",
+                     f"PropertiesChanged with {device} active again")
+        assert [s for _, s in objects()[lun_path][IFACE + "Lun"]["Paths"]] == ["active"] * 2
+    finally:
+        bus.disconnect()
+        await bus.wait_for_disconnect()
+
+
+def test_the_daemon_answers_while_a_lun_has_no_path_left(fresh_daemon, failed_path):
+    import time
+    wwid, paths = sorted(multipath_maps().items())[-1]
+    for device, _ in paths:
+        failed_path(device)
+    started = time.monotonic()
+    info = block_info(wwid)
+    enumerated = busctl_json("call", BUS_NAME, HOST, IFACE + "Host", "EnumerateLuns",
+                             "a{sv}", "0")["data"][0]
+    assert time.monotonic() - started < 15
+    assert info["uuid"] == wwid and f"/org/solidice/Storage/Lun/{wwid}" in enumerated
+    lun_path = f"/org/solidice/Storage/Lun/{wwid}"
+    wait_for(lambda: [s for _, s in objects()[lun_path][IFACE + "Lun"]["Paths"]]
+             == ["failed", "failed"], "both paths failed in Lun.Paths", 30)
+    started = time.monotonic()          # and still answering, with no path at all
+    assert block_info(wwid)["size"] == LUN_SIZE
+    assert time.monotonic() - started < 15

@@ -41,3 +41,15 @@ def test_no_maps_and_garbage():
     assert parse_maps('{"major_version": 0, "minor_version": 1, "maps": []}') == {}
     with pytest.raises(Failed, match="not JSON"):
         parse_maps("timeout\n")
+
+
+def test_device_mappers_view_of_each_path():
+    from solidice_storage.engine.multipath import parse_dm_status
+    healthy = parse_dm_status(stdout("dmsetup-status.txt"))
+    assert len(healthy) == 4
+    assert all(list(paths.values()) == ["active", "active"] for paths in healthy.values())
+    failed = parse_dm_status(stdout("dmsetup-status-failed-path.txt"))
+    assert failed["360014050b2ad49498d048429d4213f47"] == {"8:16": "failed", "8:64": "active"}
+    assert parse_dm_status("") == {}
+    with pytest.raises(Failed, match="cannot read"):
+        parse_dm_status("x: 0 1 multipath 2 0")

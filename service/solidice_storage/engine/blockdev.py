@@ -33,6 +33,7 @@ class Disk:
     multipath: bool = False            # a dm-multipath map
     path_of: str | None = None         # set on a path device: its map's WWID
     slaves: list[str] = field(default_factory=list)
+    dev_t: str = ""                    # major:minor
     properties: dict[str, str] = field(default_factory=dict)
 
 
@@ -96,11 +97,12 @@ def describe(device: pyudev.Device) -> Disk | None:
         slaves = sorted(os.listdir(os.path.join(device.sys_path, "slaves")))
         return Disk(name=name, node=f"/dev/mapper/{map_name}", size=size,
                     wwid=dm_uuid[len("mpath-"):], multipath=True, slaves=slaves,
+                    dev_t=_sysfs(device, "dev"),
                     status=status(properties, holders), properties=properties)
     key = wwid(properties, _sysfs(device, "device/wwid") or _sysfs(device, "wwid"))
     if not key:
         return None
-    return Disk(name=name, node=f"/dev/{name}", size=size, wwid=key,
+    return Disk(name=name, node=f"/dev/{name}", size=size, wwid=key, dev_t=_sysfs(device, "dev"),
                 vendor=_sysfs(device, "device/vendor") or properties.get("ID_VENDOR", ""),
                 model=_sysfs(device, "device/model") or properties.get("ID_MODEL", ""),
                 serial=properties.get("ID_SCSI_SERIAL") or properties.get("ID_SERIAL_SHORT", ""),

@@ -15,9 +15,10 @@ from ..errors import InvalidArgument, NotFound
 from ..models import Lun
 from . import blockdev
 from .base import BlockInfo
-from .multipath import MultipathMap, parse_maps
+from .multipath import parse_dm_status
 from .runner import Runner
 from .shared import wwid_candidates
+from .udev_watch import UdevWatch
 from .unavailable import UnavailableEngine
 
 log = logging.getLogger(__name__)
@@ -34,44 +35,58 @@ class HostEngine(UnavailableEngine):
         self.multipath = False
         self.iscsi_initiator_name = ""
         self._disks: list[blockdev.Disk] = []
+        self._watch = UdevWatch(self.scan)
+        self._scan_lock = asyncio.Lock()
 
     async def start(self) -> None:
         if missing := self.runner.missing():
             log.info("not installed here: %s", ", ".join(missing))
         self.iscsi_initiator_name = await asyncio.to_thread(_initiator_name)
+        self._watch.start()                # before the scan: no event falls in between
         await self.scan()
         log.warning("iSCSI, LVM and NFS on this host are not available in this build "
                     "yet: those calls answer NotSupported")
 
-    async def scan(self) -> None:
-        """Read the disks and the multipath maps; publish the LUNs."""
-        disks = await asyncio.wait_for(asyncio.to_thread(blockdev.scan), SCAN_TIMEOUT)
-        maps = await self._multipath_maps()
-        self.multipath = maps is not None
-        self._disks = disks
-        luns = [self._lun(disk, (maps or {}).get(disk.wwid)) for disk in disks
-                if disk.path_of is None]
-        gone = [("Lun", key) for key in self.store.all(Lun)
-                if key not in {lun.wwid for lun in luns}]
-        self.store.publish(luns, gone)
+    async def close(self) -> None:
+        self._watch.close()
 
-    async def _multipath_maps(self) -> dict[str, MultipathMap] | None:
-        """multipathd's maps; None when multipathd is not running here."""
+    async def scan(self) -> None:
+        """Read the disks and the paths' states; publish what changed. Scans run one
+        at a time, so a slow one never overwrites a newer one."""
+        async with self._scan_lock:
+            disks = await asyncio.wait_for(asyncio.to_thread(blockdev.scan), SCAN_TIMEOUT)
+            states = await self._path_states()
+            self.multipath = await self._multipathd_running()
+            self._disks = disks
+            by_name = {disk.name: disk for disk in disks}
+            luns = [self._lun(disk, by_name, states.get(disk.node.rsplit("/", 1)[1], {}))
+                    for disk in disks if disk.path_of is None]
+            gone = [("Lun", key) for key in self.store.all(Lun)
+                    if key not in {lun.wwid for lun in luns}]
+            self.store.publish(luns, gone)
+
+    async def _path_states(self) -> dict[str, dict[str, str]]:
+        """Map name → {maj:min → state}, from device-mapper (`dmsetup status`)."""
+        if "dmsetup" in self.runner.missing():
+            return {}
+        result = await self.runner.run("dmsetup", "status", "--target", "multipath",
+                                       timeout=15)
+        return parse_dm_status(result.stdout) if result.ok else {}
+
+    async def _multipathd_running(self) -> bool:
         if "multipathd" in self.runner.missing():
-            return None
-        result = await self.runner.run("multipathd", "show", "maps", "json", timeout=15)
-        if not result.ok or not result.stdout.lstrip().startswith("{"):
-            return None
-        return parse_maps(result.stdout)
+            return False
+        result = await self.runner.run("multipathd", "show", "daemon", timeout=15)
+        return result.ok and "pid" in result.stdout
 
     @staticmethod
-    def _lun(disk: blockdev.Disk, item: MultipathMap | None) -> Lun:
-        states = {path.device: path.state for path in item.paths} if item else {}
+    def _lun(disk: blockdev.Disk, by_name: dict[str, blockdev.Disk],
+             states: dict[str, str]) -> Lun:
+        paths = tuple((slave, states.get(by_name[slave].dev_t, "unknown")
+                       if slave in by_name else "unknown") for slave in disk.slaves)
         return Lun(wwid=disk.wwid, device=disk.node, size=disk.size, vendor=disk.vendor,
                    model=disk.model, serial=disk.serial, transport=disk.transport,
-                   multipath=disk.multipath,
-                   paths=tuple((slave, states.get(slave, "unknown")) for slave in disk.slaves),
-                   status=disk.status)
+                   multipath=disk.multipath, paths=paths, status=disk.status)
 
     def enumerate_luns(self) -> list[str]:
         return list(self.store.all(Lun))

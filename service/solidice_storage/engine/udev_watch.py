@@ -1,0 +1,71 @@
+"""udev's block device events, turned into one debounced rescan on the event loop.
+
+The monitor's socket is read with `loop.add_reader`, draining with pyudev's
+non-blocking receive (DESIGN.md: `Monitor.poll(0)` spins after a netlink overflow
+without reading). ENOBUFS means events were lost: that is one more reason to
+rescan, never an error. A burst of events (a path failing touches the map and the
+path) gives one rescan, 100 ms after the last event; a scan running when events
+arrive is followed by exactly one more.
+"""
+
+import asyncio
+import errno
+import logging
+from typing import Awaitable, Callable
+
+import pyudev
+
+log = logging.getLogger(__name__)
+
+
+class UdevWatch:
+    def __init__(self, on_change: Callable[[], Awaitable[None]], delay: float = 0.1) -> None:
+        self._on_change = on_change
+        self._delay = delay
+        self._monitor: pyudev.Monitor | None = None
+        self._task: asyncio.Task | None = None
+        self._dirty = False
+
+    def start(self) -> None:
+        monitor = pyudev.Monitor.from_netlink(pyudev.Context())
+        monitor.filter_by("block")
+        monitor.start()                     # non-blocking from here on
+        self._monitor = monitor
+        asyncio.get_running_loop().add_reader(monitor.fileno(), self._drain)
+
+    def _drain(self) -> None:
+        seen = False
+        while True:
+            try:
+                device = self._monitor._receive_device()
+            except OSError as error:
+                if error.errno != errno.ENOBUFS:
+                    log.warning("reading udev events failed: %s; rescanning", error)
+                    seen = True
+                    break
+                log.info("udev events were lost (ENOBUFS); rescanning")
+                seen = True
+                continue
+            if device is None:
+                break
+            seen = True
+        if seen:
+            self._dirty = True
+            if self._task is None or self._task.done():
+                self._task = asyncio.ensure_future(self._rescan())
+
+    async def _rescan(self) -> None:
+        while self._dirty:
+            await asyncio.sleep(self._delay)
+            self._dirty = False
+            try:
+                await self._on_change()
+            except Exception:
+                log.exception("rescan after udev events failed")
+
+    def close(self) -> None:
+        if self._monitor is not None:
+            asyncio.get_running_loop().remove_reader(self._monitor.fileno())
+            self._monitor = None
+        if self._task is not None:
+            self._task.cancel()
