@@ -2,8 +2,9 @@
 block device information. iSCSI, LVM and NFS answer `NotSupported` (from
 `unavailable.UnavailableEngine`) until their engines land.
 
-Discovery reads udev's database and sysfs (blockdev.py) and asks multipathd for
-path states; nothing is opened, and everything runs off the event loop.
+Discovery reads udev's database and sysfs (blockdev.py) and device-mapper's view of
+each path (`dmsetup status`); nothing is opened, and everything runs off the event
+loop. udev events (udev_watch.py) trigger a rescan, so reads answer from memory.
 """
 
 import asyncio
@@ -92,8 +93,7 @@ class HostEngine(UnavailableEngine):
         return list(self.store.all(Lun))
 
     async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
-        await self.scan()                        # udev's database: no device is opened
-        disk = await asyncio.to_thread(self._find, name_or_uuid)
+        disk = await asyncio.to_thread(self._find, name_or_uuid)   # resolves /dev links
         if disk.path_of is not None:
             used_by = f"multipath:{self._by_wwid(disk.path_of).node}"
         else:
