@@ -4,7 +4,7 @@ from pathlib import Path
 
 from solidice_storage.engine.iscsi_parse import (Session, error_for, parse_nodes,
                                                  parse_session_disks, parse_sessions)
-from solidice_storage.engine.multipath import parse_maps
+import json
 from solidice_storage.engine.runner import Result
 from solidice_storage.errors import Failed, NotFound, Timeout
 
@@ -58,7 +58,7 @@ def test_each_path_device_maps_to_its_session_portal():
     assert len(disks) == 8
     assert {portal for _, portal in disks.values()} == {"127.0.0.1:3260", "127.0.0.2:3260"}
     assert {target for target, _ in disks.values()} == {DATA_TARGET}
-    maps = parse_maps(captured("multipathd-show-maps-json.txt").stdout)
-    for item in maps.values():     # every map has one path through each portal
-        assert sorted(disks[p.device][1] for p in item.paths) == ["127.0.0.1:3260",
-                                                                  "127.0.0.2:3260"]
+    maps = json.loads(captured("multipathd-show-maps-json.txt").stdout)["maps"]
+    for item in maps:              # every map has one path through each portal
+        devices = [p["dev"] for group in item["path_groups"] for p in group["paths"]]
+        assert sorted(disks[d][1] for d in devices) == ["127.0.0.1:3260", "127.0.0.2:3260"]

@@ -34,7 +34,6 @@ class Disk:
     path_of: str | None = None         # set on a path device: its map's WWID
     slaves: list[str] = field(default_factory=list)
     dev_t: str = ""                    # major:minor
-    properties: dict[str, str] = field(default_factory=dict)
 
 
 def _sysfs(device: pyudev.Device, attribute: str) -> str:
@@ -98,7 +97,7 @@ def describe(device: pyudev.Device) -> Disk | None:
         return Disk(name=name, node=f"/dev/mapper/{map_name}", size=size,
                     wwid=dm_uuid[len("mpath-"):], multipath=True, slaves=slaves,
                     dev_t=_sysfs(device, "dev"),
-                    status=status(properties, holders), properties=properties)
+                    status=status(properties, holders))
     key = wwid(properties, _sysfs(device, "device/wwid") or _sysfs(device, "wwid"))
     if not key:
         return None
@@ -107,7 +106,7 @@ def describe(device: pyudev.Device) -> Disk | None:
                 model=_sysfs(device, "device/model") or properties.get("ID_MODEL", ""),
                 serial=properties.get("ID_SCSI_SERIAL") or properties.get("ID_SERIAL_SHORT", ""),
                 transport=transport(properties, name),
-                status=status(properties, holders), properties=properties)
+                status=status(properties, holders))
 
 
 def scan(context: pyudev.Context | None = None) -> list[Disk]:

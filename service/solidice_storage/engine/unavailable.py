@@ -4,13 +4,9 @@
 `NotSupported`, saying what is missing and what to use meanwhile.
 """
 
-import logging
-
 from .. import __version__
 from ..errors import NotSupported
 from .state import StateStore
-
-log = logging.getLogger(__name__)
 
 MESSAGE = ("{what} on this host is not available in this build of solidice-storage "
            "yet; run solidice-storaged --sim for the simulated host")
