@@ -4,6 +4,9 @@ file and uses deprecated calls, which the lab suite's strict warnings would refu
 
     iscsi_targets.py setup TARGET:LUNS[:chap] ... --portals A,B,C --user U --password P
     iscsi_targets.py clear
+    iscsi_targets.py add-lun TARGET NUMBER --size-mib N     (prints the new LUN's WWN)
+    iscsi_targets.py remove-lun TARGET NUMBER
+    iscsi_targets.py grow NAME --size-mib N     (the backing file and LIO's idea of it)
 """
 
 import argparse
@@ -40,9 +43,47 @@ def setup(args: argparse.Namespace) -> dict[str, list[str]]:
     return wwns
 
 
+def _tpg(target: str):
+    from rtslib_fb import FabricModule, TPG, Target
+    return TPG(Target(FabricModule("iscsi"), target, mode="lookup"), 1, mode="lookup")
+
+
+def add_lun(args: argparse.Namespace) -> str:
+    """A LUN mapped on a live target, as an array administrator adds one."""
+    from rtslib_fb import FileIOStorageObject, LUN
+    target, number = args.targets
+    name = f"{target.rsplit(':', 1)[1]}{number}"
+    storage = FileIOStorageObject(name, f"{args.directory}/{name}.img",
+                                  size=args.size_mib * MiB)
+    LUN(_tpg(target), int(number), storage)
+    return storage.wwn
+
+
+def remove_lun(args: argparse.Namespace) -> None:
+    from rtslib_fb import LUN
+    target, number = args.targets
+    lun = LUN(_tpg(target), int(number))
+    storage = lun.storage_object
+    lun.delete()
+    storage.delete()
+
+
+def grow(args: argparse.Namespace) -> None:
+    """A LUN grown on the array: the backing file, then LIO's size for it (a FILEIO
+    object on a regular file keeps the size it was given, until told)."""
+    import glob
+    import os
+    (name,) = args.targets
+    (control,) = glob.glob(f"/sys/kernel/config/target/core/fileio_*/{name}/control")
+    os.truncate(f"{args.directory}/{name}.img", args.size_mib * MiB)
+    with open(control, "w") as handle:
+        handle.write(f"fd_dev_size={args.size_mib * MiB}\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("action", choices=("setup", "clear"))
+    parser.add_argument("action", choices=("setup", "clear", "add-lun", "remove-lun",
+                                           "grow"))
     parser.add_argument("targets", nargs="*", help="IQN:LUNS or IQN:LUNS:chap")
     parser.add_argument("--portals", default="127.0.0.1")
     parser.add_argument("--user", default="")
@@ -52,6 +93,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.action == "setup":
         print(json.dumps(setup(args)))
+    elif args.action == "add-lun":
+        print(add_lun(args))
+    elif args.action == "remove-lun":
+        remove_lun(args)
+    elif args.action == "grow":
+        grow(args)
     else:
         from rtslib_fb import RTSRoot
         RTSRoot().clear_existing(confirm=True)

@@ -49,7 +49,9 @@ def main() -> int:
     print(f"lab LUNs (multipath maps): {', '.join(wwids)}")
     busctl("get-property", S, HOST, f"{S}.Host", "Version", "Multipath", "IscsiInitiatorName")
     call(HOST, "Host", "EnumerateLuns", "a{sv}", "0")
+    call(HOST, "Host", "DiscoverIscsiTargets", "sa{sv}", PORTALS[0], "0")
     call(HOST, "Host", "EnumerateIscsiLuns", "ssa{sv}", PORTALS[0], DATA_TARGET, "0")
+    call(HOST, "Host", "Rescan", "a{sv}", "0")
     call(HOST, "Host", "GetBlockInfo", "sa{sv}", wwids[0], "0")
     call(HOST, "Host", "EnumerateVolumeGroups", "a{sv}", "0")
     vg = call(HOST, "StoragePool", "CreateVolumeGroup", "sasa{sv}", "walkvg", "2",

@@ -4,7 +4,7 @@ defines them (a test holds the two together)."""
 PREFIX = "org.solidice.storage."
 MANAGE_LVM = PREFIX + "manage-lvm"            # create, extend, snapshot, activate
 REMOVE = PREFIX + "remove"                    # destroys data
-ISCSI = PREFIX + "iscsi"                      # discovery, login, logout
+ISCSI = PREFIX + "iscsi"                      # discovery, login, logout, rescan
 MOUNT_NFS = PREFIX + "mount-nfs"              # mount and unmount
 CANCEL_JOB = PREFIX + "cancel-job"            # the caller's own job
 CANCEL_JOB_OTHER_USER = PREFIX + "cancel-job-other-user"

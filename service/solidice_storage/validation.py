@@ -108,7 +108,8 @@ _SYSTEM_DIRS = {
     "/sbin": True, "/srv": False, "/sys": True, "/tmp": False, "/usr": True,
     "/var": False, "/var/lib": False, "/var/log": False, "/var/tmp": False,
     "/var/cache": False, "/var/spool": False, "/var/lib/solidice-storage": True,
-    "/run/lock": False, "/var/run": True, "/var/lock": True, "/run/user": False, "/run/dbus": True, "/run/udev": True,
+    "/run/lock": False, "/var/run": True, "/var/lock": True, "/run/user": False,
+    "/run/dbus": True, "/run/udev": True,
     "/run/lvm": True, "/run/systemd": True,
 }
 
@@ -195,7 +196,9 @@ def portal(value: str) -> str:
     return f"{address}:{int(port)}"
 
 
-_IQN = re.compile(r"iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*[a-z0-9](:[^\s,]+)?")
+# RFC 3720 3.2.6.2: letters, digits, '-', '.' and ':' (we also take '_'). Never '/':
+# the name becomes a directory in iscsiadm's database.
+_IQN = re.compile(r"iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*[a-z0-9](:[A-Za-z0-9._:-]+)?")
 _EUI = re.compile(r"eui\.[0-9A-Fa-f]{16}")
 _NAA = re.compile(r"naa\.(?:[0-9A-Fa-f]{16}|[0-9A-Fa-f]{32})")
 
@@ -254,7 +257,8 @@ OPTIONS: dict[str, dict[str, tuple[str, Callable[[Any, str], Any]]]] = {
     "CreateLogicalVolume": {"activate": ("b", _ANY)},
     "LogicalVolume.Extend": {"expected-size": ("t", lambda v, k: size(v, k))},
     "LogicalVolume.Remove": {"force": ("b", _ANY)},
-    "DiscoverIscsiTargets": {"username": ("s", _secret), "password": ("s", _secret)},
+    "DiscoverIscsiTargets": {"username": ("s", _secret), "password": ("s", _secret),
+                             "timeout": ("u", _between(1, 3600))},
     "LoginIscsi": _ISCSI_LOGIN,
     "EnumerateIscsiLuns": {**_ISCSI_LOGIN, "login": ("b", _ANY)},
     "MountNfs": {

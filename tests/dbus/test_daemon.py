@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from dbus_fast import DBusError, Message
+from dbus_fast import DBusError, Message, Variant
 
 from storage import ERROR, HOST, IFACE, ROOT, Storage
 
@@ -107,8 +107,8 @@ def test_session_bus_needs_sim():
 
 
 async def test_without_sim_reads_this_host_and_says_what_is_missing(start_daemon, bus):
-    """The real engine: LUN discovery (read-only, from udev and sysfs); the engines
-    not yet built answer NotSupported, naming what is missing."""
+    """The real engine: LUN discovery (read-only, from udev and sysfs) and iSCSI; the
+    engines not yet built answer NotSupported, naming what is missing."""
     start_daemon(sim=False)
     storage = Storage(bus)
     luns = await storage.host("EnumerateLuns", "a{sv}", {})
@@ -116,8 +116,11 @@ async def test_without_sim_reads_this_host_and_says_what_is_missing(start_daemon
     with pytest.raises(DBusError) as raised:
         await storage.host("GetBlockInfo", "sa{sv}", "/etc/passwd", {})
     assert raised.value.type == ERROR + "NotFound"      # never a filesystem path
-    for call in (("EnumerateVolumeGroups", "a{sv}", {}),
-                 ("DiscoverIscsiTargets", "sa{sv}", "192.0.2.1", {})):
+    with pytest.raises(DBusError) as raised:       # no session here, and no login asked
+        await storage.host("EnumerateIscsiLuns", "ssa{sv}", "192.0.2.1",
+                           "iqn.2026-11.org.example:none", {"login": Variant("b", False)})
+    assert raised.value.type == ERROR + "NotFound"
+    for call in (("EnumerateVolumeGroups", "a{sv}", {}),):
         with pytest.raises(DBusError) as raised:
             await storage.host(*call)
         assert raised.value.type == ERROR + "NotSupported"

@@ -143,3 +143,59 @@ def test_the_daemon_answers_while_a_lun_has_no_path_left(fresh_daemon, failed_pa
     started = time.monotonic()          # and still answering, with no path at all
     assert block_info(wwid)["size"] == LUN_SIZE
     assert time.monotonic() - started < 15
+
+
+def _blkid(device, tag):
+    return run("blkid", "-p", "-s", tag, "-o", "value", "--", device).stdout.strip()
+
+
+def test_block_info_for_pv_lv_filesystem_and_partition_uuids(fresh_daemon):
+    from labhost import lvm, lvm_report, settle
+    first, second = sorted(multipath_maps())[1:3]
+    pv_device, part_disk = f"/dev/mapper/{first}", f"/dev/mapper/{second}"
+    try:
+        lvm("pvcreate", "-y", "--", pv_device)
+        lvm("vgcreate", "labinfo", "--", pv_device)
+        lvm("lvcreate", "-y", "-L", "8m", "-n", "lv1", "labinfo")
+        run("mkfs.ext4", "-q", "/dev/labinfo/lv1")
+        # an MBR with one partition from sector 2048 to the end, signature 501d1ce5
+        sectors = LUN_SIZE // 512
+        mbr = bytearray(512)
+        mbr[440:444] = bytes.fromhex("e51c1d50")
+        mbr[446:462] = (b"\x00\x00\x00\x00\x83\x00\x00\x00" + (2048).to_bytes(4, "little")
+                        + (sectors - 2048).to_bytes(4, "little"))
+        mbr[510:512] = b"\x55\xaa"
+        with open(part_disk, "r+b") as disk:
+            disk.write(mbr)
+        settle()
+        if not os.path.exists(f"{part_disk}-part1"):
+            run("kpartx", "-a", "-p", "-part", part_disk)
+            settle()
+        pv = lvm_report("pvs", "-o", "pv_uuid", "--", pv_device)[0]["pv_uuid"]
+        lv = lvm_report("lvs", "-o", "lv_uuid", "labinfo/lv1")[0]["lv_uuid"]
+        fs = _blkid("/dev/labinfo/lv1", "UUID")
+        wait_for(lambda: isinstance(block_info(fs), dict), "udev to record the filesystem", 30)
+
+        info = block_info(pv)
+        assert (info["uuid"], info["path"], info["type"], info["used-by"]) == (
+            pv, pv_device, "multipath", "pv"), info
+        assert block_info(first)["used-by"] == "pv"
+        lv_info = {"uuid": lv, "size": 8 * 1024**2, "path": "/dev/mapper/labinfo-lv1",
+                   "type": "lvm", "used-by": "filesystem", "name": "labinfo/lv1"}
+        for name in (lv, "labinfo/lv1", "/dev/labinfo/lv1", "/dev/mapper/labinfo-lv1"):
+            assert block_info(name) == lv_info, name
+        assert block_info(fs) == {**lv_info, "uuid": fs}
+
+        assert block_info(second)["used-by"] == "partition-table"
+        partition = block_info(f"{part_disk}-part1")
+        assert partition["type"] == "partition" and partition["uuid"] == "501d1ce5-01"
+        assert partition["size"] == (sectors - 2048) * 512
+        assert block_info("501d1ce5-01") == partition
+    finally:
+        lvm("vgremove", "-y", "-f", "labinfo", check=False)
+        lvm("pvremove", "-y", "--", pv_device, check=False)
+        run("kpartx", "-d", "-p", "-part", part_disk, check=False)
+        for device in (pv_device, part_disk):
+            run("wipefs", "-a", "--", device, check=False)
+        from labhost import settle as settle_again
+        settle_again()

@@ -3,11 +3,13 @@
 The simulated host (engine/sim_host.py): target `data` logged in on both portals with
 four two-path LUNs, LUN 1 and 2 holding the unmanaged VG `vmstore`; target `backup`
 behind CHAP; a partitioned system disk, a free NVMe disk, an ATA disk with a
-filesystem; an NFS mount on /mnt/iso that is in use.
+filesystem; an NFS mount on /mnt/iso that is in use. Found on the next rescan only:
+LUN 5 of 200 GiB newly mapped on `data`, and LUN 2 grown to 120 GiB on the array.
 """
 
 import asyncio
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
@@ -24,7 +26,7 @@ from solidice_storage.validation import Options
 
 GiB, MiB = sim_host.GiB, sim_host.MiB
 EXTENT = 4 * MiB
-LUN1, LUN2, LUN3, LUN4 = (f"36001405d0e1f2a3b4c5d6e7f8091000{n}" for n in range(1, 5))
+LUN1, LUN2, LUN3, LUN4, LUN5 = (f"36001405d0e1f2a3b4c5d6e7f8091000{n}" for n in range(1, 6))
 BACKUP_LUNS = ("36001405d0e1f2a3b4c5d6e7f80910101", "36001405d0e1f2a3b4c5d6e7f80910102")
 NVME = "eui.0025388b91c2d3e4"
 ATA = "35000c500a1b2c3d4"
@@ -777,6 +779,22 @@ async def test_discover_iscsi_targets(engine):
     assert {target for target, _ in found} == {DATA, BACKUP}
 
 
+@pytest.mark.parametrize("opts,seconds", [
+    pytest.param(Options(), 30, id="default"),
+    pytest.param(Options(timeout=5), 5, id="timeout-option"),
+])
+async def test_discover_iscsi_targets_unreachable_portal(engine, monkeypatch, opts,
+                                                         seconds):
+    slept = []
+
+    async def sleep(delay):            # the sim's clock only: no test waits 30 s
+        slept.append(delay)
+    monkeypatch.setattr(sim, "asyncio", SimpleNamespace(sleep=sleep))
+    with pytest.raises(Timeout, match=f"did not answer within {seconds} s"):
+        await engine.discover_iscsi_targets(f"{sim_host.UNREACHABLE}:3260", opts)
+    assert slept == [seconds]
+
+
 async def test_enumerate_iscsi_luns_without_login(engine):
     with pytest.raises(NotFound, match="log in first"):
         await engine.enumerate_iscsi_luns(PORTAL_A, BACKUP, Options(login=False), uid=0)
@@ -817,6 +835,131 @@ async def test_logout_iscsi_removes_its_luns(engine):
 async def test_logout_iscsi_without_session(engine):
     with pytest.raises(NotFound, match="no session"):
         await engine.logout_iscsi(PORTAL_A, BACKUP, Options())
+
+
+# ---- Rescan ----
+
+def snapshot(engine) -> dict:
+    return {kind: dict(table) for kind, table in engine.store.objects.items()}
+
+
+async def test_rescan_finds_what_the_array_changed(engine):
+    vmstore = vg_named(engine, "vmstore")
+    pv = vmstore_pv(engine, LUN2)
+    assert lun(engine, LUN5) is None and lun(engine, LUN2).size == 100 * GiB
+    await engine.rescan(Options())
+    new = lun(engine, LUN5)
+    assert (new.size, new.device, new.transport, new.status) == (
+        200 * GiB, mapper(LUN5), "iscsi", "free")
+    assert new.paths == (("sdn", "active"), ("sdo", "active"))
+    assert LUN5 in engine.enumerate_luns()
+    for portal in (PORTAL_A, PORTAL_B):
+        assert LUN5 in engine.store.get(IscsiSession, f"{DATA}@{portal}").luns
+    assert lun(engine, LUN2).size == 120 * GiB
+    grown = engine.store.get(PhysicalVolume, pv.uuid)
+    assert grown.size == pv_size(120 * GiB)
+    assert grown.free_size - pv.free_size == grown.size - pv.size > 0
+    after = vg_named(engine, "vmstore")
+    assert after.size - vmstore.size == after.free_size - vmstore.free_size == \
+        grown.size - pv.size
+    assert_consistent(engine.store)
+
+
+async def test_rescan_again_is_no_change(engine):
+    await engine.rescan(Options())
+    before = snapshot(engine)
+    await engine.rescan(Options())
+    assert snapshot(engine) == before
+
+
+async def test_rescan_publishes_each_change_once(engine):
+    changes = []
+    engine.store.subscribe(changes.append)
+    await engine.rescan(Options())
+    upserts = Counter((m.KIND, m.key) for batch in changes for m in batch.upserts)
+    assert upserts[("Lun", LUN5)] == upserts[("Lun", LUN2)] == 1
+    assert not [batch for batch in changes if batch.removals]
+
+
+async def test_rescan_a_grown_free_lun(engine):
+    engine.grow_lun(LUN3, 80 * GiB)
+    assert lun(engine, LUN3).size == 50 * GiB      # not before the host looks
+    await engine.rescan(Options())
+    assert lun(engine, LUN3).size == 80 * GiB
+    info = await engine.get_block_info(LUN3)
+    assert (info.size, info.used_by) == (80 * GiB, "")
+    assert_consistent(engine.store)
+
+
+async def test_rescan_grows_the_pv_of_a_managed_vg(engine, data_vg):
+    [pv_uuid] = data_vg.physical_volumes
+    pv = engine.store.get(PhysicalVolume, pv_uuid)
+    engine.grow_lun(LUN3, 60 * GiB)
+    await engine.rescan(Options())
+    assert engine.store.get(PhysicalVolume, pv.uuid).size == pv_size(60 * GiB)
+    vg = engine.store.get(VolumeGroup, data_vg.uuid)
+    assert vg.free_size == data_vg.free_size + pv_size(60 * GiB) - pv.size
+    await engine.create_logical_volume(vg.uuid, "bigger", 55 * GiB, Options())
+    assert_consistent(engine.store)
+
+
+async def test_rescan_finds_a_newly_mapped_lun(engine):
+    await engine.rescan(Options())
+    wwid = engine.map_lun(DATA, 10 * GiB)
+    assert wwid == "36001405d0e1f2a3b4c5d6e7f80910006"
+    assert lun(engine, wwid) is None
+    assert wwid not in await engine.enumerate_iscsi_luns(PORTAL_A, DATA, Options(),
+                                                         uid=0)
+    await engine.rescan(Options())
+    assert lun(engine, wwid).size == 10 * GiB
+    assert [dev for dev, _ in lun(engine, wwid).paths] == ["sdp", "sdq"]
+    assert wwid in await engine.enumerate_iscsi_luns(PORTAL_A, DATA, Options(), uid=0)
+    uuid = await engine.create_volume_group("fresh", [wwid], Options())
+    assert engine.store.get(VolumeGroup, uuid).size == pv_size(10 * GiB)
+    assert_consistent(engine.store)
+
+
+async def test_rescan_looks_only_behind_sessions(engine):
+    wwid = engine.map_lun(BACKUP, 20 * GiB)
+    await engine.rescan(Options())
+    assert lun(engine, wwid) is None
+    assert engine.store.get(IscsiSession, f"{BACKUP}@{PORTAL_A}") is None
+    await engine.login_iscsi(PORTAL_A, BACKUP, CHAP, uid=0)
+    await engine.rescan(Options())
+    assert lun(engine, wwid).paths == (("sdp", "active"),)
+    assert_consistent(engine.store)
+
+
+async def test_rescan_after_a_logout_keeps_one_path(engine):
+    await engine.logout_iscsi(PORTAL_A, DATA, Options())
+    await engine.rescan(Options())
+    assert lun(engine, LUN5).paths == (("sdo", "active"),)
+    assert engine.store.get(IscsiSession, f"{DATA}@{PORTAL_A}") is None
+    assert_consistent(engine.store)
+
+
+async def test_rescan_during_a_data_move(engine, completed):
+    """pvresize waits for the move off the other PV of vmstore to finish."""
+    job = await engine.remove_physical_volume("vmstore", vmstore_pv(engine, LUN1).uuid,
+                                              Options(**{"move-data": True}), uid=0)
+    await engine.rescan(Options())
+    await wait_for_job(engine, job)
+    assert [success for _, success, _ in completed] == [True]
+    vmstore = vg_named(engine, "vmstore")
+    assert vmstore.physical_volumes == (vmstore_pv(engine, LUN2).uuid,)
+    assert vmstore.size == pv_size(120 * GiB)
+    assert_consistent(engine.store)
+
+
+@pytest.mark.parametrize("wwid,size", [
+    pytest.param(LUN3, 50 * GiB, id="same-size"),
+    pytest.param(LUN3, 40 * GiB, id="shrink"),
+    pytest.param(NVME, 1024 * GiB, id="local-disk"),
+    pytest.param("36001405ffffffffffffffffffffffff", 1024 * GiB, id="unknown"),
+])
+def test_grow_lun_only_grows_array_luns(engine, wwid, size):
+    with pytest.raises(ValueError, match="cannot grow"):
+        engine.grow_lun(wwid, size)
 
 
 # ---- GetBlockInfo ----

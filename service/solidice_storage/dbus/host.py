@@ -102,3 +102,9 @@ class HostInterface(ObjectInterface):
                                             opts.interactive)
         wwids = await self.ctx.engine.enumerate_iscsi_luns(portal, target, opts, uid)
         return paths("Lun", wwids)
+
+    @storage_method()
+    async def Rescan(self, options: "a{sv}") -> None:
+        opts = check_options("Rescan", options)
+        await self.ctx.auth.check(actions.ISCSI, {}, opts.interactive)
+        await self.ctx.engine.rescan(opts)

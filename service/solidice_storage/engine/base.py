@@ -72,7 +72,8 @@ class Engine(Protocol):
 
     async def discover_iscsi_targets(self, portal: str, opts: Options) -> list[tuple[str, str]]:
         """(target, portal) pairs the portal offers (SendTargets). Discovery CHAP
-        from `username`/`password`. `Timeout` if the portal does not answer."""
+        from `username`/`password`. `Timeout` if the whole discovery takes longer
+        than `timeout` seconds (30 by default)."""
 
     async def login_iscsi(self, portal: str, target: str, opts: Options, uid: int) -> str:
         """Ensures a session to `target` through `portal` exists; returns its key.
@@ -86,6 +87,13 @@ class Engine(Protocol):
                                    uid: int) -> list[str]:
         """WWIDs of the LUNs behind `target`, logging in first unless `login` is
         false (then `NotFound` when there is no session)."""
+
+    async def rescan(self, opts: Options) -> None:
+        """The host has looked again at what it is already connected to. On
+        completion: the LUNs newly mapped on the existing iSCSI sessions and FC
+        hosts are in the store; a LUN that grew on the array has its new size (each
+        path device rescanned, the multipath map resized), and so does the PV on it
+        (pvresize), with its VG. Logs in to nothing and changes nothing else."""
 
     # ---- LVM ----
 

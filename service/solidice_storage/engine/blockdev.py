@@ -10,6 +10,7 @@ Keys (DESIGN.md): a LUN is keyed by its WWID as scsi_id and multipathd print it
 """
 
 import os
+import re
 from dataclasses import dataclass, field
 
 import pyudev
@@ -34,6 +35,27 @@ class Disk:
     path_of: str | None = None         # set on a path device: its map's WWID
     slaves: list[str] = field(default_factory=list)
     dev_t: str = ""                    # major:minor
+    holders: list[str] = field(default_factory=list)
+    fs_type: str = ""                  # udev's ID_FS_TYPE: ext4, LVM2_member, ...
+    fs_uuid: str = ""                  # ID_FS_UUID: a filesystem's or a PV's UUID
+    iscsi_session: int | None = None   # the iSCSI session a path device is behind
+    multipath_candidate: bool = False  # multipath will claim it (DM_MULTIPATH_DEVICE_PATH)
+
+
+@dataclass
+class Volume:
+    """A partition or an LVM logical volume: a block device that is not a LUN."""
+
+    name: str
+    node: str
+    size: int
+    kind: str                          # partition, lvm
+    uuid: str                          # an LV's UUID; a partition's entry UUID
+    parent: str = ""                   # a partition's disk (kernel name)
+    fs_type: str = ""
+    fs_uuid: str = ""
+    holders: list[str] = field(default_factory=list)
+    label: str = ""                    # an LV's vg/lv name
 
 
 def _sysfs(device: pyudev.Device, attribute: str) -> str:
@@ -80,33 +102,88 @@ def wwid(properties: dict[str, str], sysfs_wwid: str) -> str:
     return sysfs_wwid or properties.get("ID_WWN", "") or properties.get("ID_PATH", "")
 
 
+_SESSION_IN_PATH = re.compile(r"/session(\d+)/")
+_DM_PARTITION = re.compile(r"part\d+-mpath-(\S+)")
+
+
+def lvm_uuid(raw: str) -> str:
+    """LVM's 32-character UUID in the dashed form its tools print (6-4-4-4-4-4-6)."""
+    parts, at = [], 0
+    for width in (6, 4, 4, 4, 4, 4, 6):
+        parts.append(raw[at:at + width])
+        at += width
+    return "-".join(parts)
+
+
+def _common(device: pyudev.Device, properties: dict[str, str]) -> dict:
+    return {"size": int(_sysfs(device, "size") or 0) * 512,
+            "holders": sorted(os.listdir(os.path.join(device.sys_path, "holders"))),
+            "fs_type": properties.get("ID_FS_TYPE", ""),
+            "fs_uuid": properties.get("ID_FS_UUID", "")}
+
+
+def describe_volume(device: pyudev.Device) -> Volume | None:
+    """A Volume for a partition or an LV, or None."""
+    properties = dict(device.properties)
+    name = device.sys_name
+    if device.device_type == "partition":
+        parent = device.find_parent("block")
+        return Volume(name=name, node=f"/dev/{name}", kind="partition",
+                      uuid=properties.get("ID_PART_ENTRY_UUID", ""),
+                      parent=parent.sys_name if parent is not None else "",
+                      **_common(device, properties))
+    dm_uuid = properties.get("DM_UUID", "")
+    if name.startswith("dm-") and (part := _DM_PARTITION.fullmatch(dm_uuid)):
+        # a partition of a multipath map, made by kpartx: part1-mpath-<wwid>
+        slaves = os.listdir(os.path.join(device.sys_path, "slaves"))
+        return Volume(name=name, node=f"/dev/mapper/{_sysfs(device, 'dm/name')}",
+                      kind="partition", uuid=properties.get("ID_PART_ENTRY_UUID", ""),
+                      parent=slaves[0] if slaves else part[1],
+                      **_common(device, properties))
+    if name.startswith("dm-") and dm_uuid.startswith("LVM-") and len(dm_uuid) == 68:
+        vg, lv = properties.get("DM_VG_NAME", ""), properties.get("DM_LV_NAME", "")
+        return Volume(name=name, node=f"/dev/mapper/{_sysfs(device, 'dm/name')}",
+                      kind="lvm", uuid=lvm_uuid(dm_uuid[36:]), label=f"{vg}/{lv}",
+                      **_common(device, properties))
+    return None           # LVM's internal devices (-real, -cow), crypt, ...
+
+
+def volumes(context: pyudev.Context | None = None) -> list[Volume]:
+    context = context or pyudev.Context()
+    return [volume for device in context.list_devices(subsystem="block")
+            if (volume := describe_volume(device)) is not None]
+
+
 def describe(device: pyudev.Device) -> Disk | None:
     """A Disk for one udev block device, or None for what is not a disk of ours."""
     name = device.sys_name
     if device.device_type != "disk" or name.startswith(SKIPPED_NAMES):
         return None
     properties = dict(device.properties)
-    size = int(_sysfs(device, "size") or 0) * 512
-    holders = sorted(os.listdir(os.path.join(device.sys_path, "holders")))
+    common = _common(device, properties)
     dm_uuid = properties.get("DM_UUID", "")
     if name.startswith("dm-"):
         if not dm_uuid.startswith("mpath-"):
             return None                                  # LVs and others: not LUNs
         map_name = _sysfs(device, "dm/name")
         slaves = sorted(os.listdir(os.path.join(device.sys_path, "slaves")))
-        return Disk(name=name, node=f"/dev/mapper/{map_name}", size=size,
+        return Disk(name=name, node=f"/dev/mapper/{map_name}",
                     wwid=dm_uuid[len("mpath-"):], multipath=True, slaves=slaves,
                     dev_t=_sysfs(device, "dev"),
-                    status=status(properties, holders))
+                    status=status(properties, common["holders"]), **common)
     key = wwid(properties, _sysfs(device, "device/wwid") or _sysfs(device, "wwid"))
     if not key:
         return None
-    return Disk(name=name, node=f"/dev/{name}", size=size, wwid=key, dev_t=_sysfs(device, "dev"),
+    session = _SESSION_IN_PATH.search(device.sys_path)
+    return Disk(name=name, node=f"/dev/{name}", wwid=key, dev_t=_sysfs(device, "dev"),
                 vendor=_sysfs(device, "device/vendor") or properties.get("ID_VENDOR", ""),
                 model=_sysfs(device, "device/model") or properties.get("ID_MODEL", ""),
                 serial=properties.get("ID_SCSI_SERIAL") or properties.get("ID_SERIAL_SHORT", ""),
                 transport=transport(properties, name),
-                status=status(properties, holders))
+                status=status(properties, common["holders"]),
+                iscsi_session=int(session[1]) if session else None,
+                multipath_candidate=properties.get("DM_MULTIPATH_DEVICE_PATH") == "1",
+                **common)
 
 
 def scan(context: pyudev.Context | None = None) -> list[Disk]:

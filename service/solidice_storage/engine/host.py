@@ -1,52 +1,72 @@
-"""The real host engine, as far as it goes: LUN discovery (multipath-aware) and
-block device information. iSCSI, LVM and NFS answer `NotSupported` (from
+"""The real host engine, as far as it goes: LUN discovery (multipath-aware), iSCSI,
+rescans and block device information. LVM and NFS answer `NotSupported` (from
 `unavailable.UnavailableEngine`) until their engines land.
 
-Discovery reads udev's database and sysfs (blockdev.py) and device-mapper's view of
-each path (`dmsetup status`); nothing is opened, and everything runs off the event
-loop. udev events (udev_watch.py) trigger a rescan, so reads answer from memory.
+Discovery reads udev's database and sysfs (blockdev.py), the iSCSI sessions from
+sysfs (iscsi.py) and device-mapper's view of each path (`dmsetup status`); nothing is
+opened, and everything runs off the event loop. udev events (udev_watch.py) trigger a
+rescan, so reads answer from memory and sessions made or ended outside the service
+show up by themselves.
 """
 
 import asyncio
+import ipaddress
 import logging
 import os
+import socket
+from pathlib import Path
 
 from .. import __version__, objpath
-from ..errors import InvalidArgument, NotFound
-from ..models import Lun
+from ..errors import Busy, InvalidArgument, NotFound, Timeout
+from ..models import IscsiSession, Lun
+from ..validation import Options
 from . import blockdev
 from .base import BlockInfo
+from .iscsi import SYSFS, Iscsi, SysSession, format_portal, read_sessions, split_portal
 from .multipath import parse_dm_status
 from .runner import Runner
-from .shared import wwid_candidates
+from .shared import ISCSI_TIMEOUT, wwid_candidates
+from .state import Jobs
 from .udev_watch import UdevWatch
 from .unavailable import UnavailableEngine
 
 log = logging.getLogger(__name__)
 SCAN_TIMEOUT = 60
+SETTLE_TIMEOUT = 30          # how long a login waits for its LUNs' maps
+RESOLVE_TIMEOUT = 10
 INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
 
 
 class HostEngine(UnavailableEngine):
-    description = f"this host (solidice-storage {__version__}; LUN discovery only so far)"
+    description = (f"this host (solidice-storage {__version__}; LUNs, multipath and "
+                   "iSCSI; LVM and NFS not yet)")
 
-    def __init__(self, runner: Runner | None = None) -> None:
+    def __init__(self, runner: Runner | None = None, sysfs: Path = SYSFS) -> None:
         super().__init__()
         self.runner = runner or Runner()
+        self.iscsi = Iscsi(self.runner)
+        self.jobs = Jobs(self.store)
         self.multipath = False
         self.iscsi_initiator_name = ""
+        self._sysfs = sysfs
         self._disks: list[blockdev.Disk] = []
+        self._sessions: list[SysSession] = []
         self._watch = UdevWatch(self.scan)
         self._scan_lock = asyncio.Lock()
+        self._session_locks: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
         if missing := self.runner.missing():
             log.info("not installed here: %s", ", ".join(missing))
         self.iscsi_initiator_name = await asyncio.to_thread(_initiator_name)
         self._watch.start()                # before the scan: no event falls in between
+        started = asyncio.get_running_loop().time()
         await self.scan()
-        log.warning("iSCSI, LVM and NFS on this host are not available in this build "
-                    "yet: those calls answer NotSupported")
+        log.info("first scan: %d LUNs, %d block devices, %d iSCSI sessions in %.3f s",
+                 len(self.store.all(Lun)), len(self._disks), len(self._sessions),
+                 asyncio.get_running_loop().time() - started)
+        log.warning("LVM and NFS on this host are not available in this build yet: "
+                    "those calls answer NotSupported")
 
     async def close(self) -> None:
         self._watch.close()
@@ -55,16 +75,29 @@ class HostEngine(UnavailableEngine):
         """Read the disks and the paths' states; publish what changed. Scans run one
         at a time, so a slow one never overwrites a newer one."""
         async with self._scan_lock:
-            disks = await asyncio.wait_for(asyncio.to_thread(blockdev.scan), SCAN_TIMEOUT)
+            disks, sessions = await _off_loop(self._read_host)
             states = await self._path_states()
             self.multipath = await self._multipathd_running()
-            self._disks = disks
+            self._disks, self._sessions = disks, sessions
             by_name = {disk.name: disk for disk in disks}
             luns = [self._lun(disk, by_name, states.get(disk.node.rsplit("/", 1)[1], {}))
                     for disk in disks if disk.path_of is None]
+            iscsi = [self._session(session) for session in sessions]
             gone = [("Lun", key) for key in self.store.all(Lun)
                     if key not in {lun.wwid for lun in luns}]
-            self.store.publish(luns, gone)
+            gone += [("IscsiSession", key) for key in self.store.all(IscsiSession)
+                     if key not in {session.key for session in iscsi}]
+            self.store.publish([*luns, *iscsi], gone)
+
+    def _read_host(self) -> tuple[list[blockdev.Disk], list[SysSession]]:
+        return blockdev.scan(), read_sessions(self._sysfs)
+
+    def _session(self, session: SysSession) -> IscsiSession:
+        """The session's LUNs: the maps its path devices belong to, or the disks."""
+        luns = dict.fromkeys(disk.path_of or disk.wwid for disk in self._disks
+                             if disk.iscsi_session == session.sid)
+        return IscsiSession(target=session.target, portal=session.portal,
+                            luns=tuple(sorted(luns)))
 
     async def _path_states(self) -> dict[str, dict[str, str]]:
         """Map name → {maj:min → state}, from device-mapper (`dmsetup status`)."""
@@ -92,23 +125,14 @@ class HostEngine(UnavailableEngine):
     def enumerate_luns(self) -> list[str]:
         return list(self.store.all(Lun))
 
+    # ---- block device information ----
+
     async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
-        disk = await asyncio.to_thread(self._find, name_or_uuid)   # resolves /dev links
-        if disk.path_of is not None:
-            used_by = f"multipath:{self._by_wwid(disk.path_of).node}"
-        else:
-            used_by = {"free": "", "partitioned": "partition-table"}.get(disk.status,
-                                                                           disk.status)
-        return BlockInfo(uuid=disk.wwid, size=disk.size, path=disk.node,
-                         type="multipath" if disk.multipath else "disk", used_by=used_by,
-                         name=disk.name)
+        return await _off_loop(self._block_info, name_or_uuid)
 
-    def _by_wwid(self, wwid: str) -> blockdev.Disk:
-        return next(d for d in self._disks if d.wwid == wwid and d.path_of is None)
-
-    def _find(self, ref: str) -> blockdev.Disk:
-        """A disk by object path, WWID (any spelling), kernel name or /dev path.
-        Never looks at paths outside /dev."""
+    def _block_info(self, ref: str) -> BlockInfo:
+        """By object path, WWID (any spelling), kernel name, /dev path or link, PV,
+        LV, filesystem or partition UUID. Never looks at paths outside /dev."""
         if ref.startswith("/org/"):
             parsed = objpath.parse(ref)
             if parsed is None or parsed[0] != "Lun":
@@ -118,19 +142,261 @@ class HostEngine(UnavailableEngine):
         for candidate in wwid_candidates(ref):
             for disk in luns:
                 if disk.wwid == candidate:
-                    return disk
-        name = ref
+                    return self._disk_info(disk)
+        name = None
         if ref.startswith("/dev/"):
             resolved = os.path.realpath(ref)
             if not resolved.startswith("/dev/"):
                 raise NotFound(f"no device {ref}")
             name = os.path.basename(resolved)
-        elif "/" in ref:
-            raise NotFound(f"no device, LUN or volume {ref!r}")
+        elif "/" not in ref:
+            name = ref
         for disk in self._disks:
             if disk.name == name:
-                return disk
+                return self._disk_info(disk)
+        for disk in self._disks:
+            if ref and disk.fs_uuid == ref:          # a PV's or a filesystem's UUID
+                return self._disk_info(disk, uuid=ref)
+        for volume in blockdev.volumes():            # partitions and LVs: read now
+            if name == volume.name or ref in (volume.uuid, volume.label):
+                return self._volume_info(volume, volume.uuid)
+            if volume.fs_uuid == ref:
+                return self._volume_info(volume, ref)
         raise NotFound(f"no device, LUN or volume {ref!r}")
+
+    def _disk_info(self, disk: blockdev.Disk, uuid: str = "") -> BlockInfo:
+        if disk.path_of is not None:
+            used_by = f"multipath:{self._by_wwid(disk.path_of).node}"
+        else:
+            used_by = _used_by(disk.status, disk.holders)
+        return BlockInfo(uuid=uuid or disk.wwid, size=disk.size, path=disk.node,
+                         type="multipath" if disk.multipath else "disk", used_by=used_by,
+                         name=disk.name)
+
+    @staticmethod
+    def _volume_info(volume: blockdev.Volume, uuid: str) -> BlockInfo:
+        status = blockdev.status({"ID_FS_TYPE": volume.fs_type}, volume.holders)
+        return BlockInfo(uuid=uuid or volume.fs_uuid, size=volume.size, path=volume.node,
+                         type=volume.kind, used_by=_used_by(status, volume.holders),
+                         name=volume.label or volume.name)
+
+    def _by_wwid(self, wwid: str) -> blockdev.Disk:
+        return next(d for d in self._disks if d.wwid == wwid and d.path_of is None)
+
+    # ---- iSCSI ----
+
+    async def _resolve(self, portal: str) -> str:
+        """`host:port` with the host as the address iscsid and sysfs use."""
+        address, port = split_portal(portal)
+        try:
+            ipaddress.ip_address(address.partition("%")[0])
+            return portal
+        except ValueError:
+            pass
+        try:
+            infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
+                address, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise Timeout(f"cannot resolve {address} within {RESOLVE_TIMEOUT} s") from None
+        except OSError as error:
+            raise NotFound(f"cannot resolve portal {address}: {error.strerror or error}") \
+                from None
+        return format_portal(infos[0][4][0], port)
+
+    def _find_session(self, target: str, portal: str) -> SysSession | None:
+        return next((s for s in self._sessions
+                     if (s.target, s.portal) == (target, portal)), None)
+
+    async def discover_iscsi_targets(self, portal: str, opts: Options) -> list[tuple[str, str]]:
+        return await self.iscsi.discover(await self._resolve(portal), opts)
+
+    async def login_iscsi(self, portal: str, target: str, opts: Options, uid: int) -> str:
+        portal = await self._resolve(portal)
+        key = IscsiSession(target=target, portal=portal).key
+        async with self._session_locks.setdefault(key, asyncio.Lock()):
+            changes = {"node-startup", "username", "password"} & set(opts)
+            if self._find_session(target, portal) is not None and not changes:
+                return key
+            job = self.jobs.start("iscsi-login", [], uid, cancelable=False)
+            return await self.jobs.run(job, self._login(portal, target, opts))
+
+    async def _login(self, portal: str, target: str, opts: Options) -> str:
+        timeout = opts.get("timeout", ISCSI_TIMEOUT)
+        await self.iscsi.login(portal, target, opts, timeout)
+        await self._wait_for_session(target, portal)
+        return IscsiSession(target=target, portal=portal).key
+
+    async def _wait_for_session(self, target: str, portal: str) -> None:
+        """Until the session is in sysfs and each of its disks that multipath will
+        claim is in a map: a login returns with its LUNs exported as maps. udev
+        settling is not enough: multipathd makes the map after the path's event."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_TIMEOUT
+        claimed: dict[str, bool] = {}
+        while True:
+            await self._settle()
+            await self.scan()
+            session = self._find_session(target, portal)
+            if session is not None:
+                waiting = []
+                for disk in self._disks:
+                    if disk.iscsi_session != session.sid or disk.path_of is not None:
+                        continue
+                    if disk.name not in claimed:
+                        claimed[disk.name] = await self._multipath_claims(disk)
+                    if claimed[disk.name]:
+                        waiting.append(disk.name)
+                if not waiting:
+                    return
+            if loop.time() > deadline:
+                log.warning("session to %s through %s: LUNs not settled after %s s",
+                            target, portal, SETTLE_TIMEOUT)
+                return
+            await asyncio.sleep(0.3)
+
+    async def _multipath_claims(self, disk: blockdev.Disk) -> bool:
+        """Whether multipathd will make a map of this path (`multipath -c`: the
+        check its udev rules make, blacklist and find_multipaths included)."""
+        if not self.multipath or "multipath" in self.runner.missing():
+            return False
+        result = await self.runner.run("multipath", "-c", disk.node, timeout=15)
+        return result.ok
+
+    async def _settle(self) -> None:
+        if "udevadm" not in self.runner.missing():
+            await self.runner.run("udevadm", "settle", f"--timeout={SETTLE_TIMEOUT}",
+                                  timeout=SETTLE_TIMEOUT + 5)
+
+    async def logout_iscsi(self, portal: str, target: str, opts: Options) -> None:
+        portal = await self._resolve(portal)
+        key = IscsiSession(target=target, portal=portal).key
+        async with self._session_locks.setdefault(key, asyncio.Lock()):
+            await self.scan()
+            session = self._find_session(target, portal)
+            if session is None:
+                raise NotFound(f"no session to {target} through {portal}")
+            await self.iscsi.flush_maps(self._maps_left_without_paths(session))
+            await self.iscsi.logout(session, opts)
+            await self._settle()
+            await self.scan()
+
+    def _maps_left_without_paths(self, session: SysSession) -> list[str]:
+        """The maps whose every path goes through `session`; `Busy` if one is held."""
+        by_name = {disk.name: disk for disk in self._disks}
+        maps = []
+        for disk in self._disks:
+            if not disk.multipath or not disk.slaves:
+                continue
+            if all(by_name.get(slave) is not None
+                   and by_name[slave].iscsi_session == session.sid for slave in disk.slaves):
+                if disk.holders:
+                    raise Busy(f"LUN {disk.wwid} behind {session.target} is in use (held by "
+                               f"{', '.join(disk.holders)}); its last path goes through "
+                               f"{session.portal}")
+                maps.append(disk.node.rsplit("/", 1)[1])
+        return maps
+
+    async def enumerate_iscsi_luns(self, portal: str, target: str, opts: Options,
+                                   uid: int) -> list[str]:
+        portal = await self._resolve(portal)
+        key = IscsiSession(target=target, portal=portal).key
+        if self.store.get(IscsiSession, key) is None:
+            if not opts.get("login", True):
+                raise NotFound(f"no session to {target} through {portal}; "
+                               "log in first or leave login true")
+            await self.login_iscsi(portal, target, opts, uid)
+        session = self.store.get(IscsiSession, key)
+        if session is None:
+            raise NotFound(f"no session to {target} through {portal}")
+        return list(session.luns)
+
+    # ---- rescans ----
+
+    async def rescan(self, opts: Options) -> None:
+        """New LUNs on the sessions and FC hosts; grown LUNs' paths, maps and PVs."""
+        if self._sessions:
+            await self.iscsi.rescan_sessions()
+        await _off_loop(_scan_fc_hosts, self._sysfs)
+        before = {disk.wwid: disk.size for disk in self._disks if disk.path_of is None}
+        paths = [disk.name for disk in self._disks if not disk.multipath]
+        await _off_loop(_rescan_devices, self._sysfs, paths)
+        await self._settle()
+        await self.scan()
+        by_name = {disk.name: disk for disk in self._disks}
+        for disk in [d for d in self._disks if d.multipath]:
+            sizes = {by_name[s].size for s in disk.slaves if s in by_name}
+            if sizes and max(sizes) != disk.size:
+                result = await self.runner.run("multipathd", "resize", "map",
+                                               disk.node.rsplit("/", 1)[1], timeout=60)
+                if not result.ok or "fail" in result.stdout:
+                    log.warning("multipathd could not resize %s: %s", disk.wwid,
+                                result.error_line() if not result.ok else result.stdout)
+        await self._settle()
+        await self.scan()
+        for disk in self._disks:
+            grown = disk.path_of is None and disk.size > before.get(disk.wwid, disk.size)
+            if grown and disk.fs_type == "LVM2_member":
+                result = await self.runner.run("lvm", "pvresize", "--", disk.node,
+                                               timeout=120)
+                if not result.ok:
+                    log.warning("pvresize %s failed: %s", disk.node, result.error_line())
+        await self.scan()
+
+    # ---- for the LVM engine ----
+
+    def lun_for_device(self, device: str) -> str | None:
+        """The WWID of the LUN a device node is (a map or an unpathed disk), or None
+        when the device is a path of a map or no LUN at all: LVM must only ever use
+        the map of a multipathed LUN, never one of its paths."""
+        name = os.path.basename(os.path.realpath(device))
+        disk = next((d for d in self._disks if d.name == name), None)
+        return disk.wwid if disk is not None and disk.path_of is None else None
+
+    def device_for_wwid(self, wwid: str) -> str:
+        """The node to use for LUN `wwid`: its map's when multipathed."""
+        for candidate in wwid_candidates(wwid):
+            for disk in self._disks:
+                if disk.wwid == candidate and disk.path_of is None:
+                    return disk.node
+        raise NotFound(f"no LUN {wwid}")
+
+
+async def _off_loop(function, *args):
+    """`function(*args)` in a thread; `Timeout` if sysfs or udev's database hang."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(function, *args), SCAN_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise Timeout(f"reading the host's devices took over {SCAN_TIMEOUT} s") from None
+
+
+def _used_by(status: str, holders: list[str]) -> str:
+    if status == "other" and holders:
+        return "holders:" + ",".join(holders)
+    return {"free": "", "partitioned": "partition-table"}.get(status, status)
+
+
+def _scan_fc_hosts(sysfs: Path) -> None:
+    """Ask each Fibre Channel host for new LUNs (`- - -`: every channel, id, LUN)."""
+    try:
+        hosts = os.listdir(sysfs / "class/fc_host")
+    except OSError:
+        return
+    for host in hosts:
+        try:
+            (sysfs / "class/scsi_host" / host / "scan").write_text("- - -\n")
+        except OSError as error:
+            log.warning("cannot rescan %s: %s", host, error)
+
+
+def _rescan_devices(sysfs: Path, names: list[str]) -> None:
+    """Make the SCSI layer read each disk's capacity again."""
+    for name in names:
+        rescan = sysfs / "block" / name / "device/rescan"
+        if rescan.exists():
+            try:
+                rescan.write_text("1\n")
+            except OSError as error:
+                log.warning("cannot rescan %s: %s", name, error)
 
 
 def _initiator_name() -> str:

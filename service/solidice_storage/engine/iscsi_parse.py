@@ -66,7 +66,9 @@ def parse_nodes(text: str) -> list[tuple[str, str]]:
 
 def error_for(result: Result, doing: str) -> StorageError:
     """The contract's error for a failed iscsiadm run, with its own words."""
-    reason = result.error_line().removeprefix("iscsiadm: ")
+    # A refused or unreachable portal's own words come before iscsiadm's summary.
+    connect = [line for line in result.stderr.splitlines() if "cannot make connection" in line]
+    reason = (connect[-1].strip() if connect else result.error_line()).removeprefix("iscsiadm: ")
     if result.returncode == ERR_LOGIN_AUTH_FAILED:
         return Failed(f"cannot {doing}: authorization failure; check the CHAP username "
                       "and password")

@@ -21,6 +21,7 @@ from ..errors import NotSupported, Timeout
 TOOLS = {
     "lvm": "/sbin/lvm",
     "multipathd": "/sbin/multipathd",
+    "multipath": "/sbin/multipath",
     "iscsiadm": "/sbin/iscsiadm",
     "dmsetup": "/sbin/dmsetup",
     "udevadm": "/bin/udevadm",

@@ -7,6 +7,7 @@ from ..validation import Options
 NFS_DEFAULTS = {"timeo": 100, "retrans": 3, "retry": 1}
 NFS_MOUNT_TIMEOUT = 90       # seconds the whole MountNfs may take, by default
 ISCSI_TIMEOUT = 120          # seconds a login may take, by default
+DISCOVERY_TIMEOUT = 30       # seconds a whole iSCSI discovery may take, by default
 
 
 def nfs_mount_options(opts: Options) -> str:

@@ -4,10 +4,13 @@ For trying the service and for the fast D-Bus tier; never proof that a real feat
 works. It uses the same validation and resolver as the real engine, never touches
 the filesystem or the network, and starts from `sim_host`'s believable host. In it
 every valid NFS server exports every absolute path, except `unreachable.invalid`,
-which never answers (so clients can test their timeouts).
+which never answers (so clients can test their timeouts). Changes on the array
+(`grow_lun`, `map_lun`, and those `sim_host` starts with) reach the host only when
+it rescans.
 """
 
 import asyncio
+import contextlib
 import logging
 
 from .. import __version__, objpath
@@ -16,11 +19,12 @@ from ..models import IscsiSession, Lun, LogicalVolume, Mount, PhysicalVolume, Vo
 from ..validation import Options
 from . import resolve, sim_host
 from .base import BlockInfo
-from .shared import ISCSI_TIMEOUT, NFS_MOUNT_TIMEOUT, nfs_mount_options
-from .sim_lvm import STEP, SimLvm
+from .shared import DISCOVERY_TIMEOUT, ISCSI_TIMEOUT, NFS_MOUNT_TIMEOUT, nfs_mount_options
+from .sim_lvm import PE_START, STEP, SimLvm
 from .state import Jobs, StateStore
 
 log = logging.getLogger(__name__)
+
 
 
 class SimEngine(SimLvm):
@@ -104,6 +108,14 @@ class SimEngine(SimLvm):
     def _set_session(self, target: str, portal: str, present: bool) -> None:
         """Add or drop a session and republish the LUNs behind its target."""
         (self.sessions.add if present else self.sessions.discard)((target, portal))
+        self._publish_target(target)
+        if not present:
+            session = IscsiSession(target=target, portal=portal)
+            self.store.publish(removals=[("IscsiSession", session.key)])
+
+    def _publish_target(self, target: str) -> None:
+        """Republish the LUNs behind `target` and its sessions, as the host has
+        found them: a LUN's paths are those of the sessions there are."""
         updates, removals = [], []
         for sim_lun in self.targets[target].luns:
             paths = tuple((device, "failed" if device in sim_lun.failed_paths else "active")
@@ -113,20 +125,18 @@ class SimEngine(SimLvm):
             if not paths:
                 removals.append(("Lun", sim_lun.wwid))
             elif known is not None:
-                updates.append(known.model_copy(update={"paths": paths}))
+                updates.append(known.model_copy(update={"paths": paths,
+                                                        "size": sim_lun.size}))
             else:
                 updates.append(Lun(
                     wwid=sim_lun.wwid, device=f"/dev/mapper/{sim_lun.wwid}",
                     size=sim_lun.size, vendor="LIO-ORG", model=sim_lun.model,
                     serial=sim_lun.serial, transport="iscsi", multipath=True,
                     paths=paths))
-        session = IscsiSession(target=target, portal=portal,
-                               luns=tuple(lun.wwid for lun in self.targets[target].luns))
+        wwids = tuple(lun.wwid for lun in self.targets[target].luns)
         self.store.publish(updates, removals)
-        if present:
-            self.store.publish([session])
-        else:
-            self.store.publish(removals=[("IscsiSession", session.key)])
+        self.store.publish([IscsiSession(target=target, portal=p, luns=wwids)
+                            for t, p in sorted(self.sessions) if t == target])
 
     async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
         ref = name_or_uuid
@@ -189,7 +199,7 @@ class SimEngine(SimLvm):
             raise Failed(f"cannot connect to portal {portal}: connection refused")
 
     async def discover_iscsi_targets(self, portal: str, opts: Options) -> list[tuple[str, str]]:
-        await self._reach(portal, 10)
+        await self._reach(portal, opts.get("timeout", DISCOVERY_TIMEOUT))
         return [(name, p) for name, target in self.targets.items()
                 if portal in target.portals for p in target.portals]
 
@@ -233,6 +243,50 @@ class SimEngine(SimLvm):
                                "log in first or leave login true")
             await self.login_iscsi(portal, target, opts, uid)
         return [lun.wwid for lun in self.targets[target].luns]
+
+    # ---- rescanning: what changed on the array ----
+
+    def grow_lun(self, wwid: str, size: int) -> None:
+        """The array grows iSCSI LUN `wwid` to `size` bytes; the host sees it on a
+        rescan. ValueError unless it is such a LUN and `size` is larger."""
+        sim_lun = next((lun for t in self.targets.values() for lun in t.luns + t.unscanned
+                        if lun.wwid == wwid), None)
+        if sim_lun is None or size <= (sim_lun.grown_to or sim_lun.size):
+            raise ValueError(f"the simulated array cannot grow {wwid} to {size} bytes")
+        sim_lun.grown_to = size
+
+    def map_lun(self, target: str, size: int) -> str:
+        """The array maps a new LUN of `size` bytes on `target`; returns its WWID.
+        The host finds it on a rescan when it has a session to `target`."""
+        return sim_host.map_new_lun(self.targets, target, size).wwid
+
+    async def rescan(self, opts: Options) -> None:
+        await asyncio.sleep(STEP)
+        for target in sorted({t for t, _ in self.sessions}):
+            sim_target = self.targets[target]
+            sim_target.luns += sim_target.unscanned
+            sim_target.unscanned = []
+            grown = [lun for lun in sim_target.luns if lun.grown_to is not None]
+            for sim_lun in grown:
+                sim_lun.size, sim_lun.grown_to = sim_lun.grown_to, None
+            self._publish_target(target)
+            for sim_lun in grown:
+                await self._resize_pv(sim_lun.wwid)
+
+    async def _resize_pv(self, wwid: str) -> None:
+        """pvresize: a PV on LUN `wwid` takes up the LUN's new size."""
+        lun = self.store.get(Lun, wwid)
+        pv = self.store.get(PhysicalVolume, lun.physical_volume if lun else None)
+        if pv is None:
+            return
+        with contextlib.suppress(NotFound):        # the VG went away meanwhile
+            async with self._locked(pv.volume_group) as vg:
+                pv, lun = self.store.get(PhysicalVolume, pv.uuid), self.store.get(Lun, wwid)
+                if pv is None or lun is None or pv.uuid not in vg.physical_volumes:
+                    return                         # gone from the VG meanwhile
+                size = (lun.size - PE_START) // vg.extent_size * vg.extent_size
+                self.store.publish([pv.model_copy(update={"size": size})])
+                self._publish_vg(vg)
 
     # ---- NFS ----
 

@@ -6,9 +6,15 @@ each a multipath map over two paths, two of them holding the VG `vmstore`) and
 local disks: a partitioned virtio system disk, a free NVMe disk and an ATA disk with a
 filesystem. One NFS mount made outside the service. Addresses are from TEST-NET-1
 and example.com: the simulated engine never touches the network or the filesystem.
+
+The array has changed since the host last looked, as arrays do: it mapped a fifth
+LUN on `data` and grew LUN 2 (a PV of `vmstore`) from 100 to 120 GiB. The host sees
+neither until it rescans (`Host.Rescan`), as a host without automatic scanning would.
 """
 
+import itertools
 import random
+import string
 from dataclasses import dataclass, field
 
 GiB = 1024**3
@@ -31,30 +37,55 @@ class SimLun:
     serial: str
     path_devices: dict[str, str]          # portal → sdX
     failed_paths: set[str] = field(default_factory=set)
+    grown_to: int | None = None           # the array's size, until the host rescans
 
 
 @dataclass
 class SimTarget:
     portals: tuple[str, ...]
-    luns: list[SimLun]
+    luns: list[SimLun]                    # the LUNs the host has found
     chap: tuple[str, str] | None = None
+    unscanned: list[SimLun] = field(default_factory=list)   # mapped, not yet found
 
 
-def _lio_lun(number: int, size: int, devices: tuple[str, str], failed=()) -> SimLun:
+def _lio_lun(number: int, size: int, devices: tuple[str, ...], failed=(),
+             grown_to: int | None = None) -> SimLun:
     wwid = f"36001405d0e1f2a3b4c5d6e7f8091{number:04x}"
     return SimLun(wwid=wwid, size=size, model=f"sim-lun{number}",
                   serial=wwid[8:], path_devices=dict(zip(PORTALS, devices)),
-                  failed_paths=set(failed))
+                  failed_paths=set(failed), grown_to=grown_to)
+
+
+def map_new_lun(targets: dict[str, SimTarget], target: str, size: int) -> SimLun:
+    """The array maps a new LUN of `size` bytes on `target`: the next LUN number
+    there, the next free sdX names for its paths. The host finds it on a rescan."""
+    sim_target = targets[target]
+    known = sim_target.luns + sim_target.unscanned
+    number = max(int(lun.wwid[-4:], 16) for lun in known) + 1
+    used = {device.removeprefix("/dev/") for _, device, *_ in LOCAL_DISKS}
+    used |= {device for t in targets.values() for lun in t.luns + t.unscanned
+             for device in lun.path_devices.values()}
+    names = (name for name in _disk_names() if name not in used)
+    sim_lun = _lio_lun(number, size, tuple(itertools.islice(names, len(PORTALS))))
+    sim_target.unscanned.append(sim_lun)
+    return sim_lun
+
+
+def _disk_names():
+    """sda … sdz, sdaa … sdzz, as the kernel names SCSI disks."""
+    for length in (1, 2):
+        for letters in itertools.product(string.ascii_lowercase, repeat=length):
+            yield "sd" + "".join(letters)
 
 
 def targets() -> dict[str, SimTarget]:
     return {
         DATA_TARGET: SimTarget(PORTALS, [
             _lio_lun(1, 100 * GiB, ("sda", "sdb")),
-            _lio_lun(2, 100 * GiB, ("sdc", "sdd")),
+            _lio_lun(2, 100 * GiB, ("sdc", "sdd"), grown_to=120 * GiB),
             _lio_lun(3, 50 * GiB, ("sde", "sdf")),
             _lio_lun(4, 50 * GiB, ("sdg", "sdh"), failed={"sdh"}),
-        ]),
+        ], unscanned=[_lio_lun(5, 200 * GiB, ("sdn", "sdo"))]),
         BACKUP_TARGET: SimTarget(PORTALS, [
             _lio_lun(0x101, 20 * GiB, ("sdj", "sdk")),
             _lio_lun(0x102, 20 * GiB, ("sdl", "sdm")),

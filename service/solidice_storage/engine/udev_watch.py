@@ -1,4 +1,4 @@
-"""udev's block device events, turned into one debounced rescan on the event loop.
+"""udev's block device and iSCSI session events, turned into one debounced rescan on the event loop.
 
 The monitor's socket is read with `loop.add_reader`, draining with pyudev's
 non-blocking receive (DESIGN.md: `Monitor.poll(0)` spins after a netlink overflow
@@ -29,6 +29,7 @@ class UdevWatch:
     def start(self) -> None:
         monitor = pyudev.Monitor.from_netlink(pyudev.Context())
         monitor.filter_by("block")
+        monitor.filter_by("iscsi_session")   # a session with no LUN has no block event
         monitor.start()                     # non-blocking from here on
         self._monitor = monitor
         asyncio.get_running_loop().add_reader(monitor.fileno(), self._drain)

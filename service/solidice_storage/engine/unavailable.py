@@ -47,6 +47,7 @@ class UnavailableEngine:
     login_iscsi = _missing("iSCSI")
     logout_iscsi = _missing("iSCSI")
     enumerate_iscsi_luns = _missing("iSCSI")
+    rescan = _missing("Rescanning storage")
     create_volume_group = _missing("LVM")
     remove_volume_group = _missing("LVM")
     extend_volume_group = _missing("LVM")

@@ -1,0 +1,280 @@
+"""iSCSI on the real host, through open-iscsi: iscsiadm for discovery, login and
+logout, sysfs for the sessions there are.
+
+Secrets never reach a command line (/proc/*/cmdline is world-readable): CHAP
+credentials are written into iscsiadm's own record files (root-only, mode 0600, as
+`iscsiadm -o update` would leave them), atomically, and iscsiadm reads them from
+there. Every change to that database is serialized by one lock.
+
+A login to a portal that never answers must not leave iscsid retrying it after the
+caller got `Timeout`: killing iscsiadm does not stop iscsid (seen in the lab). So
+before each login the node record gets retry bounds that make iscsid itself give up
+within the caller's `timeout`, and the record's previous values are put back after.
+
+Commands:
+- discovery: `iscsiadm -m discovery -t st -p ADDR:PORT -o nonpersistent` (a query:
+  no records written); with discovery CHAP, `-m discoverydb -t st -p ADDR:PORT -o new`,
+  the credentials into `send_targets/ADDR,PORT/st_config`, then `--discover -o
+  nonpersistent`;
+- login: `-m node -T TARGET -p ADDR:PORT -o new` when no record exists, the record
+  edited, then `-m node -T TARGET -p ADDR:PORT --login`;
+- logout: `-m session -r SID --logout`, after flushing the multipath maps whose every
+  path goes through that session (`multipath -f MAP`), so no pathless map is left
+  queueing I/O forever;
+- sessions: /sys/class/iscsi_session/sessionN/{targetname,state} and
+  /sys/class/iscsi_connection/connectionN:0/persistent_{address,port}.
+"""
+
+import asyncio
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import Busy, Failed, NotFound, Timeout
+from ..validation import Options
+from . import iscsi_parse
+from .runner import Runner
+from .shared import DISCOVERY_TIMEOUT
+
+ISCSI_DIR = Path("/etc/iscsi")
+SYSFS = Path("/sys")
+LOGOUT_TIMEOUT = 60
+GRACE = 10                        # beyond iscsid's own bound, before we kill iscsiadm
+# iscsid's defaults (iscsid.conf): 8 tries of 15 s each
+LOGIN_TRIES_KEY = "node.session.initial_login_retry_max"
+LOGIN_TIMEOUT_KEY = "node.conn[0].timeo.login_timeout"
+
+
+@dataclass(frozen=True)
+class SysSession:
+    sid: int
+    target: str
+    portal: str            # address:port, [address]:port for IPv6
+    state: str             # LOGGED_IN, FAILED, FREE
+
+
+def format_portal(address: str, port: int | str) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def split_portal(portal: str) -> tuple[str, int]:
+    address, _, port = portal.rpartition(":")
+    return address.strip("[]"), int(port)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def read_sessions(sysfs: Path = SYSFS) -> list[SysSession]:
+    """Every iSCSI session the kernel has, from sysfs."""
+    sessions = []
+    base = sysfs / "class/iscsi_session"
+    try:
+        names = sorted(os.listdir(base))
+    except OSError:
+        return []
+    for name in names:
+        match = re.fullmatch(r"session(\d+)", name)
+        if not match:
+            continue
+        sid = int(match[1])
+        connection = sysfs / f"class/iscsi_connection/connection{sid}:0"
+        address = (_read(connection / "persistent_address")
+                   or _read(connection / "address"))
+        port = _read(connection / "persistent_port") or _read(connection / "port")
+        target = _read(base / name / "targetname")
+        if target and address and port:
+            sessions.append(SysSession(sid, target, format_portal(address, port),
+                                       _read(base / name / "state")))
+    return sessions
+
+
+# ---- iscsiadm's record files ----
+
+def node_records(target: str, portal: str, iscsi_dir: Path = ISCSI_DIR) -> list[Path]:
+    """The record files for `target` through `portal` on the default interface: the
+    `ADDR,PORT,TPGT/default` that discovery writes and the flat `ADDR,PORT` file that
+    `-o new` writes."""
+    address, port = split_portal(portal)
+    base = iscsi_dir / "nodes" / target
+    found = []
+    try:
+        entries = sorted(os.listdir(base))
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.split(",")[:2] != [address, str(port)]:
+            continue
+        path = base / entry
+        if path.is_dir() and (path / "default").is_file():
+            found.append(path / "default")
+        elif path.is_file():
+            found.append(path)
+    return found
+
+
+def set_record(path: Path, values: dict[str, str]) -> dict[str, str]:
+    """Set `key = value` lines in an iscsiadm record file, atomically; returns the
+    previous values of the keys that were there. Values are checked elsewhere (no
+    control characters), so a value cannot add a line."""
+    lines = path.read_text().splitlines()
+    previous: dict[str, str] = {}
+    out = []
+    for line in lines:
+        key, sep, value = line.partition(" = ")
+        if sep and key in values:
+            if key not in previous:
+                previous[key] = value
+                out.append(f"{key} = {values[key]}")
+            continue                                   # a duplicate: dropped
+        out.append(line)
+    missing = [f"{key} = {value}" for key, value in values.items() if key not in previous]
+    end = next((i for i, line in enumerate(out) if line.startswith("# END RECORD")),
+               len(out))
+    out[end:end] = missing
+    temporary = path.with_name(f".{path.name}.solidice-new")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                         0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write("\n".join(out) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    return previous
+
+
+def login_bounds(timeout: int) -> dict[str, str]:
+    """Record values that make iscsid give up a login within `timeout` seconds."""
+    per_try = max(1, min(15, timeout // 2))
+    return {LOGIN_TIMEOUT_KEY: str(per_try), LOGIN_TRIES_KEY: str(max(1, timeout // per_try))}
+
+
+def chap_values(opts: Options, prefix: str) -> dict[str, str]:
+    if "username" not in opts and "password" not in opts:
+        return {}
+    return {f"{prefix}.authmethod": "CHAP", f"{prefix}.username": opts.get("username", ""),
+            f"{prefix}.password": opts.get("password", "")}
+
+
+class Iscsi:
+    """iscsiadm, driven safely. Reads nothing from memory: the engine does that."""
+
+    def __init__(self, runner: Runner, iscsi_dir: Path = ISCSI_DIR) -> None:
+        self.runner = runner
+        self.iscsi_dir = iscsi_dir
+        self._db = asyncio.Lock()          # iscsiadm's database: one writer at a time
+
+    def _secrets(self, opts: Options) -> tuple[str, ...]:
+        return tuple(opts.get(key, "") for key in ("username", "password"))
+
+    async def discover(self, portal: str, opts: Options) -> list[tuple[str, str]]:
+        timeout = opts.get("timeout", DISCOVERY_TIMEOUT)
+        if chap := chap_values(opts, "discovery.sendtargets.auth"):
+            async with self._db:
+                result = await self.runner.run(
+                    "iscsiadm", "-m", "discoverydb", "-t", "st", "-p", portal, "-o", "new",
+                    timeout=30)
+                if not result.ok:
+                    raise iscsi_parse.error_for(result, f"set up discovery on {portal}")
+                address, port = split_portal(portal)
+                config = self.iscsi_dir / "send_targets" / f"{address},{port}" / "st_config"
+                await asyncio.to_thread(set_record, config, chap)
+            command = ("-m", "discoverydb", "-t", "st", "-p", portal, "--discover",
+                       "-o", "nonpersistent")
+        else:
+            command = ("-m", "discovery", "-t", "st", "-p", portal, "-o", "nonpersistent")
+        try:
+            result = await self.runner.run("iscsiadm", *command, timeout=timeout,
+                                           secrets=self._secrets(opts))
+        except Timeout:
+            raise Timeout(f"portal {portal} did not answer discovery within "
+                          f"{timeout} s") from None
+        if not result.ok:
+            raise iscsi_parse.error_for(result, f"discover targets on {portal}")
+        found = iscsi_parse.parse_nodes(result.stdout)
+        return list(dict.fromkeys(found))
+
+    async def login(self, portal: str, target: str, opts: Options, timeout: int) -> None:
+        """Log in to `target` through `portal`; a session that already exists is
+        success. On failure, a record this call created is deleted again."""
+        secrets = self._secrets(opts)
+        node = ("-m", "node", "-T", target, "-p", portal)
+        values = {**chap_values(opts, "node.session.auth"), **login_bounds(timeout)}
+        if "node-startup" in opts:
+            startup = opts["node-startup"]
+            values.update({"node.startup": startup, "node.conn[0].startup": startup})
+        async with self._db:
+            records = await asyncio.to_thread(node_records, target, portal, self.iscsi_dir)
+            created = not records
+            if created:
+                result = await self.runner.run("iscsiadm", *node, "-o", "new", timeout=30)
+                if not result.ok:
+                    raise iscsi_parse.error_for(result, f"add a record for {target}")
+                records = await asyncio.to_thread(node_records, target, portal,
+                                                  self.iscsi_dir)
+                if not records:
+                    raise Failed(f"iscsiadm wrote no record for {target} through {portal}")
+            previous = [await asyncio.to_thread(set_record, record, values)
+                        for record in records]
+        result = None
+        try:
+            result = await self.runner.run("iscsiadm", *node, "--login",
+                                           timeout=timeout + GRACE, secrets=secrets)
+        except Timeout:
+            # iscsid was bounded to `timeout`; this is the belt to those braces.
+            await self.runner.run("iscsiadm", *node, "--logout", timeout=LOGOUT_TIMEOUT)
+            result = None
+        finally:
+            async with self._db:
+                if created and (result is None or result.returncode not in (0, 15)):
+                    await self.runner.run("iscsiadm", *node, "-o", "delete", timeout=30)
+                else:
+                    for record, before in zip(records, previous):
+                        restore = {key: before[key] for key in login_bounds(1)
+                                   if key in before}
+                        if restore:
+                            await asyncio.to_thread(set_record, record, restore)
+        if result is None:
+            raise Timeout(f"login to {target} through {portal} did not finish within "
+                          f"{timeout} s")
+        if result.returncode == iscsi_parse.ERR_SESS_EXISTS:
+            return
+        if not result.ok:
+            raise iscsi_parse.error_for(result, f"log in to {target} through {portal}")
+
+    async def flush_maps(self, maps: list[str]) -> None:
+        """Remove multipath maps about to lose their last path. `Busy` if one is in
+        use; udev's probe may hold a new map for a moment, so that is retried."""
+        for name in maps:
+            for attempt in range(10):
+                result = await self.runner.run("multipath", "-f", "--", name, timeout=30)
+                if result.ok:
+                    break
+                if "in use" not in result.stderr and "in use" not in result.stdout:
+                    raise Failed(f"cannot remove multipath map {name}: "
+                                 f"{result.error_line()}")
+                await asyncio.sleep(0.5)
+            else:
+                raise Busy(f"multipath map {name} is in use (open, or holding a volume "
+                           "group); close it first")
+
+    async def logout(self, session: SysSession, opts: Options) -> None:
+        timeout = opts.get("timeout", LOGOUT_TIMEOUT)
+        result = await self.runner.run("iscsiadm", "-m", "session", "-r", str(session.sid),
+                                       "--logout", timeout=timeout)
+        if result.returncode == iscsi_parse.ERR_NO_OBJS_FOUND:
+            raise NotFound(f"no session to {session.target} through {session.portal}")
+        if not result.ok:
+            raise iscsi_parse.error_for(
+                result, f"log out of {session.target} through {session.portal}")
+
+    async def rescan_sessions(self) -> None:
+        """Ask every session's target for LUNs mapped since login."""
+        result = await self.runner.run("iscsiadm", "-m", "session", "--rescan", timeout=60)
+        if not result.ok and result.returncode != iscsi_parse.ERR_NO_OBJS_FOUND:
+            raise iscsi_parse.error_for(result, "rescan the iSCSI sessions")
