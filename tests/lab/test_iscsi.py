@@ -207,8 +207,16 @@ async def test_a_session_logged_out_behind_the_back_loses_its_object(
     objects = await bus.objects()
     assert path not in objects
     assert any(m.member == "InterfacesRemoved" and m.body[0] == path for m in bus.signals)
-    for wwid in multipath_maps():          # every data LUN is down to one path
-        assert len(objects[f"{ROOT}/Lun/{wwid}"][IFACE + "Lun"]["Paths"]) == 1
+
+    def one_path_each(objects):            # the path devices go a moment after the session
+        return all(len(objects[f"{ROOT}/Lun/{wwid}"][IFACE + "Lun"]["Paths"]) == 1
+                   for wwid in multipath_maps())
+    for _ in range(100):
+        if one_path_each(objects):
+            break
+        await asyncio.sleep(0.2)
+        objects = await bus.objects()
+    assert one_path_each(objects), "every data LUN should be down to one path"
 
 
 async def test_a_silent_portal_times_out_and_leaves_no_login_behind(bus, lab, silence):

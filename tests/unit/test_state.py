@@ -62,6 +62,13 @@ def test_publish_ignores_removal_of_an_unknown_key(store, seen):
     assert seen == []
 
 
+def test_publish_of_a_host_property_change_alone_is_told(store, seen):
+    store.publish(host=True)
+    assert seen[0].host and not seen[0].upserts
+    store.publish(host=False)
+    assert len(seen) == 1
+
+
 def test_publish_with_only_completed_jobs_is_told(store, seen):
     store.publish(completed=[(3, True, "")])
     assert seen[0].completed == [(3, True, "")]

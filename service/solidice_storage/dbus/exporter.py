@@ -71,7 +71,7 @@ class Exporter:
         for kind, key in changes.removals:
             self._remove(objpath.path(kind, key))
         kinds = {m.KIND for m in changes.upserts} | {k for k, _ in changes.removals}
-        if kinds & HOST_LISTS:
+        if kinds & HOST_LISTS or changes.host:
             self.host.update(None)
 
     def _add(self, model: Model) -> None:

@@ -77,7 +77,8 @@ class HostEngine(UnavailableEngine):
         async with self._scan_lock:
             disks, sessions = await _off_loop(self._read_host)
             states = await self._path_states()
-            self.multipath = await self._multipathd_running()
+            multipath = await self._multipathd_running()
+            host_changed, self.multipath = multipath != self.multipath, multipath
             self._disks, self._sessions = disks, sessions
             by_name = {disk.name: disk for disk in disks}
             luns = [self._lun(disk, by_name, states.get(disk.node.rsplit("/", 1)[1], {}))
@@ -87,7 +88,7 @@ class HostEngine(UnavailableEngine):
                     if key not in {lun.wwid for lun in luns}]
             gone += [("IscsiSession", key) for key in self.store.all(IscsiSession)
                      if key not in {session.key for session in iscsi}]
-            self.store.publish([*luns, *iscsi], gone)
+            self.store.publish([*luns, *iscsi], gone, host=host_changed)
 
     def _read_host(self) -> tuple[list[blockdev.Disk], list[SysSession]]:
         return blockdev.scan(), read_sessions(self._sysfs)

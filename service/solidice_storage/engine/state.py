@@ -23,9 +23,10 @@ class Changes:
     upserts: list[models.Model] = field(default_factory=list)
     removals: list[tuple[str, str]] = field(default_factory=list)   # (kind, key)
     completed: list[tuple[int, bool, str]] = field(default_factory=list)  # jobs
+    host: bool = False          # a Host property of its own changed (Multipath, ...)
 
     def __bool__(self) -> bool:
-        return bool(self.upserts or self.removals or self.completed)
+        return bool(self.upserts or self.removals or self.completed or self.host)
 
 
 Listener = Callable[[Changes], None]
@@ -47,9 +48,11 @@ class StateStore:
 
     def publish(self, upserts: Iterable[models.Model] = (),
                 removals: Iterable[tuple[str, str]] = (),
-                completed: Iterable[tuple[int, bool, str]] = ()) -> None:
-        """Apply a batch and tell the listeners; unchanged models are dropped."""
-        changes = Changes(completed=list(completed))
+                completed: Iterable[tuple[int, bool, str]] = (),
+                host: bool = False) -> None:
+        """Apply a batch and tell the listeners; unchanged models are dropped.
+        `host`: the engine's own Host properties changed (e.g. `multipath`)."""
+        changes = Changes(completed=list(completed), host=host)
         for model in upserts:
             table = self.objects[model.KIND]
             if table.get(model.key) != model:
