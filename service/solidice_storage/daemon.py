@@ -108,8 +108,10 @@ def _on_name_lost(msg: Message, stop: asyncio.Event) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    if args.debug:             # ours only: the D-Bus library's debug is a flood
+        logging.getLogger("solidice_storage").setLevel(logging.DEBUG)
     sys.exit(asyncio.run(serve(args)))
 
 

@@ -107,8 +107,8 @@ def test_session_bus_needs_sim():
 
 
 async def test_without_sim_reads_this_host_and_says_what_is_missing(start_daemon, bus):
-    """The real engine: LUN discovery (read-only, from udev and sysfs) and iSCSI; the
-    engines not yet built answer NotSupported, naming what is missing."""
+    """The real engine: LUNs (read-only, from udev and sysfs), iSCSI and LVM; the
+    engine not yet built (NFS) answers NotSupported, naming what is missing."""
     start_daemon(sim=False)
     storage = Storage(bus)
     luns = await storage.host("EnumerateLuns", "a{sv}", {})
@@ -120,11 +120,13 @@ async def test_without_sim_reads_this_host_and_says_what_is_missing(start_daemon
         await storage.host("EnumerateIscsiLuns", "ssa{sv}", "192.0.2.1",
                            "iqn.2026-11.org.example:none", {"login": Variant("b", False)})
     assert raised.value.type == ERROR + "NotFound"
-    for call in (("EnumerateVolumeGroups", "a{sv}", {}),):
-        with pytest.raises(DBusError) as raised:
-            await storage.host(*call)
-        assert raised.value.type == ERROR + "NotSupported"
-        assert "--sim" in raised.value.text
+    vgs = await storage.host("EnumerateVolumeGroups", "a{sv}", {})
+    assert sorted(vgs) == sorted((await storage.props(HOST, "Host"))["VolumeGroups"])
     with pytest.raises(DBusError) as raised:
-        await storage.pool("CreateVolumeGroup", "sasa{sv}", "vg1", ["/dev/sdb"], {})
+        await storage.pool("CreateVolumeGroup", "sasa{sv}", "vg1",
+                           ["/dev/no-such-disk-solidice"], {})
+    assert raised.value.type == ERROR + "NotFound"
+    with pytest.raises(DBusError) as raised:
+        await storage.pool("MountNfs", "sssa{sv}", "192.0.2.1", "/export", "/mnt/x", {})
     assert raised.value.type == ERROR + "NotSupported"
+    assert "--sim" in raised.value.text

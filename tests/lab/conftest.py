@@ -35,6 +35,15 @@ def daemon(lab):
 
 
 @pytest.fixture
+async def bus(daemon):
+    """A system bus connection to the daemon, recording its signals (labbus.Bus)."""
+    from labbus import Bus
+    connection = await Bus.connect()
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
 def kill_daemon(lab):
     """SIGKILL the daemon and start it again as the unit does; returns the new one."""
     def kill_and_restart():

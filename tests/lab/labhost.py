@@ -362,7 +362,9 @@ DAEMON_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 
 
 def start_daemon(*extra: str) -> Service:
-    service = Service("solidice-storaged", *exec_start(), *extra, env=DAEMON_ENV)
+    # --debug: each command the daemon runs goes to its log, for a failed test
+    service = Service("solidice-storaged", *exec_start(), "--debug", *extra,
+                      env=DAEMON_ENV)
     try:
         wait_for(lambda: name_owner(BUS_NAME) == service.pid or not service.alive(),
                  "solidice-storaged to own its name", timeout=120)

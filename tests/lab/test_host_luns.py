@@ -174,7 +174,12 @@ def test_block_info_for_pv_lv_filesystem_and_partition_uuids(fresh_daemon):
         pv = lvm_report("pvs", "-o", "pv_uuid", "--", pv_device)[0]["pv_uuid"]
         lv = lvm_report("lvs", "-o", "lv_uuid", "labinfo/lv1")[0]["lv_uuid"]
         fs = _blkid("/dev/labinfo/lv1", "UUID")
-        wait_for(lambda: isinstance(block_info(fs), dict), "udev to record the filesystem", 30)
+        # udev learns of signatures written behind its back by a change event, as
+        # after any mkfs; ask for one rather than wait on its inotify watch
+        run("udevadm", "trigger", "--settle", "--action=change", "--",
+            pv_device, part_disk, "/dev/labinfo/lv1")
+        wait_for(lambda: all(isinstance(block_info(ref), dict) for ref in (pv, fs)),
+                 "udev to record the PV and the filesystem", 30)
 
         info = block_info(pv)
         assert (info["uuid"], info["path"], info["type"], info["used-by"]) == (

@@ -115,9 +115,17 @@ def lvm_uuid(raw: str) -> str:
     return "-".join(parts)
 
 
+def _listdir(device: pyudev.Device, name: str) -> list[str]:
+    """A sysfs directory's entries; none when the device went away meanwhile."""
+    try:
+        return sorted(os.listdir(os.path.join(device.sys_path, name)))
+    except OSError:
+        return []
+
+
 def _common(device: pyudev.Device, properties: dict[str, str]) -> dict:
     return {"size": int(_sysfs(device, "size") or 0) * 512,
-            "holders": sorted(os.listdir(os.path.join(device.sys_path, "holders"))),
+            "holders": _listdir(device, "holders"),
             "fs_type": properties.get("ID_FS_TYPE", ""),
             "fs_uuid": properties.get("ID_FS_UUID", "")}
 
@@ -135,7 +143,7 @@ def describe_volume(device: pyudev.Device) -> Volume | None:
     dm_uuid = properties.get("DM_UUID", "")
     if name.startswith("dm-") and (part := _DM_PARTITION.fullmatch(dm_uuid)):
         # a partition of a multipath map, made by kpartx: part1-mpath-<wwid>
-        slaves = os.listdir(os.path.join(device.sys_path, "slaves"))
+        slaves = _listdir(device, "slaves")
         return Volume(name=name, node=f"/dev/mapper/{_sysfs(device, 'dm/name')}",
                       kind="partition", uuid=properties.get("ID_PART_ENTRY_UUID", ""),
                       parent=slaves[0] if slaves else part[1],
@@ -151,7 +159,16 @@ def describe_volume(device: pyudev.Device) -> Volume | None:
 def volumes(context: pyudev.Context | None = None) -> list[Volume]:
     context = context or pyudev.Context()
     return [volume for device in context.list_devices(subsystem="block")
-            if (volume := describe_volume(device)) is not None]
+            if (volume := _gone_is_none(describe_volume, device)) is not None]
+
+
+def _gone_is_none(describe_one, device: pyudev.Device):
+    """`describe_one(device)`, or None when the device vanished while we looked
+    (a logout, a path removed): a scan never fails for that."""
+    try:
+        return describe_one(device)
+    except (OSError, LookupError):
+        return None
 
 
 def describe(device: pyudev.Device) -> Disk | None:
@@ -166,7 +183,7 @@ def describe(device: pyudev.Device) -> Disk | None:
         if not dm_uuid.startswith("mpath-"):
             return None                                  # LVs and others: not LUNs
         map_name = _sysfs(device, "dm/name")
-        slaves = sorted(os.listdir(os.path.join(device.sys_path, "slaves")))
+        slaves = _listdir(device, "slaves")
         return Disk(name=name, node=f"/dev/mapper/{map_name}",
                     wwid=dm_uuid[len("mpath-"):], multipath=True, slaves=slaves,
                     dev_t=_sysfs(device, "dev"),
@@ -190,7 +207,7 @@ def scan(context: pyudev.Context | None = None) -> list[Disk]:
     """Every disk udev knows, maps and their paths linked (`path_of`)."""
     context = context or pyudev.Context()
     disks = [disk for device in context.list_devices(subsystem="block")
-             if (disk := describe(device)) is not None]
+             if (disk := _gone_is_none(describe, device)) is not None]
     maps = {disk.wwid: disk for disk in disks if disk.multipath}
     by_name = {disk.name: disk for disk in disks}
     for item in maps.values():

@@ -22,6 +22,7 @@ from ..models import IscsiSession, Lun
 from ..validation import Options
 from . import blockdev
 from .base import BlockInfo
+from .host_lvm import LvmMixin
 from .iscsi import SYSFS, Iscsi, SysSession, format_portal, read_sessions, split_portal
 from .multipath import parse_dm_status
 from .runner import Runner
@@ -37,9 +38,9 @@ RESOLVE_TIMEOUT = 10
 INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
 
 
-class HostEngine(UnavailableEngine):
-    description = (f"this host (solidice-storage {__version__}; LUNs, multipath and "
-                   "iSCSI; LVM and NFS not yet)")
+class HostEngine(LvmMixin, UnavailableEngine):
+    description = (f"this host (solidice-storage {__version__}; LUNs, multipath, iSCSI "
+                   "and LVM; NFS not yet)")
 
     def __init__(self, runner: Runner | None = None, sysfs: Path = SYSFS) -> None:
         super().__init__()
@@ -54,6 +55,8 @@ class HostEngine(UnavailableEngine):
         self._watch = UdevWatch(self.scan)
         self._scan_lock = asyncio.Lock()
         self._session_locks: dict[str, asyncio.Lock] = {}
+        self._active_lvs: dict[str, bool] = {}
+        self._lvm_init()
 
     async def start(self) -> None:
         if missing := self.runner.missing():
@@ -65,23 +68,27 @@ class HostEngine(UnavailableEngine):
         log.info("first scan: %d LUNs, %d block devices, %d iSCSI sessions in %.3f s",
                  len(self.store.all(Lun)), len(self._disks), len(self._sessions),
                  asyncio.get_running_loop().time() - started)
-        log.warning("LVM and NFS on this host are not available in this build yet: "
-                    "those calls answer NotSupported")
+        await self._lvm_start()
+        await self.scan()                  # the LUNs again, with their PV links
+        log.warning("NFS on this host is not available in this build yet: those calls "
+                    "answer NotSupported")
 
     async def close(self) -> None:
         self._watch.close()
+        await self._lvm_close()
 
     async def scan(self) -> None:
         """Read the disks and the paths' states; publish what changed. Scans run one
         at a time, so a slow one never overwrites a newer one."""
         async with self._scan_lock:
-            disks, sessions = await _off_loop(self._read_host)
+            disks, sessions, active_lvs = await _off_loop(self._read_host)
             states = await self._path_states()
             multipath = await self._multipathd_running()
             host_changed, self.multipath = multipath != self.multipath, multipath
             self._disks, self._sessions = disks, sessions
             by_name = {disk.name: disk for disk in disks}
-            luns = [self._lun(disk, by_name, states.get(disk.node.rsplit("/", 1)[1], {}))
+            luns = [self._link_lun(self._lun(disk, by_name,
+                                             states.get(disk.node.rsplit("/", 1)[1], {})))
                     for disk in disks if disk.path_of is None]
             iscsi = [self._session(session) for session in sessions]
             gone = [("Lun", key) for key in self.store.all(Lun)
@@ -89,9 +96,15 @@ class HostEngine(UnavailableEngine):
             gone += [("IscsiSession", key) for key in self.store.all(IscsiSession)
                      if key not in {session.key for session in iscsi}]
             self.store.publish([*luns, *iscsi], gone, host=host_changed)
+            self.lvm_devices_changed(active_lvs)
+            self.lvm_labels_seen({disk.wwid for disk in disks
+                                  if disk.path_of is None and disk.status == "pv"})
 
-    def _read_host(self) -> tuple[list[blockdev.Disk], list[SysSession]]:
-        return blockdev.scan(), read_sessions(self._sysfs)
+    def _read_host(self) -> tuple[list[blockdev.Disk], list[SysSession], dict[str, bool]]:
+        """Disks, sessions, and the LVs device-mapper has active (LV UUID → True)."""
+        active = {volume.uuid: True for volume in blockdev.volumes()
+                  if volume.kind == "lvm"}
+        return blockdev.scan(), read_sessions(self._sysfs), active
 
     def _session(self, session: SysSession) -> IscsiSession:
         """The session's LUNs: the maps its path devices belong to, or the disks."""
@@ -102,14 +115,14 @@ class HostEngine(UnavailableEngine):
 
     async def _path_states(self) -> dict[str, dict[str, str]]:
         """Map name → {maj:min → state}, from device-mapper (`dmsetup status`)."""
-        if "dmsetup" in self.runner.missing():
+        if not self.runner.has("dmsetup"):
             return {}
         result = await self.runner.run("dmsetup", "status", "--target", "multipath",
                                        timeout=15)
         return parse_dm_status(result.stdout) if result.ok else {}
 
     async def _multipathd_running(self) -> bool:
-        if "multipathd" in self.runner.missing():
+        if not self.runner.has("multipathd"):
             return False
         result = await self.runner.run("multipathd", "show", "daemon", timeout=15)
         return result.ok and "pid" in result.stdout
@@ -258,13 +271,13 @@ class HostEngine(UnavailableEngine):
     async def _multipath_claims(self, disk: blockdev.Disk) -> bool:
         """Whether multipathd will make a map of this path (`multipath -c`: the
         check its udev rules make, blacklist and find_multipaths included)."""
-        if not self.multipath or "multipath" in self.runner.missing():
+        if not self.multipath or not self.runner.has("multipath"):
             return False
         result = await self.runner.run("multipath", "-c", disk.node, timeout=15)
         return result.ok
 
     async def _settle(self) -> None:
-        if "udevadm" not in self.runner.missing():
+        if self.runner.has("udevadm"):
             await self.runner.run("udevadm", "settle", f"--timeout={SETTLE_TIMEOUT}",
                                   timeout=SETTLE_TIMEOUT + 5)
 

@@ -10,12 +10,16 @@ Each argument list is recorded, so tests can assert what reached a command line.
 
 import asyncio
 import collections
+import logging
 import os
 import signal
+import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..errors import NotSupported, Timeout
+
+log = logging.getLogger(__name__)
 
 # Debian's paths; /sbin and /bin are the same directories on a merged-/usr system.
 TOOLS = {
@@ -62,6 +66,11 @@ class Runner:
         """Tools whose executable is not there; checked once, at startup."""
         return [name for name, path in self.tools.items() if not os.access(path, os.X_OK)]
 
+    def has(self, tool: str) -> bool:
+        """Whether `tool` is known and installed."""
+        path = self.tools.get(tool)
+        return path is not None and os.access(path, os.X_OK)
+
     async def run(self, tool: str, *args: str, timeout: float, stdin: str | None = None,
                   secrets: Iterable[str] = ()) -> Result:
         """Run `tool` with `args`; Timeout if it takes longer than `timeout` seconds
@@ -73,6 +82,7 @@ class Runner:
         argv = (path, *args)
         assert all(isinstance(arg, str) and "\0" not in arg for arg in argv), argv
         self.history.append(argv)
+        started = time.monotonic()
         async with self._limits[tool]:
             process = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE if stdin is not None
@@ -95,7 +105,55 @@ class Runner:
             if secret:
                 result = Result(result.returncode, result.stdout.replace(secret, "****"),
                                 result.stderr.replace(secret, "****"))
+        _log_result(argv, result, started)
         return result
+
+    async def run_lines(self, tool: str, *args: str, timeout: float,
+                        on_line: Callable[[str], None]) -> Result:
+        """`run`, calling `on_line` with each line of stdout as it comes (progress
+        of a long command). Cancelling the caller kills the program's group."""
+        path = self.tools.get(tool)
+        if path is None or not os.access(path, os.X_OK):
+            raise NotSupported(f"{tool} is not installed on this host")
+        argv = (path, *args)
+        assert all(isinstance(arg, str) and "\0" not in arg for arg in argv), argv
+        self.history.append(argv)
+        started = time.monotonic()
+        async with self._limits[tool]:
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"})
+
+            async def read() -> tuple[str, str]:
+                errors = asyncio.ensure_future(process.stderr.read())
+                lines = []
+                async for raw in process.stdout:
+                    line = raw.decode(errors="replace")
+                    lines.append(line)
+                    on_line(line.rstrip("\n"))
+                await process.wait()
+                return "".join(lines), (await errors).decode(errors="replace")
+            try:
+                stdout, stderr = await asyncio.wait_for(read(), timeout)
+            except (asyncio.TimeoutError, asyncio.CancelledError) as error:
+                _kill_group(process)
+                await process.communicate()
+                if isinstance(error, asyncio.CancelledError):
+                    raise
+                raise Timeout(f"{tool} did not finish within {timeout:g} s") from None
+        result = Result(process.returncode, stdout, stderr)
+        _log_result(argv, result, started)
+        return result
+
+
+def _log_result(argv: tuple[str, ...], result: Result, started: float) -> None:
+    """Each command, its exit status and time at debug level (never a secret:
+    those travel on stdin and are blanked out of the output)."""
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s: exit %d in %.3f s%s", " ".join(argv), result.returncode,
+                  time.monotonic() - started,
+                  "" if result.ok else f" ({result.error_line()})")
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:

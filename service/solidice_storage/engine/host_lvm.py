@@ -1,0 +1,569 @@
+"""The LVM half of the real host engine: volume groups, physical and logical volumes.
+
+Reads answer from the store and never run LVM. After a change, exactly the VG it
+touched is read again with one report (`lvm.Lvm.report`) and diffed into the store,
+so each object gets at most one PropertiesChanged. Changes made outside the service
+show up without polling: LVM rewrites /etc/lvm/backup/<vg> on every metadata change
+(an inotify watch sees that), and udev reports activations (the host engine's
+udev watch calls `lvm_devices_changed`). Refreshes run one at a time, the newest
+last, so a slow one never overwrites a newer one. Operations on one VG are
+serialized; reads and other VGs never wait for them.
+"""
+
+import asyncio
+import logging
+import os
+import re
+from pathlib import Path
+
+from ..errors import (AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, NotFound,
+                      NotSupported)
+from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
+from ..validation import Options
+from . import resolve
+from .base import MANAGED_TAG
+from .lvm import CONFIG, Lvm, Report, error_for
+
+log = logging.getLogger(__name__)
+BACKUP_DIR = Path("/etc/lvm/backup")
+MOVE_TIMEOUT = 24 * 3600          # a pvmove of a big PV takes hours; cancel is the way
+_MOVED = re.compile(r"Moved:\s*([0-9.]+)%")
+DEBOUNCE = 0.2
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+class LvmMixin:
+    """Mixed into HostEngine, which provides store, runner, jobs and the LUN rules
+    (`lun_for_device`, `device_for_wwid`) and calls `_lvm_start`/`_lvm_close`."""
+
+    def _lvm_init(self) -> None:
+        self.lvm = Lvm(self.runner)
+        self._vg_locks: dict[str, asyncio.Lock] = {}
+        self._refresh_lock = asyncio.Lock()
+        self._backup_task: asyncio.Task | None = None
+        self._pending_vgs: set[str] = set()
+        self._pending_task: asyncio.Task | None = None
+        self._moves: set[asyncio.Task] = set()
+        self._label_disagreement: frozenset[str] = frozenset()
+        self._lvm_started = False
+
+    async def _lvm_start(self) -> None:
+        if not self.runner.has("lvm"):
+            log.info("lvm is not installed: no volume groups")
+            return
+        await self.lvm.probe()
+        await self.refresh_lvm()
+        self._lvm_started = True
+        self._backup_task = asyncio.ensure_future(self._watch_backups())
+
+    async def _lvm_close(self) -> None:
+        for task in (self._backup_task, self._pending_task, *self._moves):
+            if task is not None:
+                task.cancel()
+
+    # ---- the model ----
+
+    async def refresh_lvm(self, vg_names: list[str] | None = None) -> None:
+        """Read LVM again (everything, or only `vg_names`) and publish the difference."""
+        async with self._refresh_lock:
+            if vg_names is not None:
+                vg_names = sorted(set(vg_names))
+                present = [n for n in vg_names if os.path.exists(BACKUP_DIR / n)
+                           or any(vg.name == n for vg in self.store.all(VolumeGroup).values())]
+                try:
+                    report, _ = await self.lvm.report(present) if present else (Report(), None)
+                except NotFound:                    # every one of them is gone
+                    report = Report()
+                if not self._loses_objects(report, vg_names):
+                    self._apply_report(report, vg_names)
+                    return
+                # A VG or PV left those VGs: its PVs may live on as orphans, which
+                # only a full report shows. Rare (a removal), so one more report.
+            report, _ = await self.lvm.report()
+            self._apply_report(report, None)
+
+    def _loses_objects(self, report: Report, vg_names: list[str]) -> bool:
+        names = set(vg_names)
+        known_vgs = {vg.uuid for vg in self.store.all(VolumeGroup).values()
+                     if vg.name in names}
+        reported_pvs = {row.get("pv_uuid") for row in report.pvs}
+        return bool(known_vgs - {row.get("vg_uuid") for row in report.vgs}) or any(
+            pv.volume_group in known_vgs and pv.uuid not in reported_pvs
+            for pv in self.store.all(PhysicalVolume).values())
+
+    def _apply_report(self, report: Report, vg_names: list[str] | None) -> None:
+        vgs = {row["vg_uuid"]: row for row in report.vgs if row.get("vg_uuid")}
+        pvs, lvs = [], []
+        pvs_of: dict[str, list[str]] = {}
+        for row in report.pvs:
+            vg_uuid = row.get("vg_uuid") or None
+            device = row.get("pv_name", "")
+            pv = PhysicalVolume(uuid=row["pv_uuid"], device=device,
+                                size=_int(row.get("pv_size")),
+                                free_size=_int(row.get("pv_free")), volume_group=vg_uuid,
+                                lun=self.lun_for_device(device))
+            pvs.append(pv)
+            if vg_uuid:
+                pvs_of.setdefault(vg_uuid, []).append(pv.uuid)
+        for row in report.lvs:
+            if "private" in row.get("lv_role", "") or row.get("lv_name", "").startswith("["):
+                continue                                 # a snapshot's COW, an internal LV
+            attr = row.get("lv_attr", "")
+            lvs.append(LogicalVolume(
+                uuid=row["lv_uuid"], name=row["lv_name"], volume_group=row["vg_uuid"],
+                size=_int(row.get("lv_size")),
+                path=row.get("lv_path") or f"/dev/{row['vg_name']}/{row['lv_name']}",
+                active=len(attr) > 4 and attr[4] == "a",
+                origin=row.get("origin_uuid") or None, attributes=attr))
+        volume_groups = []
+        for uuid, row in vgs.items():
+            tags = tuple(t for t in row.get("vg_tags", "").split(",") if t)
+            attr = row.get("vg_attr", "")
+            volume_groups.append(VolumeGroup(
+                uuid=uuid, name=row["vg_name"], size=_int(row.get("vg_size")),
+                free_size=_int(row.get("vg_free")),
+                extent_size=_int(row.get("vg_extent_size")),
+                physical_volumes=tuple(sorted(pvs_of.get(uuid, []))), tags=tags,
+                managed=MANAGED_TAG in tags, partial=len(attr) > 3 and attr[3] == "p"))
+        # what this report covers: everything, or the named VGs and their objects
+        if vg_names is None:
+            def covered(vg_uuid):
+                return True
+            old_pvs = set(self.store.all(PhysicalVolume))
+        else:
+            names = set(vg_names)
+            covered_uuids = {vg.uuid for vg in self.store.all(VolumeGroup).values()
+                             if vg.name in names} | set(vgs)
+
+            def covered(vg_uuid):
+                return vg_uuid in covered_uuids
+            old_pvs = {key for key, pv in self.store.all(PhysicalVolume).items()
+                       if pv.volume_group and covered(pv.volume_group)}
+        removals = [("VolumeGroup", key) for key, vg in self.store.all(VolumeGroup).items()
+                    if covered(key) and key not in vgs]
+        removals += [("LogicalVolume", key) for key, lv in self.store.all(LogicalVolume).items()
+                     if covered(lv.volume_group) and key not in {lv.uuid for lv in lvs}]
+        # a PV the store still has on a device the report now shows with another
+        # PV (relabelled behind our back) is gone, whichever report this is
+        relabelled = {pv.device: pv.uuid for pv in pvs}
+        old_pvs |= {key for key, pv in self.store.all(PhysicalVolume).items()
+                    if relabelled.get(pv.device, key) != key}
+        removals += [("PhysicalVolume", key) for key in old_pvs
+                     if key not in {pv.uuid for pv in pvs}]
+        luns = self._linked_luns(pvs, {key for kind, key in removals
+                                       if kind == "PhysicalVolume"})
+        self.store.publish([*volume_groups, *pvs, *lvs, *luns], removals)
+
+    def _linked_luns(self, pvs: list[PhysicalVolume], gone: set[str]) -> list[Lun]:
+        """Lun.PhysicalVolume for each PV on a LUN; cleared where the PV went."""
+        updates = []
+        by_lun = {pv.lun: pv.uuid for pv in pvs if pv.lun}
+        for lun in self.store.all(Lun).values():
+            if lun.wwid in by_lun and (lun.physical_volume, lun.status) != (
+                    by_lun[lun.wwid], "pv"):
+                updates.append(lun.model_copy(update={"physical_volume": by_lun[lun.wwid],
+                                                      "status": "pv"}))
+            elif lun.physical_volume in gone and lun.wwid not in by_lun:
+                updates.append(lun.model_copy(update={"physical_volume": None}))
+        return updates
+
+    def _link_lun(self, lun: Lun) -> Lun:
+        """A LUN from a host scan, with the PV link the LVM model knows."""
+        for pv in self.store.all(PhysicalVolume).values():
+            if pv.lun == lun.wwid:
+                return lun.model_copy(update={"physical_volume": pv.uuid, "status": "pv"})
+        return lun
+
+    # ---- changes made outside the service ----
+
+    async def _watch_backups(self) -> None:
+        """LVM writes /etc/lvm/backup/<vg> on each metadata change (create, remove,
+        rename, tag, an inactive LV): refresh that VG, debounced."""
+        from asyncinotify import Inotify, Mask
+        try:
+            BACKUP_DIR.mkdir(parents=True, exist_ok=True)
+            with Inotify() as inotify:
+                inotify.add_watch(BACKUP_DIR, Mask.CLOSE_WRITE | Mask.MOVED_TO | Mask.DELETE
+                                  | Mask.MOVED_FROM | Mask.CREATE)
+                async for event in inotify:
+                    if event.name is not None and not str(event.name).startswith("."):
+                        self._refresh_later(str(event.name))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("watching %s failed; outside LVM changes show on udev events "
+                          "only", BACKUP_DIR)
+
+    def _refresh_later(self, vg_name: str | None) -> None:
+        """Queue a refresh of one VG (None: everything), debounced."""
+        self._pending_vgs.add(vg_name or "")
+        if self._pending_task is None or self._pending_task.done():
+            self._pending_task = asyncio.ensure_future(self._refresh_pending())
+
+    async def _refresh_pending(self) -> None:
+        while self._pending_vgs:
+            await asyncio.sleep(DEBOUNCE)
+            names, self._pending_vgs = self._pending_vgs, set()
+            try:
+                await self.refresh_lvm(None if "" in names else sorted(names))
+            except Exception:
+                log.exception("refreshing LVM after an outside change failed")
+
+    def lvm_labels_seen(self, labelled: set[str]) -> None:
+        """From a host scan: the WWIDs of the LUNs udev's probe finds a PV label on.
+        A label written or wiped by hand (pvcreate, pvremove, wipefs) touches no VG's
+        metadata; when udev and the model disagree, read everything again, once per
+        disagreement (udev can lag: the same disagreement is not chased again)."""
+        if not self._lvm_started:
+            return
+        modelled = {pv.lun for pv in self.store.all(PhysicalVolume).values() if pv.lun}
+        disagreement = frozenset(labelled ^ modelled)
+        if disagreement and disagreement != self._label_disagreement:
+            self._refresh_later(None)
+        self._label_disagreement = disagreement
+
+    def lvm_devices_changed(self, active_lvs: dict[str, bool]) -> None:
+        """From a host scan: LV UUID → active, as device-mapper has them. VGs whose
+        LVs differ from the model are refreshed (activation writes no metadata)."""
+        stale = set()
+        for lv in self.store.all(LogicalVolume).values():
+            if active_lvs.get(lv.uuid, False) != lv.active:
+                vg = self.store.get(VolumeGroup, lv.volume_group)
+                if vg is not None:
+                    stale.add(vg.name)
+        for name in stale:
+            self._refresh_later(name)
+
+    # ---- reads ----
+
+    def enumerate_volume_groups(self) -> list[str]:
+        return list(self.store.all(VolumeGroup))
+
+    def list_physical_volumes(self, vg: str) -> list[str]:
+        return list(resolve.volume_group(self.store, vg).physical_volumes)
+
+    def list_logical_volumes(self, vg: str) -> list[str]:
+        found = resolve.volume_group(self.store, vg)
+        return [lv.uuid for lv in self.store.all(LogicalVolume).values()
+                if lv.volume_group == found.uuid]
+
+    # ---- helpers for changes ----
+
+    async def _open_lvs(self, vg: VolumeGroup) -> list[str]:
+        """Names of the VG's LVs something holds open, from device-mapper's open
+        counts (`dmsetup info`): fresher than LVM's report, and no LVM process."""
+        if not self.runner.has("dmsetup"):
+            return []                  # no device-mapper tools: nothing can be active
+        result = await self.runner.run("dmsetup", "info", "-c", "--noheadings",
+                                       "--separator", ":", "-o", "uuid,open", timeout=30)
+        if not result.ok:
+            raise Failed(f"cannot read device-mapper's open counts: {result.error_line()}")
+        opened = set()
+        for line in result.stdout.splitlines():
+            uuid, _, count = line.strip().rpartition(":")
+            # LVM-<vg uuid><lv uuid>, 68 characters; "-real", "-cow" are LVM's own
+            # layers under a snapshot, held by it, never by a user
+            if (uuid.startswith("LVM-") and len(uuid) == 68 and count.strip().isdigit()
+                    and int(count) > 0):
+                opened.add(uuid[4:])
+        prefix = vg.uuid.replace("-", "")
+        return sorted(lv.name for lv in self.store.all(LogicalVolume).values()
+                      if lv.volume_group == vg.uuid
+                      and prefix + lv.uuid.replace("-", "") in opened)
+
+    async def _held(self, vg: VolumeGroup, lv: LogicalVolume | None = None) -> list[str]:
+        """The VG's open LVs (or only `lv`, if open). udev's probe after a write
+        or a change event holds a device for a moment: when something is open,
+        let udev's queue drain and look once more before calling it busy."""
+        def relevant(names: list[str]) -> list[str]:
+            return [n for n in names if lv is None or n == lv.name]
+        held = relevant(await self._open_lvs(vg))
+        if held and self.runner.has("udevadm"):
+            await self.runner.run("udevadm", "settle", "--timeout=10", timeout=15)
+            held = relevant(await self._open_lvs(vg))
+        return held
+
+    def _vg_lock(self, name: str) -> asyncio.Lock:
+        return self._vg_locks.setdefault(name, asyncio.Lock())
+
+    def _pv_devices(self, vg: VolumeGroup) -> list[str]:
+        return [pv.device for uuid in vg.physical_volumes
+                if (pv := self.store.get(PhysicalVolume, uuid)) is not None]
+
+    def _take_devices(self, devices: list[str], wipe: bool) -> list[tuple[str, bool]]:
+        """(device node, already an orphan PV) for each device a caller named: the
+        map of a multipathed LUN, never one of its paths; refused when it holds
+        data the caller did not ask to wipe. Runs in a thread (resolves links)."""
+        taken: list[tuple[str, bool]] = []
+        for ref in devices:
+            if ref.startswith("/dev/"):
+                resolved = os.path.realpath(ref)
+                wwid = self.lun_for_device(resolved)
+                if wwid is None:
+                    lun = next((lun for lun in self.store.all(Lun).values()
+                                if any(f"/dev/{p}" == resolved for p, _ in lun.paths)), None)
+                    if lun is not None:
+                        raise InvalidArgument(f"{ref} is a path of multipath map "
+                                              f"{lun.device}; use the map")
+                    raise NotFound(f"no LUN at {ref}")
+                lun = self.store.get(Lun, wwid)
+            else:
+                lun = resolve.lun(self.store, ref)
+            if lun is None:
+                raise NotFound(f"no LUN {ref!r}")
+            if lun.device in [device for device, _ in taken]:
+                raise InvalidArgument("devices names the same LUN twice")
+            orphan = False
+            if lun.physical_volume is not None:
+                pv = self.store.get(PhysicalVolume, lun.physical_volume)
+                if pv is not None and pv.volume_group:
+                    owner = self.store.get(VolumeGroup, pv.volume_group)
+                    raise Busy(f"{lun.device} is a physical volume of volume group "
+                               f"{owner.name if owner else pv.volume_group}")
+                orphan = True
+            elif lun.status == "pv":
+                orphan = True
+            elif lun.status != "free" and not wipe:
+                raise Busy(f"{lun.device} holds a {lun.status} signature; pass wipe=true "
+                           "to erase it")
+            taken.append((lun.device, orphan))
+        return taken
+
+    async def _make_pvs(self, taken: list[tuple[str, bool]], wipe: bool) -> list[str]:
+        devices = [device for device, _ in taken]
+        new = [device for device, orphan in taken if not orphan]
+        if new:
+            await self.lvm.change(f"make physical volumes of {', '.join(new)}", "pvcreate",
+                                  *(["-y"] if wipe else []), "--", *new, devices=new)
+        await self.lvm.add_devices(devices)
+        return devices
+
+    def _vg_named(self, name: str) -> VolumeGroup:
+        found = next((vg for vg in self.store.all(VolumeGroup).values() if vg.name == name),
+                     None)
+        if found is None:
+            raise NotFound(f"volume group {name} did not appear")
+        return found
+
+    async def _after_change(self, vg_name: str, labelled: list[str] = ()) -> None:
+        """Read the VG again; for devices whose PV label was written or wiped, have
+        udev probe them again first: nothing else tells it (a multipath map is not
+        watched for writes), and LUN status comes from udev's probe."""
+        if labelled and self.runner.has("udevadm"):
+            await self.runner.run("udevadm", "trigger", "--action=change", "--settle",
+                                  "--", *labelled, timeout=60)
+        await self.refresh_lvm([vg_name])
+        await self.scan()            # LUN status (pv, free) and the PV links
+
+    # ---- volume groups ----
+
+    async def create_volume_group(self, name: str, devices: list[str], opts: Options) -> str:
+        if any(vg.name == name for vg in self.store.all(VolumeGroup).values()):
+            raise AlreadyExists(f"a volume group named {name} exists")
+        wipe = bool(opts.get("wipe"))
+        async with self._vg_lock(name):
+            taken = await asyncio.to_thread(self._take_devices, devices, wipe)
+            nodes = await self._make_pvs(taken, wipe)
+            extent = ["-s", f"{opts['extent-size']}b"] if "extent-size" in opts else []
+            await self.lvm.change(f"create volume group {name}", "vgcreate", "--addtag",
+                                  MANAGED_TAG, *extent, "--", name, *nodes, devices=nodes)
+            await self._after_change(name, nodes)
+            return self._vg_named(name).uuid
+
+    async def remove_volume_group(self, vg: str, opts: Options) -> None:
+        found = resolve.volume_group(self.store, vg)
+        if not found.managed and not opts.get("force"):
+            raise InvalidArgument(f"volume group {found.name} was not created by this "
+                                  "service; pass force=true to remove it anyway")
+        async with self._vg_lock(found.name):
+            found = resolve.volume_group(self.store, found.uuid)
+            if open_lvs := await self._held(found):
+                raise Busy(f"volume group {found.name} has open logical volumes: "
+                           f"{', '.join(open_lvs)}")
+            devices = self._pv_devices(found)
+            await self.lvm.change(f"remove volume group {found.name}", "vgremove", "-y",
+                                  "-f", "--", found.name, devices=devices)
+            await self.lvm.change("remove the physical volume labels", "pvremove", "-y",
+                                  "--", *devices, devices=devices)
+            await self.lvm.remove_devices(devices)
+            await self._after_change(found.name, devices)
+
+    async def extend_volume_group(self, vg: str, devices: list[str], opts: Options) -> None:
+        found = resolve.volume_group(self.store, vg)
+        wipe = bool(opts.get("wipe"))
+        async with self._vg_lock(found.name):
+            taken = await asyncio.to_thread(self._take_devices, devices, wipe)
+            nodes = await self._make_pvs(taken, wipe)
+            await self.lvm.change(f"extend volume group {found.name}", "vgextend", "--",
+                                  found.name, *nodes,
+                                  devices=[*self._pv_devices(found), *nodes])
+            await self._after_change(found.name, nodes)
+
+    async def remove_physical_volume(self, vg: str, pv: str, opts: Options,
+                                     uid: int) -> int | None:
+        found = resolve.volume_group(self.store, vg)
+        target = resolve.physical_volume(self.store, pv, found)
+        if len(found.physical_volumes) == 1:
+            raise Busy(f"{target.device} is the last physical volume of {found.name}; "
+                       "remove the volume group instead")
+        used = target.size - target.free_size
+        if used and opts.get("move-data"):
+            if used > found.free_size - target.free_size:
+                raise NoSpace(f"the other physical volumes of {found.name} lack the "
+                              f"{used} bytes of space for the data on {target.device}")
+            job = self.jobs.start("pv-move", [("PhysicalVolume", target.uuid),
+                                              ("VolumeGroup", found.uuid)], uid)
+            task = asyncio.ensure_future(self.jobs.run(job, self._move(found, target, job)))
+            self._moves.add(task)
+            task.add_done_callback(self._moves.discard)
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            return job.id
+        async with self._vg_lock(found.name):
+            if target.size != target.free_size:
+                raise Busy(f"{target.device} holds {target.size - target.free_size} bytes "
+                           "of data; pass move-data=true to move it first")
+            await self._reduce(found, target)
+        return None
+
+    async def _move(self, found: VolumeGroup, target: PhysicalVolume, job) -> None:
+        """pvmove with its progress in the Job; a cancel aborts it (`--atomic`: an
+        aborted move leaves every extent where it was), then the PV leaves the VG."""
+        async with self._vg_lock(found.name):
+            devices = self._pv_devices(found)
+
+            def progress(line: str) -> None:
+                if match := _MOVED.search(line):
+                    job.progress(float(match[1]) / 100)
+            move = asyncio.ensure_future(self.lvm.runner.run_lines(
+                "lvm", "pvmove", "--config", CONFIG, "--devices", ",".join(devices),
+                "-i", "1", "--atomic", "--", target.device, timeout=MOVE_TIMEOUT,
+                on_line=progress))
+            cancelled = asyncio.ensure_future(job.cancelled.wait())
+            await asyncio.wait({move, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+            if not move.done():
+                await self.lvm.run("pvmove", "--abort", devices=devices)
+                await asyncio.wait({move}, timeout=60)
+                if not move.done():
+                    move.cancel()
+                await self.refresh_lvm([found.name])
+                job.check()
+            cancelled.cancel()
+            result = move.result()
+            if not result.ok:
+                await self.refresh_lvm([found.name])
+                raise error_for(result, f"move the data off {target.device}")
+            job.progress(1.0)
+            await self._reduce(self.store.get(VolumeGroup, found.uuid) or found, target)
+
+    async def _reduce(self, found: VolumeGroup, target: PhysicalVolume) -> None:
+        """An empty PV out of its VG, and its label wiped. Holds the VG's lock."""
+        devices = self._pv_devices(found)
+        await self.lvm.change(f"take {target.device} out of {found.name}", "vgreduce",
+                              "--", found.name, target.device, devices=devices)
+        await self.lvm.change(f"remove the label of {target.device}", "pvremove", "-y",
+                              "--", target.device, devices=[target.device])
+        await self.lvm.remove_devices([target.device])
+        await self._after_change(found.name, [target.device])
+
+    # ---- logical volumes ----
+
+    def _lv_and_vg(self, lv: str) -> tuple[LogicalVolume, VolumeGroup]:
+        found = resolve.logical_volume(self.store, lv)
+        vg = self.store.get(VolumeGroup, found.volume_group)
+        if vg is None:
+            raise NotFound(f"the volume group of {found.path} is gone")
+        return found, vg
+
+    async def create_logical_volume(self, vg: str, name: str, size: int,
+                                    opts: Options) -> str:
+        found = resolve.volume_group(self.store, vg)
+        async with self._vg_lock(found.name):
+            found = resolve.volume_group(self.store, found.uuid)
+            if any(lv.name == name and lv.volume_group == found.uuid
+                   for lv in self.store.all(LogicalVolume).values()):
+                raise AlreadyExists(f"{found.name}/{name} exists")
+            rounded = -(-size // found.extent_size) * found.extent_size
+            if rounded > found.free_size:
+                raise NoSpace(f"volume group {found.name} has {found.free_size} bytes free; "
+                              f"{name} needs {rounded}")
+            inactive = ["-an", "-Zn"] if opts.get("activate") is False else []
+            await self.lvm.change(f"create {found.name}/{name}", "lvcreate", "-y", "-L",
+                                  f"{size}b", "-n", name, *inactive, "--", found.name,
+                                  devices=self._pv_devices(found))
+            await self.refresh_lvm([found.name])
+            return resolve.logical_volume(self.store, f"{found.name}/{name}").uuid
+
+    async def extend_logical_volume(self, lv: str, size: int, opts: Options) -> None:
+        found, vg = self._lv_and_vg(lv)
+        async with self._vg_lock(vg.name):
+            found, vg = self._lv_and_vg(found.uuid)
+            if "expected-size" in opts and found.size != opts["expected-size"]:
+                raise InvalidArgument(f"{found.name} is {found.size} bytes, not the "
+                                      f"expected {opts['expected-size']}")
+            await self.lvm.change(f"extend {vg.name}/{found.name}", "lvextend", "-L",
+                                  f"+{size}b", "--", f"{vg.name}/{found.name}",
+                                  devices=self._pv_devices(vg))
+            await self.refresh_lvm([vg.name])
+
+    async def remove_logical_volume(self, lv: str, opts: Options) -> None:
+        found, vg = self._lv_and_vg(lv)
+        async with self._vg_lock(vg.name):
+            found, vg = self._lv_and_vg(found.uuid)
+            snaps = [s.name for s in self.store.all(LogicalVolume).values()
+                     if s.origin == found.uuid]
+            if snaps:
+                raise Busy(f"{found.name} has snapshots ({', '.join(snaps)}); "
+                           "remove them first")
+            if await self._held(vg, found):
+                raise Busy(f"{found.path} is open")
+            await self.lvm.change(f"remove {vg.name}/{found.name}", "lvremove", "-y", "--",
+                                  f"{vg.name}/{found.name}", devices=self._pv_devices(vg))
+            await self.refresh_lvm([vg.name])
+
+    async def snapshot_logical_volume(self, lv: str, name: str, size: int,
+                                      opts: Options, uid: int) -> str:
+        origin, vg = self._lv_and_vg(lv)
+        if origin.origin is not None:
+            raise NotSupported(f"{origin.name} is a snapshot; LVM cannot snapshot it")
+        job = self.jobs.start("lv-snapshot", [("LogicalVolume", origin.uuid)], uid,
+                              cancelable=False)
+        return await self.jobs.run(job, self._snapshot(origin, vg, name, size))
+
+    async def _snapshot(self, origin: LogicalVolume, vg: VolumeGroup, name: str,
+                        size: int) -> str:
+        async with self._vg_lock(vg.name):
+            if any(lv.name == name and lv.volume_group == vg.uuid
+                   for lv in self.store.all(LogicalVolume).values()):
+                raise AlreadyExists(f"{vg.name}/{name} exists")
+            await self.lvm.change(f"snapshot {vg.name}/{origin.name}", "lvcreate", "-y",
+                                  "-s", "-L", f"{size}b", "-n", name, "--",
+                                  f"{vg.name}/{origin.name}", devices=self._pv_devices(vg))
+            await self.refresh_lvm([vg.name])
+            return resolve.logical_volume(self.store, f"{vg.name}/{name}").uuid
+
+    async def activate_logical_volume(self, lv: str, opts: Options) -> None:
+        await self._set_active(lv, True)
+
+    async def deactivate_logical_volume(self, lv: str, opts: Options) -> None:
+        await self._set_active(lv, False)
+
+    async def _set_active(self, lv: str, active: bool) -> None:
+        found, vg = self._lv_and_vg(lv)
+        async with self._vg_lock(vg.name):
+            found, vg = self._lv_and_vg(found.uuid)
+            if not active and await self._held(vg, found):
+                raise Busy(f"{found.path} is open")
+            await self.lvm.change(f"{'activate' if active else 'deactivate'} "
+                                  f"{vg.name}/{found.name}", "lvchange",
+                                  "-ay" if active else "-an", "--", f"{vg.name}/{found.name}",
+                                  devices=self._pv_devices(vg))
+            await self.refresh_lvm([vg.name])
+
+    def cancel_job(self, job_id: int) -> None:
+        self.jobs.cancel(job_id)

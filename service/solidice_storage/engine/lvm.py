@@ -1,0 +1,191 @@
+"""The only code that runs LVM, and what its reports and errors mean.
+
+Every command is `lvm <command> --config <CONFIG> [--devices <list>] <args>`: an
+argument list, `--` before the names a caller gave, under a timeout (Runner), at most
+`runner.LIMITS["lvm"]` at a time.
+
+CONFIG keeps LVM from rescanning the world on each call (vdsm's lesson): no hints
+file, and the device list from /dev, not from udev's database (a udev database
+lagging behind a new map would hide the map from LVM). VG-scoped commands get
+`--devices` with the VG's own PVs, so a command never opens a device it has no
+business with, and a dead LUN elsewhere cannot stall it.
+
+The devices file, on purpose: Debian 12's lvm2 defaults to `use_devicesfile=0`,
+Fedora and RHEL to 1. We do not override the administrator's choice for full
+reports (a devices file is how an administrator hides devices from LVM, and we must
+see what LVM sees); `--devices` on our VG-scoped commands works either way, and after
+`pvcreate` a device is added to the devices file when one is in use
+(`lvmdevices --adddev`), so our PVs stay visible to LVM's own tools.
+
+Hints, on purpose: our commands run with `hints="none"` (a hints file is a cache
+of which devices are PVs; we name our devices), and LVM skips clearing the hints
+file for a command that does not use hints. So after each command that changes
+which devices are PVs or which VG names exist, we remove /run/lvm/hints as LVM's own
+commands would (hints.c: "a user could also just rm /run/lvm/hints"); otherwise an
+administrator's next `pvs` would trust stale hints and miss our new PVs (the lab
+showed exactly that).
+
+Reports are `fullreport --reportformat json --units b --nosuffix` (this lvm2 has no
+`json_std`: numbers arrive as strings), one process for VGs, PVs and LVs together.
+"""
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+
+from ..errors import AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, NotFound, StorageError
+from .runner import Result, Runner
+
+log = logging.getLogger(__name__)
+
+CONFIG = 'devices { hints="none" obtain_device_list_from_udev=0 }'
+TIMEOUT = 120              # seconds, for a command that changes something
+REPORT_TIMEOUT = 60
+VG_COLUMNS = ("vg_name", "vg_uuid", "vg_size", "vg_free", "vg_extent_size", "vg_tags",
+              "vg_attr")
+PV_COLUMNS = ("pv_name", "pv_uuid", "pv_size", "pv_free", "pv_used", "vg_uuid", "vg_name")
+LV_COLUMNS = ("lv_name", "lv_uuid", "vg_uuid", "vg_name", "lv_size", "lv_path",
+              "lv_attr", "origin_uuid", "lv_role")
+# commands that change which devices are PVs or which VG names exist: LVM's own
+# list of those that clear the hints file (lib/label/hints.c)
+GLOBAL_CHANGES = frozenset({"pvcreate", "pvremove", "vgcreate", "vgremove", "vgextend",
+                            "vgreduce", "vgrename", "pvchange"})
+HINTS_FILE = "/run/lvm/hints"
+# lvm's exit code when a VG is exported, or partial and some rows are missing:
+# the report is still there (lvmdbusd accepts it too)
+ECMD_FAILED = 5
+
+
+@dataclass
+class Report:
+    vgs: list[dict[str, str]] = field(default_factory=list)
+    pvs: list[dict[str, str]] = field(default_factory=list)
+    lvs: list[dict[str, str]] = field(default_factory=list)
+
+
+def parse_report(text: str) -> Report:
+    """`lvm fullreport --reportformat json` → rows. Each VG is one report entry;
+    orphan PVs come in an entry of their own with no VG."""
+    report = Report()
+    try:
+        entries = json.loads(text)["report"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise Failed(f"LVM's report could not be read: {error}") from None
+    for entry in entries:
+        report.vgs.extend(entry.get("vg", []))
+        report.pvs.extend(entry.get("pv", []))
+        report.lvs.extend(entry.get("lv", []))
+    # an orphan PV appears once per entry it is listed in; keep one row per UUID
+    report.pvs = list({row["pv_uuid"]: row for row in report.pvs if row.get("pv_uuid")}
+                      .values())
+    return report
+
+
+_ERRORS: tuple[tuple[str, type[StorageError]], ...] = (
+    ("insufficient free space", NoSpace),
+    ("insufficient free extents", NoSpace),
+    ("already exists", AlreadyExists),
+    ("not found", NotFound),
+    ("failed to find", NotFound),
+    ("in use", Busy),
+    ("open logical volume", Busy),
+    ("is open", Busy),
+    ("device is busy", Busy),
+    ("invalid", InvalidArgument),
+)
+
+
+def error_for(result: Result, doing: str) -> StorageError:
+    """The contract's error for a failed LVM command, with LVM's own words."""
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()
+             and not line.strip().startswith(("WARNING", "  WARNING"))]
+    reason = " ".join(lines[-2:]) if lines else f"lvm exited {result.returncode}"
+    lower = reason.lower()
+    for marker, kind in _ERRORS:
+        if marker in lower:
+            return kind(f"cannot {doing}: {reason}")
+    return Failed(f"cannot {doing}: {reason}")
+
+
+class Lvm:
+    def __init__(self, runner: Runner, hints_file: str | None = None) -> None:
+        self.runner = runner
+        self.hints_file = hints_file or HINTS_FILE
+        #: whether LVM uses a devices file here (`probe`): PVs we create are added
+        self.devices_file = False
+
+    async def probe(self) -> None:
+        """Read the settings that change what we must do: the devices file."""
+        result = await self.run("lvmconfig", "--typeconfig", "full",
+                                "devices/use_devicesfile", timeout=REPORT_TIMEOUT)
+        self.devices_file = result.ok and result.stdout.strip().rpartition("=")[2] == "1"
+
+    async def run(self, command: str, *args: str, devices: tuple[str, ...] | list[str] = (),
+                  timeout: float = TIMEOUT) -> Result:
+        argv = [command, "--config", CONFIG]
+        if devices:
+            argv += ["--devices", ",".join(devices)]
+        return await self.runner.run("lvm", *argv, *args, timeout=timeout)
+
+    async def change(self, doing: str, command: str, *args: str,
+                     devices: tuple[str, ...] | list[str] = (),
+                     timeout: float = TIMEOUT) -> Result:
+        """Run a command that changes something; its failure as a contract error."""
+        try:
+            result = await self.run(command, *args, devices=devices, timeout=timeout)
+        finally:
+            if command in GLOBAL_CHANGES:
+                self.drop_hints()
+        if not result.ok:
+            raise error_for(result, doing)
+        return result
+
+    async def add_devices(self, devices: list[str]) -> None:
+        """Our PVs into LVM's devices file, when one is in use: our commands name
+        their devices (`--devices` overrides the file), LVM's tools and our full
+        reports do not, and would not see a PV missing from it."""
+        if not self.devices_file:
+            return
+        for device in devices:
+            result = await self.run("lvmdevices", "--adddev", device)
+            if not result.ok and "already" not in (result.stderr + result.stdout).lower():
+                raise error_for(result, f"add {device} to LVM's devices file")
+
+    async def remove_devices(self, devices: list[str]) -> None:
+        """Entries of devices that are no longer PVs out of the devices file."""
+        if not self.devices_file:
+            return
+        for device in devices:
+            result = await self.run("lvmdevices", "--deldev", device)
+            if not result.ok:
+                log.warning("%s stays in LVM's devices file: %s", device,
+                            result.error_line())
+
+    def drop_hints(self) -> None:
+        """Remove LVM's hints file (see the module's docstring); the next command
+        that uses hints scans and writes a new one. /run is tmpfs: no hang."""
+        try:
+            os.unlink(self.hints_file)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            log.warning("cannot remove %s (LVM's tools may miss new PVs until "
+                        "`pvscan --cache`): %s", self.hints_file, error)
+
+    async def report(self, vg_names: tuple[str, ...] | list[str] = (),
+                     devices: tuple[str, ...] | list[str] = ()) -> tuple[Report, Result]:
+        """One fullreport: every VG (and the orphan PVs), or only `vg_names`."""
+        args = ["--reportformat", "json", "--units", "b", "--nosuffix",
+                "--configreport", "vg", "-o", ",".join(VG_COLUMNS),
+                "--configreport", "pv", "-o", ",".join(PV_COLUMNS),
+                "--configreport", "lv", "-o", ",".join(LV_COLUMNS),
+                "--configreport", "seg", "-o", "lv_uuid",
+                "--configreport", "pvseg", "-o", "pv_uuid"]
+        if vg_names:
+            args += ["--", *vg_names]
+        result = await self.run("fullreport", *args, devices=devices, timeout=REPORT_TIMEOUT)
+        if not result.ok and not (result.returncode == ECMD_FAILED
+                                  and result.stdout.strip().startswith("{")):
+            raise error_for(result, "read LVM's state")
+        return parse_report(result.stdout), result

@@ -1,0 +1,329 @@
+"""engine/lvm.py and the LVM model of engine/host_lvm.py, on LVM's real output
+(tests/unit/data/lab/lvm-*.txt, captured in the kernel lab)."""
+
+from pathlib import Path
+
+import pytest
+
+from solidice_storage.engine.blockdev import Disk
+from solidice_storage.engine.host import HostEngine
+from solidice_storage.engine.lvm import CONFIG, Lvm, error_for, parse_report
+from solidice_storage.engine.runner import Result
+from solidice_storage.errors import AlreadyExists, Busy, Failed, NoSpace, NotFound
+from solidice_storage.models import LogicalVolume, Lun, PhysicalVolume, VolumeGroup
+
+DATA = Path(__file__).parent / "data/lab"
+VG_UUID = "Fwx8ij-Jkde-xft9-I7a2-I40o-4zPu-V5ViaD"
+ORIGIN = "8BcbdC-zyfs-QOgO-AGxc-eDMd-SEoo-JkkU4H"
+
+
+def captured(name: str) -> Result:
+    text = (DATA / name).read_text()
+    head, rest = text.split("# stdout:\n", 1)
+    out, err = rest.split("# stderr:\n", 1)
+    return Result(int(head.split("# exit ")[1].split()[0]), out, err)
+
+
+def test_a_vg_with_an_origin_a_snapshot_and_an_inactive_lv():
+    report = parse_report(captured("lvm-fullreport-all.txt").stdout)
+    (vg,) = report.vgs
+    assert (vg["vg_name"], vg["vg_uuid"], vg["vg_tags"]) == ("labcap", VG_UUID,
+                                                              "org.solidice.storage")
+    assert [lv["lv_name"] for lv in report.lvs] == ["lv1", "lv2", "snap1"]
+    assert len(report.pvs) == 2 and all(pv["vg_uuid"] == VG_UUID for pv in report.pvs)
+
+
+def test_orphan_pvs_have_no_vg():
+    report = parse_report(captured("lvm-fullreport-orphans.txt").stdout)
+    assert report.vgs == [] and report.lvs == []
+    assert [pv["vg_uuid"] for pv in report.pvs] == ["", ""]
+
+
+def test_a_report_that_is_not_json_is_a_failure():
+    with pytest.raises(Failed, match="could not be read"):
+        parse_report("  WARNING: something\n")
+
+
+@pytest.mark.parametrize("name, kind, words", [
+    ("lvm-vgcreate-exists.txt", AlreadyExists, "labcap already exists"),
+    ("lvm-lvcreate-exists.txt", AlreadyExists, '"lv1" already exists'),
+    ("lvm-lvcreate-nospace.txt", NoSpace, "insufficient free space"),
+    ("lvm-vgs-missing.txt", NotFound, '"nosuchvg" not found'),
+    ("lvm-lvs-missing.txt", NotFound, "Failed to find logical volume"),
+    ("lvm-lvremove-open.txt", Busy, "labcap/lv1 in use"),
+])
+def test_lvm_errors_become_the_contracts(name, kind, words):
+    error = error_for(captured(name), "do it")
+    assert type(error) is kind and words in str(error) and str(error).startswith("cannot do it")
+
+
+def test_a_refused_prompt_is_a_plain_failure():
+    error = error_for(captured("lvm-lvremove-origin-with-snap.txt"), "remove labcap/lv1")
+    assert type(error) is Failed and "not removed" in str(error)
+
+
+def test_the_model_from_a_report():
+    engine = HostEngine()
+    pv_devices = [row["pv_name"] for row in
+                  parse_report(captured("lvm-fullreport-all.txt").stdout).pvs]
+    wwids = [device.rsplit("/", 1)[1] for device in pv_devices]
+    engine._disks = [Disk(name=w, node=f"/dev/mapper/{w}", size=64 << 20, wwid=w,
+                          multipath=True) for w in wwids]
+    engine.store.publish([Lun(wwid=w, device=f"/dev/mapper/{w}", size=64 << 20)
+                          for w in wwids])
+    engine._apply_report(parse_report(captured("lvm-fullreport-all.txt").stdout), None)
+    vg = engine.store.get(VolumeGroup, VG_UUID)
+    assert (vg.name, vg.managed, vg.partial, vg.extent_size) == ("labcap", True, False,
+                                                                 4 << 20)
+    assert len(vg.physical_volumes) == 2
+    lvs = {lv.name: lv for lv in engine.store.all(LogicalVolume).values()}
+    assert set(lvs) == {"lv1", "lv2", "snap1"}          # no internal COW volume
+    assert lvs["snap1"].origin == ORIGIN and lvs["lv1"].origin is None
+    assert lvs["lv1"].active and not lvs["lv2"].active
+    for pv in engine.store.all(PhysicalVolume).values():  # both ways
+        assert engine.store.get(Lun, pv.lun).physical_volume == pv.uuid
+    assert engine.enumerate_volume_groups() == [VG_UUID]
+    assert sorted(engine.list_logical_volumes("labcap")) == sorted(lv.uuid for lv in
+                                                                   lvs.values())
+
+    # the VG removed: a report naming it finds nothing; its objects and links go
+    engine._apply_report(parse_report('{"report": []}'), ["labcap"])
+    assert not engine.store.all(VolumeGroup) and not engine.store.all(LogicalVolume)
+    assert not engine.store.all(PhysicalVolume)
+    assert all(lun.physical_volume is None for lun in engine.store.all(Lun).values())
+
+
+async def test_every_command_carries_the_config_and_its_devices(tmp_path):
+    script = tmp_path / "lvm"
+    script.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    script.chmod(0o755)
+    from solidice_storage.engine.runner import Runner
+    lvm = Lvm(Runner({"lvm": str(script)}))
+    result = await lvm.run("lvcreate", "-n", "x", "--", "vg", devices=["/dev/a", "/dev/b"])
+    assert result.stdout.splitlines() == ["lvcreate", "--config", CONFIG, "--devices",
+                                          "/dev/a,/dev/b", "-n", "x", "--", "vg"]
+
+
+FAKE_LVM = """#!/bin/sh
+# Stands in for lvm: logs the command, answers every report with the captured one.
+echo "$1" >> @LOG@
+[ "$1" = fullreport ] && sed -n '/^# stdout:$/,/^# stderr:$/p' @REPORT@ | sed '1d;$d'
+exit 0
+"""
+
+
+async def test_reads_run_no_lvm_and_a_change_runs_its_command_and_one_report(tmp_path):
+    from solidice_storage.engine.runner import Runner
+    log = tmp_path / "lvm.log"
+    script = tmp_path / "lvm"
+    script.write_text(FAKE_LVM.replace("@LOG@", str(log)).replace(
+        "@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
+    script.chmod(0o755)
+    dmsetup = tmp_path / "dmsetup"
+    dmsetup.write_text("#!/bin/sh\nexit 0\n")              # nothing is open
+    dmsetup.chmod(0o755)
+    engine = HostEngine(Runner({"lvm": str(script), "dmsetup": str(dmsetup),
+                                "udevadm": "/bin/true"}))
+    await engine.refresh_lvm()
+    log.write_text("")
+
+    def calls() -> list[str]:
+        done = log.read_text().split()
+        log.write_text("")
+        return done
+
+    engine.enumerate_volume_groups()
+    engine.list_physical_volumes("labcap")
+    engine.list_logical_volumes(VG_UUID)
+    assert calls() == []
+    from solidice_storage.validation import Options
+    for change, command in (
+            (engine.extend_logical_volume("labcap/lv2", 4 << 20, Options()), "lvextend"),
+            (engine.activate_logical_volume("labcap/lv2", Options()), "lvchange"),
+            (engine.deactivate_logical_volume("labcap/lv2", Options()), "lvchange"),
+            (engine.remove_logical_volume("labcap/lv2", Options()), "lvremove")):
+        await change
+        assert calls() == [command, "fullreport"], command
+
+
+
+FAKE_PVMOVE_LVM = """#!/bin/bash
+# lvm for the move tests: pvmove reports progress, and stops when aborted.
+dir=@DIR@
+echo "$1 $*" >> $dir/lvm.log
+case "$1" in
+  fullreport) sed -n '/^# stdout:$/,/^# stderr:$/p' @REPORT@ | sed '1d;$d' ;;
+  pvmove)
+    if [[ " $* " == *" --abort "* ]]; then touch $dir/aborted; exit 0; fi
+    echo "  /dev/x: Moved: 50.00%"
+    for i in $(seq 1 50); do
+      [ -e $dir/aborted ] && exit 5
+      [ -e $dir/slow ] || break
+      sleep 0.1
+    done
+    echo "  /dev/x: Moved: 100.00%" ;;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def mover(tmp_path):
+    from solidice_storage.engine.runner import Runner
+    script = tmp_path / "lvm"
+    script.write_text(FAKE_PVMOVE_LVM.replace("@DIR@", str(tmp_path)).replace(
+        "@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
+    script.chmod(0o755)
+    engine = HostEngine(Runner({"lvm": str(script), "dmsetup": "/bin/true",
+                                "udevadm": "/bin/true"}))
+    return engine, tmp_path
+
+
+async def _start_move(engine):
+    from solidice_storage.validation import Options
+    await engine.refresh_lvm()
+    pv = sorted(engine.store.all(PhysicalVolume).values(), key=lambda p: p.device)[0]
+    job_id = await engine.remove_physical_volume("labcap", pv.uuid,
+                                                 Options({"move-data": True}), 0)
+    progress = []
+    engine.store.subscribe(lambda changes: progress.extend(
+        m.progress for m in changes.upserts if m.KIND == "Job"))
+    completed = []
+    engine.store.subscribe(lambda changes: completed.extend(changes.completed))
+    return job_id, pv, progress, completed
+
+
+async def test_move_data_runs_pvmove_as_a_job_with_its_progress(mover):
+    import asyncio
+    engine, tmp_path = mover
+    job_id, pv, progress, completed = await _start_move(engine)
+    for _ in range(100):
+        if completed:
+            break
+        await asyncio.sleep(0.05)
+    assert completed == [(job_id, True, "")]
+    assert 0.5 in progress and progress[-1] == 1.0
+    calls = [line.split()[0] for line in (tmp_path / "lvm.log").read_text().splitlines()]
+    assert calls[-4:-1] == ["pvmove", "vgreduce", "pvremove"] or \
+        calls[1:4] == ["pvmove", "vgreduce", "pvremove"]
+    assert "--atomic" in (tmp_path / "lvm.log").read_text()
+
+
+async def test_a_cancelled_move_is_aborted_and_keeps_the_pv(mover):
+    import asyncio
+    engine, tmp_path = mover
+    (tmp_path / "slow").touch()
+    job_id, pv, progress, completed = await _start_move(engine)
+    await asyncio.sleep(0.5)
+    engine.cancel_job(job_id)
+    for _ in range(100):
+        if completed:
+            break
+        await asyncio.sleep(0.05)
+    assert completed and completed[0][:2] == (job_id, False)
+    assert "cancelled" in completed[0][2]
+    log = (tmp_path / "lvm.log").read_text()
+    assert "--abort" in log and "vgreduce" not in log and "pvremove" not in log
+
+
+@pytest.fixture(autouse=True)
+def hints_file(tmp_path, monkeypatch):
+    """LVM's hints file, in a temporary directory: never this machine's."""
+    path = tmp_path / "hints"
+    path.write_text("# hints\n")
+    monkeypatch.setattr("solidice_storage.engine.lvm.HINTS_FILE", str(path))
+    return path
+
+
+def _script_lvm(tmp_path, body: str) -> Lvm:
+    from solidice_storage.engine.runner import Runner
+    script = tmp_path / "lvm"
+    script.write_text("#!/bin/bash\n" + body)
+    script.chmod(0o755)
+    return Lvm(Runner({"lvm": str(script)}))
+
+
+async def test_a_change_to_which_devices_are_pvs_drops_lvms_hints(tmp_path, hints_file):
+    lvm = _script_lvm(tmp_path, "exit 0\n")
+    await lvm.change("create lv", "lvcreate", "-n", "x", "--", "vg")
+    assert hints_file.exists()                  # LV changes leave the PV hints alone
+    await lvm.change("make a pv", "pvcreate", "--", "/dev/a", devices=["/dev/a"])
+    assert not hints_file.exists()              # the next `pvs` rescans
+    await lvm.change("make a pv", "pvcreate", "--", "/dev/a", devices=["/dev/a"])
+
+
+async def test_a_failed_change_drops_the_hints_too(tmp_path, hints_file):
+    lvm = _script_lvm(tmp_path, 'echo "  Device /dev/a is in use." >&2; exit 5\n')
+    with pytest.raises(Busy):
+        await lvm.change("extend vg", "vgextend", "--", "vg", "/dev/a")
+    assert not hints_file.exists()
+
+
+@pytest.mark.parametrize("answer, enabled", [("use_devicesfile=1", True),
+                                             ("use_devicesfile=0", False),
+                                             ("", False)])
+async def test_the_devices_file_is_used_when_lvm_is_set_to(tmp_path, answer, enabled):
+    lvm = _script_lvm(tmp_path, f'echo "$*" >> {tmp_path}/log\n'
+                      f'[ "$1" = lvmconfig ] && echo "{answer}"\nexit 0\n')
+    await lvm.probe()
+    assert lvm.devices_file is enabled
+    await lvm.add_devices(["/dev/mapper/a"])
+    await lvm.remove_devices(["/dev/mapper/b"])
+    added = [line for line in (tmp_path / "log").read_text().splitlines()
+             if line.startswith("lvmdevices")]
+    assert added == ([f"lvmdevices --config {CONFIG} --adddev /dev/mapper/a",
+                      f"lvmdevices --config {CONFIG} --deldev /dev/mapper/b"]
+                     if enabled else [])
+
+
+async def test_a_device_already_in_the_devices_file_is_fine(tmp_path):
+    lvm = _script_lvm(tmp_path, '[ "$1" = lvmconfig ] && echo use_devicesfile=1 && exit 0\n'
+                      'echo "  Device /dev/a already in devices file." >&2; exit 5\n')
+    await lvm.probe()
+    await lvm.add_devices(["/dev/a"])
+
+
+def _engine_with_report(name: str) -> HostEngine:
+    engine = HostEngine()
+    wwids = [row["pv_name"].rsplit("/", 1)[1] for row in parse_report(
+        captured(name).stdout).pvs]
+    engine._disks = [Disk(name=w, node=f"/dev/mapper/{w}", size=64 << 20, wwid=w,
+                          multipath=True) for w in wwids]
+    engine.store.publish([Lun(wwid=w, device=f"/dev/mapper/{w}", size=64 << 20)
+                          for w in wwids])
+    engine._apply_report(parse_report(captured(name).stdout), None)
+    return engine
+
+
+def test_a_pv_relabelled_behind_our_back_replaces_the_old_one():
+    engine = _engine_with_report("lvm-fullreport-orphans.txt")
+    old = sorted(engine.store.all(PhysicalVolume).values(), key=lambda p: p.device)
+    # the same device, a new PV UUID, now in a VG, reported by that VG's name only
+    row = {"pv_name": old[0].device, "pv_uuid": "NEWpv0-0000-0000-0000-0000-0000-000000",
+           "pv_size": "67108864", "pv_free": "67108864", "vg_uuid": "NEWvg0-0000-0000-"
+           "0000-0000-0000-000000"}
+    from solidice_storage.engine.lvm import Report
+    report = Report(vgs=[{"vg_uuid": row["vg_uuid"], "vg_name": "again", "vg_size": "1",
+                          "vg_free": "1", "vg_extent_size": "4194304"}], pvs=[row])
+    engine._apply_report(report, ["again"])
+    assert sorted(engine.store.all(PhysicalVolume)) == sorted([row["pv_uuid"], old[1].uuid])
+    assert engine.store.get(Lun, old[0].lun).physical_volume == row["pv_uuid"]
+
+
+async def test_labels_udev_sees_that_lvm_did_not_report_cause_one_full_refresh():
+    engine = _engine_with_report("lvm-fullreport-orphans.txt")
+    queued = []
+    engine._refresh_later = queued.append
+    modelled = {pv.lun for pv in engine.store.all(PhysicalVolume).values()}
+    engine.lvm_labels_seen(modelled)
+    assert queued == []                       # not started: the first report is coming
+    engine._lvm_started = True
+    engine.lvm_labels_seen(modelled)
+    assert queued == []                       # agreement
+    wiped = set(sorted(modelled)[1:])         # one label wiped by hand
+    engine.lvm_labels_seen(wiped)
+    engine.lvm_labels_seen(wiped)             # udev still says so: not chased again
+    assert queued == [None]
+    engine.lvm_labels_seen(modelled)
+    engine.lvm_labels_seen(wiped)
+    assert queued == [None, None]
