@@ -20,7 +20,11 @@ APT_PACKAGES := dbus-daemon dbus-bin systemd libglib2.0-bin python3-venv python3
 LAB_PACKAGES := qemu-system-x86 linux-image-amd64 lvm2 multipath-tools open-iscsi \
                 python3-rtslib-fb nfs-kernel-server nftables udev polkitd busybox-static
 
-.PHONY: check test unit dbus lab run run-sim install uninstall deps venv clean
+# `make bench` compares with lvmdbusd, measured in the same lab
+# (../shared/anchor-measurements.md); it is not part of `make check`.
+BENCH_PACKAGES := lvm2-dbusd
+
+.PHONY: check test unit dbus lab run run-sim bench install uninstall deps venv clean
 
 check: venv
 	$(VENV)/bin/python -m pytest -p no:cacheprovider --junitxml=test-results/junit.xml \
@@ -38,6 +42,12 @@ dbus: venv
 
 run: venv
 	VENV=$(VENV) LAB_MODE=run lab/run
+
+bench: venv
+	@dpkg-query -W -f='$${Status}\n' $(BENCH_PACKAGES) 2>/dev/null | grep -q "install ok installed" || \
+	  { $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BENCH_PACKAGES); }
+	VENV=$(VENV) LAB_MODE=bench lab/run $(BENCH_ARGS)
 
 run-sim: venv
 	tools/run-sim $(VENV)

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Inside the lab guest: the lab suite, the `make run` walk-through, or a shell.
-# Arguments: suite|run|shell RESULTS VENV yes|no (interactive); pytest's own
+# Inside the lab guest: the lab suite, the `make run` walk-through, `make bench`, or
+# a shell. Arguments: suite|run|bench|shell RESULTS VENV yes|no (interactive); pytest's own
 # arguments are in RESULTS/pytest-args, NUL-separated.
 mode=$1 results=$2 venv=$3 interactive=$4
 mapfile -d '' args < "$results/pytest-args"
@@ -15,6 +15,10 @@ if [ "$mode" != suite ]; then
     status=0
     if [ "$mode" = run ]; then
         "$venv/bin/python" "$top/lab/walkthrough.py" 2>&1 | tee "$results/walkthrough.log"
+        status=${PIPESTATUS[0]}
+    elif [ "$mode" = bench ]; then
+        "$venv/bin/python" "$top/bench/lvm_bench.py" "${args[@]}" 2>&1 \
+            | tee "$results/bench-lvm.log"
         status=${PIPESTATUS[0]}
     fi
     echo "$status" > "$results/status"

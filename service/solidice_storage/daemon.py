@@ -9,6 +9,7 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from dbus_fast import BusType, Message, MessageType, NameFlag, RequestNameReply
 
@@ -41,6 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sim-fault", action="append", default=[], metavar="OPERATION",
                         help="with --sim: make an engine operation fail as a bug would "
                              "(for testing error handling)")
+    parser.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                        help="where unfinished changes are recorded "
+                             "(default /var/lib/solidice-storage)")
     parser.add_argument("--debug", action="store_true", help="log debug messages")
     args = parser.parse_args(argv)
     if args.session and not args.sim:
@@ -56,7 +60,7 @@ def make_engine(args: argparse.Namespace):
         from .engine.sim import SimEngine
         return SimEngine(bulk_lvs=args.sim_lvs, faults=frozenset(args.sim_fault))
     from .engine.host import HostEngine
-    return HostEngine()
+    return HostEngine(state_dir=args.state_dir)
 
 
 async def serve(args: argparse.Namespace) -> int:

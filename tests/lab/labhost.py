@@ -361,10 +361,10 @@ DAEMON_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}   # what systemd gives
 
 
-def start_daemon(*extra: str) -> Service:
+def start_daemon(*extra: str, env: dict | None = None) -> Service:
     # --debug: each command the daemon runs goes to its log, for a failed test
     service = Service("solidice-storaged", *exec_start(), "--debug", *extra,
-                      env=DAEMON_ENV)
+                      env={**DAEMON_ENV, **(env or {})})
     try:
         wait_for(lambda: name_owner(BUS_NAME) == service.pid or not service.alive(),
                  "solidice-storaged to own its name", timeout=120)
@@ -440,12 +440,14 @@ class LabHost:
             len(paths) == 2 and all(state == "active" for _, state in paths)
             for paths in maps.values())
 
-    def restart_daemon(self, signum: int = signal.SIGTERM) -> Service:
-        """Stop the daemon (if running) with `signum` and start it as the unit does."""
+    def restart_daemon(self, signum: int = signal.SIGTERM,
+                       env: dict | None = None) -> Service:
+        """Stop the daemon (if running) with `signum` and start it as the unit does
+        (`env`: added to the unit's environment)."""
         old = self.services.get("solidice-storaged")
         if old is not None:
             old.stop(signum)
-        self.services["solidice-storaged"] = start_daemon()
+        self.services["solidice-storaged"] = start_daemon(env=env)
         return self.services["solidice-storaged"]
 
     def _logout_everything(self) -> None:

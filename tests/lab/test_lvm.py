@@ -2,17 +2,21 @@
 groups, physical and logical volumes, snapshots checked by their bytes, every
 refusal, and changes made with LVM's own tools behind the daemon's back. Each result
 is checked with `vgs`/`pvs`/`lvs`; after each test the exported objects and a fresh
-LVM report agree (no drift)."""
+LVM report agree (no drift). CreateVolumeGroup is killed at each of its steps
+(crash.py) and the host must be clean after the restart."""
 
 import asyncio
 import os
+import signal
+from pathlib import Path
 
 import pytest
 from dbus_fast import Variant
 
+from crash import NO_REPLY, crash_at
 from labbus import ERROR, IFACE, ROOT
 from solidice_storage import objpath
-from labhost import lvm, lvm_report, multipath_maps, run, settle
+from labhost import LOGS, lvm, lvm_report, multipath_maps, run, settle
 
 MiB = 1024**2
 POOL = f"{IFACE}StoragePool"
@@ -269,3 +273,81 @@ async def test_move_data_moves_the_bytes_off_a_pv_as_a_job(bus, luns, no_drift):
         assert handle.read(MiB) == pattern
         handle.seek(39 * MiB)
         assert handle.read(MiB) == pattern
+
+
+INTENTS = Path("/var/lib/solidice-storage/intents")
+
+
+@pytest.mark.parametrize("point, completed", [
+    ("create-vg:started", False),            # record written, nothing done
+    ("create-vg:pvcreate-done", False),      # labels written, no VG: wiped at restart
+    ("create-vg:vgcreate-done", True),       # the VG exists: kept, it is what was asked
+    ("create-vg:before-end", True),
+])
+async def test_create_volume_group_killed_at_each_step_leaves_a_clean_host(
+        lab, bus, luns, no_drift, point, completed):
+    first, second = luns[:2]
+    with crash_at(lab, point) as crash:
+        reply = await call(bus, f"{ROOT}/Host", "StoragePool", "CreateVolumeGroup",
+                           "sasa{sv}", VG_NAME, [first, second], {})
+    assert crash.died and crash.status == -signal.SIGKILL, crash
+    assert tuple(reply[:2]) == ("error", NO_REPLY), reply
+    assert not list(INTENTS.glob("*.json"))             # finished or undone at start
+    rows = [r for r in lvm_report("vgs", "-o", "vg_name,vg_uuid,pv_count,vg_tags")
+            if r["vg_name"] == VG_NAME]
+    if completed:
+        (row,) = rows
+        assert row["pv_count"] == "2" and MANAGED_TAG in row["vg_tags"]
+        vg_path = objpath.path("VolumeGroup", row["vg_uuid"])
+        await settled(bus, lambda o: vg_path in o, "the VG after the restart")
+        assert await call(bus, vg_path, "VolumeGroup", "Remove", "a{sv}", {}) == []
+    else:
+        assert rows == []
+    for wwid in (first, second):                          # no label nobody owns
+        assert run("pvs", f"/dev/mapper/{wwid}", check=False).returncode != 0, wwid
+
+
+def lvm_runs_since(mark: int) -> list[str]:
+    """The LVM commands the daemon ran since `mark` (a size of its log): its
+    --debug log has one line per command it runs."""
+    with open(LOGS / "solidice-storaged.log", "rb") as log:
+        log.seek(mark)
+        text = log.read().decode(errors="replace")
+    return [line.split("engine.runner: /sbin/lvm ", 1)[1].split()[0]
+            for line in text.splitlines() if "engine.runner: /sbin/lvm " in line]
+
+
+def log_mark() -> int:
+    return os.path.getsize(LOGS / "solidice-storaged.log")
+
+
+async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
+        bus, luns, no_drift):
+    (vg_path,) = await call(bus, f"{ROOT}/Host", "StoragePool", "CreateVolumeGroup",
+                            "sasa{sv}", VG_NAME, luns[:2], {})
+    (lv_path,) = await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
+                            "counted", 4 * MiB, {})
+    await asyncio.sleep(1.5)               # let the udev and backup echoes pass
+    mark = log_mark()
+    await bus.objects()
+    await call(bus, vg_path, "VolumeGroup", "ListLogicalVolumes", "a{sv}", {})
+    await call(bus, vg_path, "VolumeGroup", "ListPhysicalVolumes", "a{sv}", {})
+    await call(bus, f"{ROOT}/Host", "Host", "EnumerateVolumeGroups", "a{sv}", {})
+    await bus.call(lv_path, "GetAll", "s", [IFACE + "LogicalVolume"],
+                   interface="org.freedesktop.DBus.Properties")
+    await asyncio.sleep(1)
+    assert lvm_runs_since(mark) == [], "reads ran LVM"
+    for member, signature, args, command in (
+            ("Extend", "ta{sv}", [4 * MiB, {}], "lvextend"),
+            ("Deactivate", "a{sv}", [{}], "lvchange"),
+            ("Activate", "a{sv}", [{}], "lvchange"),
+            ("Remove", "a{sv}", [{}], "lvremove")):
+        mark = log_mark()
+        assert await call(bus, lv_path, "LogicalVolume", member, signature, *args) == []
+        await asyncio.sleep(1)             # an echo refresh (debounce 0.2 s) shows by now
+        assert lvm_runs_since(mark) == [command, "fullreport"], member
+    mark = log_mark()
+    await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume", "sta{sv}", "again",
+               4 * MiB, {})
+    await asyncio.sleep(1)
+    assert lvm_runs_since(mark) == ["lvcreate", "fullreport"]

@@ -327,3 +327,58 @@ async def test_labels_udev_sees_that_lvm_did_not_report_cause_one_full_refresh()
     engine.lvm_labels_seen(modelled)
     engine.lvm_labels_seen(wiped)
     assert queued == [None, None]
+
+
+async def test_the_echo_of_our_own_change_runs_no_second_report(tmp_path, monkeypatch):
+    """LVM rewrites /etc/lvm/backup/<vg> for our own commands too: the inotify
+    event of a backup the last refresh already read runs nothing."""
+    import asyncio
+    from solidice_storage.engine.runner import Runner
+    backups = tmp_path / "backup"
+    backups.mkdir()
+    (backups / "labcap").write_text("metadata 1")
+    monkeypatch.setattr("solidice_storage.engine.host_lvm.BACKUP_DIR", backups)
+    monkeypatch.setattr("solidice_storage.engine.host_lvm.DEBOUNCE", 0.01)
+    log = tmp_path / "lvm.log"
+    script = tmp_path / "lvm"
+    script.write_text(FAKE_LVM.replace("@LOG@", str(log)).replace(
+        "@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
+    script.chmod(0o755)
+    engine = HostEngine(Runner({"lvm": str(script)}))
+    await engine.refresh_lvm(["labcap"])
+    log.write_text("")
+    engine._refresh_later("labcap")                  # the echo
+    await asyncio.sleep(0.2)
+    assert log.read_text() == ""
+    (backups / "labcap").write_text("metadata 2, written by someone else")
+    engine._refresh_later("labcap")
+    await asyncio.sleep(0.5)
+    assert log.read_text().split() == ["fullreport"]
+
+
+async def test_the_echo_during_our_own_change_waits_for_its_refresh(tmp_path, monkeypatch):
+    """lvcreate writes the backup long before it exits (activation, udev sync): the
+    event must wait for our change's own refresh rather than run a report of its own."""
+    import asyncio
+    from solidice_storage.engine.runner import Runner
+    backups = tmp_path / "backup"
+    backups.mkdir()
+    monkeypatch.setattr("solidice_storage.engine.host_lvm.BACKUP_DIR", backups)
+    monkeypatch.setattr("solidice_storage.engine.host_lvm.DEBOUNCE", 0.01)
+    log = tmp_path / "lvm.log"
+    script = tmp_path / "lvm"
+    script.write_text(FAKE_LVM.replace("@LOG@", str(log)).replace(
+        "@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
+    script.chmod(0o755)
+    engine = HostEngine(Runner({"lvm": str(script)}))
+    await engine.refresh_lvm(["labcap"])
+    log.write_text("")
+    async with engine._vg_lock("labcap"):              # our change, mid-command
+        (backups / "labcap").write_text("metadata written by our lvcreate")
+        engine._refresh_later("labcap")
+        await asyncio.sleep(0.2)
+        assert log.read_text() == ""                   # deferred
+        await engine.refresh_lvm(["labcap"])           # the change's own refresh
+    await asyncio.sleep(0.2)
+    assert log.read_text().split() == ["fullreport"]   # that one only
+    assert not engine._deferred

@@ -219,3 +219,37 @@ def scan(context: pyudev.Context | None = None) -> list[Disk]:
             item.vendor, item.model, item.serial = first.vendor, first.model, first.serial
             item.transport = first.transport
     return disks
+
+
+def vgs_under(mount_point: str = "/", mountinfo: str = "/proc/self/mountinfo",
+              sysfs: str = "/sys") -> set[str]:
+    """The UUIDs (without dashes) of the volume groups the filesystem mounted at
+    `mount_point` sits on, through any stack (a LUKS or RAID device on an LV), from
+    the mount table and sysfs alone."""
+    dev_t = ""
+    with open(mountinfo) as table:
+        for line in table:
+            fields = line.split()
+            if len(fields) > 4 and fields[4] == mount_point:
+                dev_t = fields[2]                # the last mount there is the one seen
+    found: set[str] = set()
+    seen: set[str] = set()
+    pending = [os.path.join(sysfs, "dev/block", dev_t)] if dev_t else []
+    while pending:
+        device = os.path.realpath(pending.pop())
+        if device in seen or not os.path.isdir(device):
+            continue
+        seen.add(device)
+        try:
+            with open(os.path.join(device, "dm/uuid")) as handle:
+                uuid = handle.read().strip()
+        except OSError:
+            uuid = ""
+        if uuid.startswith("LVM-") and len(uuid) >= 68:
+            found.add(uuid[4:36])
+        try:
+            pending += [os.path.join(device, "slaves", s)
+                        for s in os.listdir(os.path.join(device, "slaves"))]
+        except OSError:
+            pass
+    return found

@@ -42,8 +42,10 @@ class HostEngine(LvmMixin, UnavailableEngine):
     description = (f"this host (solidice-storage {__version__}; LUNs, multipath, iSCSI "
                    "and LVM; NFS not yet)")
 
-    def __init__(self, runner: Runner | None = None, sysfs: Path = SYSFS) -> None:
+    def __init__(self, runner: Runner | None = None, sysfs: Path = SYSFS,
+                 state_dir: Path | None = None) -> None:
         super().__init__()
+        self.state_dir = state_dir          # intent records (intents.py)
         self.runner = runner or Runner()
         self.iscsi = Iscsi(self.runner)
         self.jobs = Jobs(self.store)

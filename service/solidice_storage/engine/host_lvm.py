@@ -11,6 +11,7 @@ serialized; reads and other VGs never wait for them.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -20,8 +21,9 @@ from ..errors import (AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, Not
                       NotSupported)
 from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
-from . import resolve
+from . import blockdev, resolve
 from .base import MANAGED_TAG
+from .intents import Intents
 from .lvm import CONFIG, Lvm, Report, error_for
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,24 @@ BACKUP_DIR = Path("/etc/lvm/backup")
 MOVE_TIMEOUT = 24 * 3600          # a pvmove of a big PV takes hours; cancel is the way
 _MOVED = re.compile(r"Moved:\s*([0-9.]+)%")
 DEBOUNCE = 0.2
+
+
+_exists = os.path.exists
+
+
+def _backup_stamp(vg_name: str) -> tuple | None:
+    try:
+        stat = os.stat(BACKUP_DIR / vg_name)
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _listdir(directory: Path) -> list[str]:
+    try:
+        return [name for name in os.listdir(directory) if not name.startswith(".")]
+    except OSError:
+        return []
 
 
 def _int(value: str) -> int:
@@ -52,6 +72,9 @@ class LvmMixin:
         self._moves: set[asyncio.Task] = set()
         self._label_disagreement: frozenset[str] = frozenset()
         self._lvm_started = False
+        self._backups_read: dict[str, tuple | None] = {}
+        self._deferred: dict[str, asyncio.Task] = {}
+        self.intents = Intents(self.state_dir)
 
     async def _lvm_start(self) -> None:
         if not self.runner.has("lvm"):
@@ -59,11 +82,13 @@ class LvmMixin:
             return
         await self.lvm.probe()
         await self.refresh_lvm()
+        await self._recover()
         self._lvm_started = True
         self._backup_task = asyncio.ensure_future(self._watch_backups())
 
     async def _lvm_close(self) -> None:
-        for task in (self._backup_task, self._pending_task, *self._moves):
+        for task in (self._backup_task, self._pending_task, *self._moves,
+                     *self._deferred.values()):
             if task is not None:
                 task.cancel()
 
@@ -72,6 +97,9 @@ class LvmMixin:
     async def refresh_lvm(self, vg_names: list[str] | None = None) -> None:
         """Read LVM again (everything, or only `vg_names`) and publish the difference."""
         async with self._refresh_lock:
+            # before the report: a backup written after this stat is a change the
+            # report may miss, and its event must not be taken for our own echo
+            self._note_backups(vg_names)
             if vg_names is not None:
                 vg_names = sorted(set(vg_names))
                 present = [n for n in vg_names if os.path.exists(BACKUP_DIR / n)
@@ -87,6 +115,16 @@ class LvmMixin:
                 # only a full report shows. Rare (a removal), so one more report.
             report, _ = await self.lvm.report()
             self._apply_report(report, None)
+
+    def _note_backups(self, vg_names: list[str] | None) -> None:
+        """Remember each VG's metadata backup as this refresh reads it, so that the
+        inotify event of a backup we already read (the echo of our own change) runs
+        no second report. /etc is local: a stat here cannot hang."""
+        names = set(vg_names) if vg_names is not None else {
+            vg.name for vg in self.store.all(VolumeGroup).values()} | set(
+            _listdir(BACKUP_DIR))
+        for name in names:
+            self._backups_read[name] = _backup_stamp(name)
 
     def _loses_objects(self, report: Report, vg_names: list[str]) -> bool:
         names = set(vg_names)
@@ -210,10 +248,29 @@ class LvmMixin:
         while self._pending_vgs:
             await asyncio.sleep(DEBOUNCE)
             names, self._pending_vgs = self._pending_vgs, set()
+            # a VG one of our own changes holds: that change refreshes it when its
+            # command is done; look at the backup again only then
+            for name in names - {""}:
+                lock = self._vg_locks.get(name)
+                if lock is not None and lock.locked() and name not in self._deferred:
+                    self._deferred[name] = asyncio.ensure_future(self._after_lock(name, lock))
+            names = {name for name in names if name not in self._deferred and (
+                not name or name not in self._backups_read
+                or self._backups_read[name] != _backup_stamp(name))}
+            if not names:
+                continue                   # only backups the last refresh read
             try:
                 await self.refresh_lvm(None if "" in names else sorted(names))
             except Exception:
                 log.exception("refreshing LVM after an outside change failed")
+
+    async def _after_lock(self, name: str, lock: asyncio.Lock) -> None:
+        try:
+            async with lock:
+                pass
+        finally:
+            del self._deferred[name]
+        self._refresh_later(name)
 
     def lvm_labels_seen(self, labelled: set[str]) -> None:
         """From a host scan: the WWIDs of the LUNs udev's probe finds a PV label on.
@@ -238,6 +295,7 @@ class LvmMixin:
                 if vg is not None:
                     stale.add(vg.name)
         for name in stale:
+            self._backups_read.pop(name, None)      # activation: no backup written
             self._refresh_later(name)
 
     # ---- reads ----
@@ -351,15 +409,90 @@ class LvmMixin:
             raise NotFound(f"volume group {name} did not appear")
         return found
 
-    async def _after_change(self, vg_name: str, labelled: list[str] = ()) -> None:
+    async def _after_change(self, vg_name: str, labelled: list[str] = (),
+                            removed: bool = False) -> None:
         """Read the VG again; for devices whose PV label was written or wiped, have
         udev probe them again first: nothing else tells it (a multipath map is not
         watched for writes), and LUN status comes from udev's probe."""
         if labelled and self.runner.has("udevadm"):
             await self.runner.run("udevadm", "trigger", "--action=change", "--settle",
                                   "--", *labelled, timeout=60)
-        await self.refresh_lvm([vg_name])
+        # a removal loses objects a report of the VG cannot show gone (orphan PVs):
+        # straight to the one full report
+        await self.refresh_lvm(None if removed else [vg_name])
         await self.scan()            # LUN status (pv, free) and the PV links
+
+    # ---- multi-step changes: intent records, undo, recovery ----
+
+    @contextlib.asynccontextmanager
+    async def _labelling(self, kind: str, vg_name: str, taken: list[tuple[str, bool]]):
+        """A change that writes PV labels and then puts them in a VG. The intent
+        record names the devices this change labels; if the change fails (or is
+        cancelled), or the daemon dies before it completes, exactly those labels
+        that ended up in no VG are wiped again, and nothing else is touched."""
+        labelled = [device for device, orphan in taken if not orphan]
+        intent = await self.intents.begin(kind, name=vg_name, labelled=labelled)
+        try:
+            yield intent
+        except BaseException:
+            try:
+                await asyncio.shield(self._unlabel_orphans(labelled))
+                await self.intents.end(intent)
+            except Exception:
+                log.exception("undoing the labels of %s failed; the intent record "
+                              "stays for the next start", ", ".join(labelled))
+            raise
+        await self.intents.end(intent)
+
+    async def _unlabel_orphans(self, devices: list[str]) -> list[str]:
+        """pvremove those of `devices` that carry a PV label in no VG; the ones
+        now in a VG (the change did complete) are left alone."""
+        if not devices:
+            return []
+        present = [device for device in devices if _exists(device)]   # a LUN may be gone
+        if not present:
+            return []
+        report, _ = await self.lvm.report(devices=present)
+        orphans = sorted(row["pv_name"] for row in report.pvs
+                         if not row.get("vg_uuid") and row.get("pv_name") in present)
+        if orphans:
+            await self.lvm.change("wipe the labels of an unfinished change", "pvremove",
+                                  "-y", "--", *orphans, devices=orphans)
+            await self.lvm.remove_devices(orphans)
+            log.info("wiped the PV labels an unfinished change left on %s",
+                     ", ".join(orphans))
+        return orphans
+
+    async def _recover(self) -> None:
+        """Finish or undo the changes a daemon that died mid-way left recorded.
+        Labels written for a VG that never came to be are wiped; a VG or PV removal
+        the caller asked for is finished where its VG is already gone; anything
+        else (a VG that was created after all, a removal that never started) is
+        left as it is. Nothing outside the record's own devices is touched."""
+        pending = await self.intents.pending()
+        for intent in pending:
+            # create-vg, extend-vg: the labels this change wrote ("labelled");
+            # remove-vg, remove-pv: the labels the caller asked to remove ("devices").
+            # Either way: wipe those left in no VG, leave the rest.
+            if intent.kind not in ("create-vg", "extend-vg", "remove-vg", "remove-pv"):
+                log.error("intent record %s of unknown kind %r left in place",
+                          intent.path, intent.kind)
+                continue
+            named = intent.data.get("labelled", intent.data.get("devices", []))
+            devices = [d for d in named if isinstance(d, str) and d.startswith("/dev/")]
+            try:
+                wiped = await self._unlabel_orphans(devices)
+                await self.intents.end(intent)
+            except Exception:
+                log.exception("recovering %s failed; the record stays for the next "
+                              "start", intent.path)
+                continue
+            log.warning("recovered an unfinished %s of %s (it had reached %s): %s",
+                        intent.kind, intent.data.get("name"), intent.step,
+                        f"wiped the labels on {', '.join(wiped)}" if wiped
+                        else "nothing to undo")
+        if pending:
+            await self.refresh_lvm()
 
     # ---- volume groups ----
 
@@ -369,15 +502,22 @@ class LvmMixin:
         wipe = bool(opts.get("wipe"))
         async with self._vg_lock(name):
             taken = await asyncio.to_thread(self._take_devices, devices, wipe)
-            nodes = await self._make_pvs(taken, wipe)
+            nodes = [device for device, _ in taken]
             extent = ["-s", f"{opts['extent-size']}b"] if "extent-size" in opts else []
-            await self.lvm.change(f"create volume group {name}", "vgcreate", "--addtag",
-                                  MANAGED_TAG, *extent, "--", name, *nodes, devices=nodes)
+            async with self._labelling("create-vg", name, taken) as intent:
+                await self._make_pvs(taken, wipe)
+                await self.intents.step(intent, "pvcreate-done")
+                await self.lvm.change(f"create volume group {name}", "vgcreate", "--addtag",
+                                      MANAGED_TAG, *extent, "--", name, *nodes, devices=nodes)
+                await self.intents.step(intent, "vgcreate-done")
             await self._after_change(name, nodes)
             return self._vg_named(name).uuid
 
     async def remove_volume_group(self, vg: str, opts: Options) -> None:
         found = resolve.volume_group(self.store, vg)
+        if found.uuid.replace("-", "") in await asyncio.to_thread(blockdev.vgs_under, "/"):
+            raise Busy(f"volume group {found.name} holds the root filesystem; this "
+                       "service never removes it")
         if not found.managed and not opts.get("force"):
             raise InvalidArgument(f"volume group {found.name} was not created by this "
                                   "service; pass force=true to remove it anyway")
@@ -387,22 +527,29 @@ class LvmMixin:
                 raise Busy(f"volume group {found.name} has open logical volumes: "
                            f"{', '.join(open_lvs)}")
             devices = self._pv_devices(found)
+            intent = await self.intents.begin("remove-vg", name=found.name, devices=devices)
             await self.lvm.change(f"remove volume group {found.name}", "vgremove", "-y",
                                   "-f", "--", found.name, devices=devices)
+            await self.intents.step(intent, "vgremove-done")
             await self.lvm.change("remove the physical volume labels", "pvremove", "-y",
                                   "--", *devices, devices=devices)
             await self.lvm.remove_devices(devices)
-            await self._after_change(found.name, devices)
+            await self.intents.end(intent)
+            await self._after_change(found.name, devices, removed=True)
 
     async def extend_volume_group(self, vg: str, devices: list[str], opts: Options) -> None:
         found = resolve.volume_group(self.store, vg)
         wipe = bool(opts.get("wipe"))
         async with self._vg_lock(found.name):
             taken = await asyncio.to_thread(self._take_devices, devices, wipe)
-            nodes = await self._make_pvs(taken, wipe)
-            await self.lvm.change(f"extend volume group {found.name}", "vgextend", "--",
-                                  found.name, *nodes,
-                                  devices=[*self._pv_devices(found), *nodes])
+            nodes = [device for device, _ in taken]
+            async with self._labelling("extend-vg", found.name, taken) as intent:
+                await self._make_pvs(taken, wipe)
+                await self.intents.step(intent, "pvcreate-done")
+                await self.lvm.change(f"extend volume group {found.name}", "vgextend", "--",
+                                      found.name, *nodes,
+                                      devices=[*self._pv_devices(found), *nodes])
+                await self.intents.step(intent, "vgextend-done")
             await self._after_change(found.name, nodes)
 
     async def remove_physical_volume(self, vg: str, pv: str, opts: Options,
@@ -464,12 +611,16 @@ class LvmMixin:
     async def _reduce(self, found: VolumeGroup, target: PhysicalVolume) -> None:
         """An empty PV out of its VG, and its label wiped. Holds the VG's lock."""
         devices = self._pv_devices(found)
+        intent = await self.intents.begin("remove-pv", name=found.name,
+                                          devices=[target.device])
         await self.lvm.change(f"take {target.device} out of {found.name}", "vgreduce",
                               "--", found.name, target.device, devices=devices)
+        await self.intents.step(intent, "vgreduce-done")
         await self.lvm.change(f"remove the label of {target.device}", "pvremove", "-y",
                               "--", target.device, devices=[target.device])
         await self.lvm.remove_devices([target.device])
-        await self._after_change(found.name, [target.device])
+        await self.intents.end(intent)
+        await self._after_change(found.name, [target.device], removed=True)
 
     # ---- logical volumes ----
 

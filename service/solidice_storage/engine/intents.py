@@ -1,0 +1,136 @@
+"""Intent records: what a multi-step change was doing, kept on disk until it is done.
+
+A change made of several commands (pvcreate on some devices, then vgcreate) writes
+a record before its first command and updates it after each step; the record is
+removed when the change is complete, or has been undone after a failure. If the
+daemon dies in between (SIGKILL, a power cut, an OOM kill), the record is still
+there at the next start, and the engine finishes or undoes the change before it
+answers anyone (host_lvm.LvmMixin._recover).
+
+Records are small JSON files in `<state directory>/intents/`, written to a
+temporary name, fsynced and renamed, so a record is either whole or absent. The
+state directory is local (systemd's StateDirectory=, /var/lib/solidice-storage),
+so these writes cannot hang the way an NFS path could; they still run off the
+event loop.
+
+Crash points: for the lab's crash harness, `SOLIDICE_CRASH_AT=<point>` in the
+daemon's environment makes it SIGKILL itself when it reaches that point (each
+step of each record is one). Only the service manager sets the daemon's
+environment; unset, `crash_point` is a dictionary lookup and nothing more.
+"""
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+STATE_DIR = Path("/var/lib/solidice-storage")
+CRASH_ENV = "SOLIDICE_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """Die here, as a SIGKILL would, when the crash harness asks for this point."""
+    if os.environ.get(CRASH_ENV) == name:
+        log.warning("crash point %s: killing myself as asked (%s)", name, CRASH_ENV)
+        logging.shutdown()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class Intent:
+    """One change in progress. `data` says what it needs to be finished or undone."""
+    kind: str
+    data: dict[str, Any]
+    step: str = "started"
+    id: str = ""
+    path: Path | None = field(default=None, repr=False)
+
+
+class Intents:
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self.directory = (state_dir or STATE_DIR) / "intents"
+        self._ids = itertools.count(1)
+
+    async def begin(self, kind: str, **data: Any) -> Intent:
+        """Write the record of a change about to start."""
+        intent = Intent(kind=kind, data=data,
+                        id=f"{int(time.time() * 1000)}-{os.getpid()}-{next(self._ids)}")
+        intent.path = self.directory / f"{intent.id}.json"
+        await asyncio.to_thread(self._write, intent)
+        crash_point(f"{kind}:started")
+        return intent
+
+    async def step(self, intent: Intent, step: str, **data: Any) -> None:
+        """The change got this far (a command finished); record it."""
+        intent.step = step
+        intent.data.update(data)
+        await asyncio.to_thread(self._write, intent)
+        crash_point(f"{intent.kind}:{step}")
+
+    async def end(self, intent: Intent) -> None:
+        """The change is complete, or undone: forget it."""
+        crash_point(f"{intent.kind}:before-end")
+        await asyncio.to_thread(self._remove, intent)
+
+    async def pending(self) -> list[Intent]:
+        """Records left by a daemon that died mid-change, oldest first."""
+        return await asyncio.to_thread(self._read_all)
+
+    def _write(self, intent: Intent) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = intent.path.with_suffix(".tmp")
+        text = json.dumps({"kind": intent.kind, "step": intent.step, "data": intent.data},
+                          sort_keys=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, text.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, intent.path)
+        self._sync_directory()
+
+    def _remove(self, intent: Intent) -> None:
+        try:
+            intent.path.unlink()
+        except FileNotFoundError:
+            return
+        self._sync_directory()
+
+    def _sync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _read_all(self) -> list[Intent]:
+        if not self.directory.is_dir():
+            return []
+        intents = []
+        for path in sorted(self.directory.glob("*.json"), key=_age):
+            try:
+                record = json.loads(path.read_text())
+                intents.append(Intent(kind=record["kind"], data=record["data"],
+                                      step=record["step"], id=path.stem, path=path))
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                # a record we cannot read cannot be acted on; keep it for a human
+                log.error("intent record %s is unreadable (%s); left in place", path, error)
+        for stale in self.directory.glob("*.tmp"):     # a write cut short: never renamed
+            stale.unlink(missing_ok=True)
+        return intents
+
+
+def _age(path: Path) -> tuple:
+    """Records sort by the time in their names (milliseconds-pid-counter)."""
+    try:
+        return tuple(int(part) for part in path.stem.split("-"))
+    except ValueError:
+        return (float("inf"), path.stem)
