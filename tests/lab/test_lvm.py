@@ -229,6 +229,11 @@ async def test_changes_made_with_lvm_itself_show_up(bus, luns, no_drift):
                   "the activation made outside", 30)
     refused = await call(bus, vg_path, "VolumeGroup", "Remove", "a{sv}", {})
     assert refused[1] == ERROR + "InvalidArgument" and "force" in refused[2]
+    quiet = next(path for path, lv in objects_of(await bus.objects(), "LogicalVolume").items()
+                 if lv["Name"] == "quiet")
+    refused = await call(bus, quiet, "LogicalVolume", "Remove", "a{sv}", {})
+    assert refused[1] == ERROR + "InvalidArgument" and "force" in refused[2]
+    assert lvm_report("lvs", "-o", "lv_name", "--", "outsidevg/quiet")   # still there
     lvm("vgremove", "-y", "-f", "--", "outsidevg")
     await settled(bus, lambda o: vg_path not in o, "the VG removed outside", 30)
 

@@ -164,3 +164,17 @@ async def test_the_root_vg_is_never_removed(host, tmp_path, monkeypatch):
     with pytest.raises(Busy, match="root filesystem"):
         await engine.remove_volume_group("labcap", Options({"force": True}))
     assert not [c for c in _commands(tmp_path) if c.startswith("vgremove")]
+
+
+async def test_an_lv_of_a_vg_we_did_not_create_needs_force(host, tmp_path):
+    from solidice_storage.errors import InvalidArgument
+    from solidice_storage.models import VolumeGroup
+    engine = host(IN_A_VG)
+    await engine.refresh_lvm()
+    vg = engine.store.get(VolumeGroup, "Fwx8ij-Jkde-xft9-I7a2-I40o-4zPu-V5ViaD")
+    engine.store.publish([vg.model_copy(update={"managed": False})])
+    with pytest.raises(InvalidArgument, match="force"):
+        await engine.remove_logical_volume("labcap/lv2", Options())
+    assert not [c for c in _commands(tmp_path) if c.startswith("lvremove")]
+    await engine.remove_logical_volume("labcap/lv2", Options({"force": True}))
+    assert [c for c in _commands(tmp_path) if c.startswith("lvremove")]

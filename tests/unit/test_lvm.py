@@ -382,3 +382,24 @@ async def test_the_echo_during_our_own_change_waits_for_its_refresh(tmp_path, mo
     await asyncio.sleep(0.2)
     assert log.read_text().split() == ["fullreport"]   # that one only
     assert not engine._deferred
+
+
+async def test_an_activation_seen_mid_change_waits_for_the_changes_own_report():
+    import asyncio
+    engine = HostEngine()
+    engine._apply_report(parse_report(captured("lvm-fullreport-all.txt").stdout), None)
+    queued = []
+    engine._refresh_later = queued.append
+    lv2 = next(lv for lv in engine.store.all(LogicalVolume).values() if lv.name == "lv2")
+    seen = {lv.uuid: lv.active for lv in engine.store.all(LogicalVolume).values()}
+    seen[lv2.uuid] = True                          # lvchange -ay, seen by udev
+    async with engine._vg_lock("labcap"):          # ... while our Activate runs
+        engine.lvm_devices_changed(seen, asyncio.get_running_loop().time())
+    assert queued == []
+    read_at = asyncio.get_running_loop().time()
+    engine._reported_at["labcap"] = read_at + 1    # a report began after that scan read
+    engine.lvm_devices_changed(seen, read_at)
+    assert queued == []
+    engine._reported_at["labcap"] = read_at - 1    # an activation made outside
+    engine.lvm_devices_changed(seen, read_at)
+    assert queued == ["labcap"]

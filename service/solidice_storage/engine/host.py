@@ -83,6 +83,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
         """Read the disks and the paths' states; publish what changed. Scans run one
         at a time, so a slow one never overwrites a newer one."""
         async with self._scan_lock:
+            read_at = asyncio.get_running_loop().time()
             disks, sessions, active_lvs = await _off_loop(self._read_host)
             states = await self._path_states()
             multipath = await self._multipathd_running()
@@ -98,7 +99,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
             gone += [("IscsiSession", key) for key in self.store.all(IscsiSession)
                      if key not in {session.key for session in iscsi}]
             self.store.publish([*luns, *iscsi], gone, host=host_changed)
-            self.lvm_devices_changed(active_lvs)
+            self.lvm_devices_changed(active_lvs, read_at)
             self.lvm_labels_seen({disk.wwid for disk in disks
                                   if disk.path_of is None and disk.status == "pv"})
 

@@ -74,6 +74,7 @@ class LvmMixin:
         self._lvm_started = False
         self._backups_read: dict[str, tuple | None] = {}
         self._deferred: dict[str, asyncio.Task] = {}
+        self._reported_at: dict[str, float] = {}   # VG name → when its last report began
         self.intents = Intents(self.state_dir)
 
     async def _lvm_start(self) -> None:
@@ -100,6 +101,10 @@ class LvmMixin:
             # before the report: a backup written after this stat is a change the
             # report may miss, and its event must not be taken for our own echo
             self._note_backups(vg_names)
+            now = asyncio.get_running_loop().time()
+            for name in (vg_names if vg_names is not None else
+                         [vg.name for vg in self.store.all(VolumeGroup).values()]):
+                self._reported_at[name] = now
             if vg_names is not None:
                 vg_names = sorted(set(vg_names))
                 present = [n for n in vg_names if os.path.exists(BACKUP_DIR / n)
@@ -285,9 +290,13 @@ class LvmMixin:
             self._refresh_later(None)
         self._label_disagreement = disagreement
 
-    def lvm_devices_changed(self, active_lvs: dict[str, bool]) -> None:
-        """From a host scan: LV UUID → active, as device-mapper has them. VGs whose
-        LVs differ from the model are refreshed (activation writes no metadata)."""
+    def lvm_devices_changed(self, active_lvs: dict[str, bool],
+                            read_at: float | None = None) -> None:
+        """From a host scan: LV UUID → active, as device-mapper had them at `read_at`
+        (the loop's clock). VGs whose LVs differ from the model are refreshed
+        (activation writes no metadata) unless the model is the newer view: one of
+        our changes holds the VG (its own refresh comes next), or a report of it
+        started after device-mapper was read."""
         stale = set()
         for lv in self.store.all(LogicalVolume).values():
             if active_lvs.get(lv.uuid, False) != lv.active:
@@ -295,6 +304,10 @@ class LvmMixin:
                 if vg is not None:
                     stale.add(vg.name)
         for name in stale:
+            lock = self._vg_locks.get(name)
+            if (lock is not None and lock.locked()) or (
+                    read_at is not None and self._reported_at.get(name, -1.0) >= read_at):
+                continue
             self._backups_read.pop(name, None)      # activation: no backup written
             self._refresh_later(name)
 
@@ -664,6 +677,9 @@ class LvmMixin:
 
     async def remove_logical_volume(self, lv: str, opts: Options) -> None:
         found, vg = self._lv_and_vg(lv)
+        if not vg.managed and not opts.get("force"):
+            raise InvalidArgument(f"{found.path} is in volume group {vg.name}, which this "
+                                  "service did not create; pass force=true to remove it")
         async with self._vg_lock(vg.name):
             found, vg = self._lv_and_vg(found.uuid)
             snaps = [s.name for s in self.store.all(LogicalVolume).values()
