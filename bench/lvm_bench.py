@@ -262,6 +262,7 @@ class BenchVg:
         self.image = Path(name)
         os.ftruncate(fd, max(IMAGE_SIZE, (self.count + self.spare + 64) * LV_SIZE))
         os.close(fd)
+        run("modprobe", "loop", check=False)     # the lab guest loads modules on demand
         self.device = run("losetup", "-f", "--show", str(self.image)).stdout.strip()
         run("pvcreate", "-y", "--metadatasize", "16m", "--", self.device)
         self.made_pv = True
