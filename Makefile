@@ -9,16 +9,17 @@ PREFIX   ?= /usr
 LIBDIR   ?= $(PREFIX)/lib/solidice-storage
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
+# The kernel lab (../shared/kernel-lab.md): a distro kernel under QEMU, and the
+# storage stack it tests against.
+LAB_PACKAGES := qemu-system-x86 linux-image-amd64 lvm2 multipath-tools open-iscsi \
+                python3-rtslib-fb nfs-kernel-server nftables udev polkitd busybox-static
+
 # dbus-daemon, busctl and gdbus for the tests; python3-dbus and python3-gi for
 # python-dbusmock (the venv sees them through --system-site-packages); setpriv
 # (util-linux) runs test clients as another uid.
 APT_PACKAGES := dbus-daemon dbus-bin systemd libglib2.0-bin python3-venv python3-dev \
                 python3-dbus python3-gi util-linux \
                 $(LAB_PACKAGES)
-# The kernel lab (../shared/kernel-lab.md): a distro kernel under QEMU, and the
-# storage stack it tests against.
-LAB_PACKAGES := qemu-system-x86 linux-image-amd64 lvm2 multipath-tools open-iscsi \
-                python3-rtslib-fb nfs-kernel-server nftables udev polkitd busybox-static
 
 # `make bench` compares with lvmdbusd, measured in the same lab
 # (../shared/anchor-measurements.md); it is not part of `make check`.
