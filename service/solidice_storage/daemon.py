@@ -87,6 +87,7 @@ async def serve(args: argparse.Namespace) -> int:
         bus.disconnect()
         return 1
     log.info("serving %s at %s: %s", BUS_NAME, objpath.ROOT, engine.description)
+    engine.serving()
 
     disconnected = asyncio.ensure_future(bus.wait_for_disconnect())
     stopped = asyncio.ensure_future(stop.wait())

@@ -279,6 +279,27 @@ OPTIONS: dict[str, dict[str, tuple[str, Callable[[Any, str], Any]]]] = {
 }
 
 
+_PYTHON_TYPES = {"b": bool, "s": str, "u": int, "q": int, "t": int}
+_INT_LIMITS = {"u": 2**32, "q": 2**16, "t": 2**64}
+
+
+def stored_options(method: str, values: dict[str, Any]) -> "Options":
+    """Options read back from the daemon's own records (plain JSON values), checked
+    as a caller's would be."""
+    allowed = OPTIONS.get(method, {})
+    given = {}
+    for key, value in values.items():
+        signature = allowed.get(key, ("?",))[0]
+        wanted = _PYTHON_TYPES.get(signature)
+        limit = _INT_LIMITS.get(signature)
+        if wanted is None or type(value) is not wanted or \
+                (limit is not None and not 0 <= value < limit):
+            raise InvalidArgument(f"stored option {key!r}={value!r} is not valid for "
+                                  f"{method}")
+        given[key] = (signature, value)
+    return options(method, given)
+
+
 class Options(dict):
     """Checked options: key → plain Python value; absent keys were not given."""
 

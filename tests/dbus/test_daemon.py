@@ -1,6 +1,7 @@
 """The daemon's own behaviour: errors, floods, signals, shutdown, name handling."""
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -107,8 +108,9 @@ def test_session_bus_needs_sim():
 
 
 async def test_without_sim_reads_this_host_and_says_what_is_missing(start_daemon, bus):
-    """The real engine: LUNs (read-only, from udev and sysfs), iSCSI and LVM; the
-    engine not yet built (NFS) answers NotSupported, naming what is missing."""
+    """The real engine on this host (no device-mapper, no NFS server): LUNs
+    (read-only, from udev and sysfs), iSCSI, LVM and NFS answer, each refusing what
+    is not there with the contract's error."""
     start_daemon(sim=False)
     storage = Storage(bus)
     luns = await storage.host("EnumerateLuns", "a{sv}", {})
@@ -127,6 +129,14 @@ async def test_without_sim_reads_this_host_and_says_what_is_missing(start_daemon
                            ["/dev/no-such-disk-solidice"], {})
     assert raised.value.type == ERROR + "NotFound"
     with pytest.raises(DBusError) as raised:
-        await storage.pool("MountNfs", "sssa{sv}", "192.0.2.1", "/export", "/mnt/x", {})
-    assert raised.value.type == ERROR + "NotSupported"
-    assert "--sim" in raised.value.text
+        await storage.pool("MountNfs", "sssa{sv}", "192.0.2.1", "/export",
+                           "/mnt/no-such-dir-solidice", {})
+    assert raised.value.type == ERROR + "NotFound"      # looked at, never created
+    assert "create-mountpoint" in raised.value.text
+    assert not os.path.exists("/mnt/no-such-dir-solidice")
+    with pytest.raises(DBusError) as raised:
+        await storage.pool("Unmount", "sba{sv}", "/mnt/no-such-dir-solidice", False, {})
+    assert raised.value.type == ERROR + "NotFound"
+    with open("/proc/self/mountinfo") as table:        # the host's own NFS mounts
+        nfs = [line for line in table if line.split(" - ")[1].split()[0] in ("nfs", "nfs4")]
+    assert len((await storage.props(HOST, "Host"))["Mounts"]) == len(nfs)

@@ -47,6 +47,10 @@ class Engine(Protocol):
     async def start(self) -> None:
         """Scan the host. On completion the store holds every object there is."""
 
+    def serving(self) -> None:
+        """The bus name is ours (called once, after `start`): background work that
+        must not delay start-up may begin (re-establishing persistent mounts)."""
+
     async def close(self) -> None:
         """Stop watching the host. Nothing on the host changes."""
 
@@ -144,10 +148,14 @@ class Engine(Protocol):
                         opts: Options, uid: int) -> str:
         """server:remote_path is mounted on local_path (always nosuid,nodev);
         returns the mount's key (its local path). `Timeout` if the server does not
-        answer within `timeout` seconds, leaving no mount point it created."""
+        answer within `timeout` seconds, leaving no mount point it created. With
+        `persistent`, the mount is recorded and kept: made again after a restart or
+        a reboot, or when it vanishes, until `unmount`."""
 
     async def unmount(self, local_path: str, force: bool, opts: Options) -> None:
-        """Nothing is mounted on local_path. `Busy` if in use and not `force`."""
+        """Nothing is mounted on local_path, and it is no longer kept mounted.
+        `Busy` if in use and not `force`; `force` detaches it even when its server
+        is dead. `NotFound` if no NFS mount is there or recorded."""
 
     # ---- jobs ----
 

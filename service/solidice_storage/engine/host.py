@@ -1,6 +1,5 @@
-"""The real host engine, as far as it goes: LUN discovery (multipath-aware), iSCSI,
-rescans and block device information. LVM and NFS answer `NotSupported` (from
-`unavailable.UnavailableEngine`) until their engines land.
+"""The real host engine: LUN discovery (multipath-aware), iSCSI, rescans, block
+device information, LVM (host_lvm.py) and NFS mounts (nfs.py).
 
 Discovery reads udev's database and sysfs (blockdev.py), the iSCSI sessions from
 sysfs (iscsi.py) and device-mapper's view of each path (`dmsetup status`); nothing is
@@ -25,6 +24,7 @@ from .base import BlockInfo
 from .host_lvm import LvmMixin
 from .iscsi import SYSFS, Iscsi, SysSession, format_portal, read_sessions, split_portal
 from .multipath import parse_dm_status
+from .nfs import NfsMounts
 from .runner import Runner
 from .shared import ISCSI_TIMEOUT, wwid_candidates
 from .state import Jobs
@@ -39,8 +39,8 @@ INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
 
 
 class HostEngine(LvmMixin, UnavailableEngine):
-    description = (f"this host (solidice-storage {__version__}; LUNs, multipath, iSCSI "
-                   "and LVM; NFS not yet)")
+    description = (f"this host (solidice-storage {__version__}; LUNs, multipath, iSCSI, "
+                   "LVM and NFS)")
 
     def __init__(self, runner: Runner | None = None, sysfs: Path = SYSFS,
                  state_dir: Path | None = None) -> None:
@@ -58,6 +58,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
         self._scan_lock = asyncio.Lock()
         self._session_locks: dict[str, asyncio.Lock] = {}
         self._active_lvs: dict[str, bool] = {}
+        self.nfs = NfsMounts(self.runner, self.store, self.jobs, state_dir)
         self._lvm_init()
 
     async def start(self) -> None:
@@ -72,12 +73,24 @@ class HostEngine(LvmMixin, UnavailableEngine):
                  asyncio.get_running_loop().time() - started)
         await self._lvm_start()
         await self.scan()                  # the LUNs again, with their PV links
-        log.warning("NFS on this host is not available in this build yet: those calls "
-                    "answer NotSupported")
+        await self.nfs.start()
+
+    def serving(self) -> None:
+        self.nfs.serving()
 
     async def close(self) -> None:
         self._watch.close()
+        await self.nfs.close()
         await self._lvm_close()
+
+    # ---- NFS (nfs.py) ----
+
+    async def mount_nfs(self, server: str, remote_path: str, local_path: str,
+                        opts: Options, uid: int) -> str:
+        return await self.nfs.mount(server, remote_path, local_path, opts, uid)
+
+    async def unmount(self, local_path: str, force: bool, opts: Options) -> None:
+        await self.nfs.unmount(local_path, force)
 
     async def scan(self) -> None:
         """Read the disks and the paths' states; publish what changed. Scans run one

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .files import sync_directory, write_atomically
+
 log = logging.getLogger(__name__)
 STATE_DIR = Path("/var/lib/solidice-storage")
 CRASH_ENV = "SOLIDICE_CRASH_AT"
@@ -84,32 +86,16 @@ class Intents:
         return await asyncio.to_thread(self._read_all)
 
     def _write(self, intent: Intent) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = intent.path.with_suffix(".tmp")
         text = json.dumps({"kind": intent.kind, "step": intent.step, "data": intent.data},
                           sort_keys=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, text.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, intent.path)
-        self._sync_directory()
+        write_atomically(intent.path, text)
 
     def _remove(self, intent: Intent) -> None:
         try:
             intent.path.unlink()
         except FileNotFoundError:
             return
-        self._sync_directory()
-
-    def _sync_directory(self) -> None:
-        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        sync_directory(self.directory)
 
     def _read_all(self) -> list[Intent]:
         if not self.directory.is_dir():

@@ -15,7 +15,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Awaitable, Callable, Iterable
 
 from ..errors import NotSupported, Timeout
 
@@ -31,11 +31,21 @@ TOOLS = {
     "udevadm": "/bin/udevadm",
     "mount": "/bin/mount",
     "umount": "/bin/umount",
+    # for NFS mount points: stat and create them in a child process, never in the
+    # daemon (a path below a dead NFS server hangs whoever looks at it)
+    "find": "/usr/bin/find",
+    "mkdir": "/bin/mkdir",
+    "rmdir": "/bin/rmdir",
 }
 # How many of each may run at once: LVM serializes on its own locks, and a flood
 # of iscsiadm or mount processes helps nobody.
 LIMITS = {"lvm": 4, "iscsiadm": 2}
 DEFAULT_LIMIT = 4
+# After a timeout the program's group is killed; a process stuck in the kernel (an
+# NFS request to a dead server) may take a while to die, and the caller is not kept
+# waiting for that: its reaping goes on in the background.
+REAP_WAIT = 5
+ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 
 
 @dataclass(frozen=True)
@@ -76,42 +86,35 @@ class Runner:
         """Run `tool` with `args`; Timeout if it takes longer than `timeout` seconds
         (it is killed, with anything it started). A non-zero exit is returned, not
         raised: what it means depends on the tool."""
-        path = self.tools.get(tool)
-        if path is None or not os.access(path, os.X_OK):
-            raise NotSupported(f"{tool} is not installed on this host")
-        argv = (path, *args)
-        assert all(isinstance(arg, str) and "\0" not in arg for arg in argv), argv
-        self.history.append(argv)
-        started = time.monotonic()
-        async with self._limits[tool]:
-            process = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.PIPE if stdin is not None
-                else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                start_new_session=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                                             "LC_ALL": "C"})
-            try:
-                stdout, stderr = await asyncio.wait_for(
-                    process.communicate(None if stdin is None else stdin.encode()), timeout)
-            except (asyncio.TimeoutError, asyncio.CancelledError) as error:
-                _kill_group(process)
-                await process.communicate()        # reap it and close its pipes
-                if isinstance(error, asyncio.CancelledError):
-                    raise
-                raise Timeout(f"{tool} did not finish within {timeout:g} s") from None
-        result = Result(process.returncode, stdout.decode(errors="replace"),
-                        stderr.decode(errors="replace"))
+        async def collect(process: asyncio.subprocess.Process) -> tuple[str, str]:
+            stdout, stderr = await process.communicate(
+                None if stdin is None else stdin.encode())
+            return stdout.decode(errors="replace"), stderr.decode(errors="replace")
+        result = await self._run(tool, args, timeout, collect, stdin is not None)
         for secret in secrets:
             if secret:
                 result = Result(result.returncode, result.stdout.replace(secret, "****"),
                                 result.stderr.replace(secret, "****"))
-        _log_result(argv, result, started)
         return result
 
     async def run_lines(self, tool: str, *args: str, timeout: float,
                         on_line: Callable[[str], None]) -> Result:
         """`run`, calling `on_line` with each line of stdout as it comes (progress
         of a long command). Cancelling the caller kills the program's group."""
+        async def collect(process: asyncio.subprocess.Process) -> tuple[str, str]:
+            errors = asyncio.ensure_future(process.stderr.read())
+            lines = []
+            async for raw in process.stdout:
+                line = raw.decode(errors="replace")
+                lines.append(line)
+                on_line(line.rstrip("\n"))
+            await process.wait()
+            return "".join(lines), (await errors).decode(errors="replace")
+        return await self._run(tool, args, timeout, collect, False)
+
+    async def _run(self, tool: str, args: tuple[str, ...], timeout: float,
+                   collect: Callable[[asyncio.subprocess.Process], Awaitable[tuple[str, str]]],
+                   with_stdin: bool) -> Result:
         path = self.tools.get(tool)
         if path is None or not os.access(path, os.X_OK):
             raise NotSupported(f"{tool} is not installed on this host")
@@ -121,30 +124,38 @@ class Runner:
         started = time.monotonic()
         async with self._limits[tool]:
             process = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True,
-                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"})
-
-            async def read() -> tuple[str, str]:
-                errors = asyncio.ensure_future(process.stderr.read())
-                lines = []
-                async for raw in process.stdout:
-                    line = raw.decode(errors="replace")
-                    lines.append(line)
-                    on_line(line.rstrip("\n"))
-                await process.wait()
-                return "".join(lines), (await errors).decode(errors="replace")
+                *argv, stdin=asyncio.subprocess.PIPE if with_stdin
+                else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                start_new_session=True, env=ENV)
             try:
-                stdout, stderr = await asyncio.wait_for(read(), timeout)
+                stdout, stderr = await asyncio.wait_for(collect(process), timeout)
             except (asyncio.TimeoutError, asyncio.CancelledError) as error:
                 _kill_group(process)
-                await process.communicate()
+                await _reap(process, argv)
                 if isinstance(error, asyncio.CancelledError):
                     raise
+                log.debug("%s: killed after %g s", " ".join(argv), timeout)
                 raise Timeout(f"{tool} did not finish within {timeout:g} s") from None
         result = Result(process.returncode, stdout, stderr)
         _log_result(argv, result, started)
         return result
+
+
+async def _reap(process: asyncio.subprocess.Process, argv: tuple[str, ...]) -> None:
+    """Wait a little for a killed program to die; past REAP_WAIT, let it be reaped
+    in the background (it is stuck in the kernel, and will die when that returns)."""
+    reaping = asyncio.ensure_future(process.communicate())
+    done, _ = await asyncio.wait([reaping], timeout=REAP_WAIT)
+    if not done:
+        log.warning("%s (pid %d) was killed but has not died yet; it is stuck in the "
+                    "kernel, and will be reaped when it returns", " ".join(argv),
+                    process.pid)
+        _stuck.add(reaping)
+        reaping.add_done_callback(_stuck.discard)
+
+
+_stuck: set[asyncio.Future] = set()     # reapers of killed programs not dead yet
 
 
 def _log_result(argv: tuple[str, ...], result: Result, started: float) -> None:

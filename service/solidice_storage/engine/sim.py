@@ -96,6 +96,9 @@ class SimEngine(SimLvm):
             await self.create_logical_volume(uuid, f"lv{number:05d}", 4 * sim_host.MiB,
                                              Options())
 
+    def serving(self) -> None:
+        pass
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()

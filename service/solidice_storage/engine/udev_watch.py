@@ -15,16 +15,15 @@ from typing import Awaitable, Callable
 
 import pyudev
 
+from .debounce import Debounced
+
 log = logging.getLogger(__name__)
 
 
 class UdevWatch:
     def __init__(self, on_change: Callable[[], Awaitable[None]], delay: float = 0.1) -> None:
-        self._on_change = on_change
-        self._delay = delay
+        self._rescan = Debounced(on_change, delay, "rescan after udev events")
         self._monitor: pyudev.Monitor | None = None
-        self._task: asyncio.Task | None = None
-        self._dirty = False
 
     def start(self) -> None:
         monitor = pyudev.Monitor.from_netlink(pyudev.Context())
@@ -51,22 +50,10 @@ class UdevWatch:
                 break
             seen = True
         if seen:
-            self._dirty = True
-            if self._task is None or self._task.done():
-                self._task = asyncio.ensure_future(self._rescan())
-
-    async def _rescan(self) -> None:
-        while self._dirty:
-            await asyncio.sleep(self._delay)
-            self._dirty = False
-            try:
-                await self._on_change()
-            except Exception:
-                log.exception("rescan after udev events failed")
+            self._rescan.poke()
 
     def close(self) -> None:
         if self._monitor is not None:
             asyncio.get_running_loop().remove_reader(self._monitor.fileno())
             self._monitor = None
-        if self._task is not None:
-            self._task.cancel()
+        self._rescan.cancel()

@@ -35,6 +35,9 @@ class UnavailableEngine:
     async def start(self) -> None:
         pass
 
+    def serving(self) -> None:
+        pass
+
     async def close(self) -> None:
         pass
 

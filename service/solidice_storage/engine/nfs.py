@@ -1,0 +1,523 @@
+"""NFS mounts on the real host: made, watched and kept, never on the event loop.
+
+Nothing here touches a path that NFS could hang. A mount point is looked at and
+created by child processes (`find`, `mkdir`, `rmdir`), the mount and the unmount
+are `mount`/`umount` processes, each under a timeout that kills it; a server that
+does not answer makes the call fail with `Timeout`, and the daemon goes on
+answering everyone else meanwhile. `umount` runs with `-c` (no canonicalization:
+no stat of the mount point) and `-i` (no umount.nfs helper, which would ask a dead
+server's mountd).
+
+The host's mount table is the truth: the `Mount` objects are the NFS mounts in
+`/proc/self/mountinfo`, whoever made them. The kernel signals a change of the table
+with EPOLLPRI on an open mountinfo file (the file is always readable, so waiting for
+input would spin); an epoll set of our own waits for exactly that, and its fd is
+what the event loop watches. A change gives one re-read, 100 ms later.
+
+Persistence answers the seed's two open questions. A mount made with `persistent`
+is recorded in `<state dir>/nfs-mounts.json` (root only, written atomically) before
+it is made. At start the daemon rebuilds its objects from the mount table and
+never unmounts or remounts what is there; after it has taken its bus name it
+re-establishes, in the background, each recorded mount that is missing, retrying
+with backoff while the server is down. A recorded mount that disappears behind the
+daemon's back is made again the same way. `Unmount` is the only way to end one.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import re
+import select
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from .. import validation
+from ..errors import (AlreadyExists, Busy, Failed, InvalidArgument, NotFound,
+                      NotSupported, StorageError, Timeout)
+from ..models import Mount
+from ..validation import Options
+from .debounce import Debounced
+from .files import write_atomically
+from .intents import STATE_DIR
+from .runner import Result, Runner
+from .shared import NFS_MOUNT_TIMEOUT, nfs_mount_options
+from .state import Jobs, StateStore
+
+log = logging.getLogger(__name__)
+MOUNTINFO = "/proc/self/mountinfo"
+NFS_TYPES = ("nfs", "nfs4")
+MOUNT_HELPER = "/sbin/mount.nfs"
+CONFIG_NAME = "nfs-mounts.json"
+UNMOUNT_TIMEOUT = 30           # seconds an unmount may take (umount has no option)
+CHECK_TIMEOUT = 10             # seconds a look at a local mount point may take
+RETRY_FIRST, RETRY_MAX = 5, 300  # backoff of a persistent mount's re-establishment
+REMOUNT_DELAY = 1              # after a persistent mount vanished, before it is remade
+
+
+# ---- the mount table ----
+
+@dataclass(frozen=True)
+class MountEntry:
+    """One line of mountinfo."""
+    mount_id: int
+    parent_id: int
+    local_path: str
+    fstype: str
+    source: str
+    options: str               # the mount's options, then its superblock's
+
+
+_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    return _ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field)
+
+
+def parse_mountinfo(text: str) -> list[MountEntry]:
+    """Every mount, in the table's order (a later mount on a path hides an earlier)."""
+    entries = []
+    for line in text.splitlines():
+        fields = line.split(" ")
+        try:
+            tail = fields[fields.index("-") + 1:]
+            mount_options, super_options = fields[5].split(","), tail[2].split(",")
+            options = ",".join(dict.fromkeys(mount_options + super_options))
+            entries.append(MountEntry(int(fields[0]), int(fields[1]), _unescape(fields[4]),
+                                      tail[0], _unescape(tail[1]), options))
+        except (ValueError, IndexError):
+            log.warning("unreadable mountinfo line: %r", line)
+    return entries
+
+
+def split_source(source: str) -> tuple[str, str] | None:
+    """`server:/path` (the server in brackets when IPv6) → (server, path)."""
+    if source.startswith("["):
+        server, _, rest = source.partition("]")
+        server, path = server + "]", rest[1:] if rest.startswith(":") else ""
+    else:
+        server, _, path = source.partition(":")
+    return (server, path) if server and path.startswith("/") else None
+
+
+def nfs_mounts(entries: list[MountEntry]) -> dict[str, MountEntry]:
+    """The NFS mounts one can see, by local path: a path's last mount, if NFS."""
+    visible = {entry.local_path: entry for entry in entries}
+    return {path: entry for path, entry in visible.items()
+            if entry.fstype in NFS_TYPES and split_source(entry.source)}
+
+
+def read_mountinfo() -> list[MountEntry]:
+    # procfs: the kernel writes this from memory, never asking an NFS server
+    with open(MOUNTINFO) as table:
+        return parse_mountinfo(table.read())
+
+
+class MountinfoWatch:
+    """Calls `on_change` once, `delay` seconds after the mount table changed (a
+    burst of changes gives one call; a change during the call, one more)."""
+
+    def __init__(self, on_change: Callable[[], Awaitable[None]], delay: float = 0.1,
+                 path: str = MOUNTINFO) -> None:
+        self._refresh = Debounced(on_change, delay, "re-reading the mount table")
+        self._path = path
+        self._file = None
+        self._epoll: select.epoll | None = None
+
+    def start(self) -> None:
+        self._file = open(self._path, "rb", buffering=0)
+        self._epoll = select.epoll()
+        self._epoll.register(self._file.fileno(), select.EPOLLPRI | select.EPOLLERR)
+        asyncio.get_running_loop().add_reader(self._epoll.fileno(), self._drain)
+
+    def _drain(self) -> None:
+        # polling the mountinfo file is what acknowledges the change (fs/proc_namespace.c)
+        self._epoll.poll(0)
+        self._refresh.poke()
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            asyncio.get_running_loop().remove_reader(self._epoll.fileno())
+            self._epoll.close()
+            self._file.close()
+            self._epoll = self._file = None
+        self._refresh.cancel()
+
+
+# ---- the persistent mounts' configuration ----
+
+@dataclass(frozen=True)
+class Wanted:
+    """A mount to keep: what the caller asked for, options included."""
+    server: str
+    remote_path: str
+    local_path: str
+    options: dict
+
+    def to_json(self) -> dict:
+        return {"server": self.server, "remote-path": self.remote_path,
+                "local-path": self.local_path, "options": self.options}
+
+    @classmethod
+    def from_json(cls, record: dict) -> "Wanted":
+        """Checked as a caller's arguments are: the file is root's, but a bad
+        record must not reach a command line."""
+        options = validation.stored_options("MountNfs", record["options"])
+        return cls(validation.host(record["server"]),
+                   validation.remote_path(record["remote-path"]),
+                   validation.local_path(record["local-path"]), dict(options))
+
+
+class MountConfig:
+    """`<state dir>/nfs-mounts.json`, root's only, whole or absent (files.py)."""
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self.path = (state_dir or STATE_DIR) / CONFIG_NAME
+
+    def load(self) -> dict[str, Wanted]:
+        try:
+            records = json.loads(self.path.read_text())["mounts"]
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            kept = self.path.with_suffix(".unreadable")
+            log.error("%s is unreadable (%s); kept as %s, starting without persistent "
+                      "mounts", self.path, error, kept)
+            os.replace(self.path, kept)
+            return {}
+        wanted = {}
+        for record in records:
+            try:
+                mount = Wanted.from_json(record)
+                wanted[mount.local_path] = mount
+            except (StorageError, KeyError, TypeError, AttributeError) as error:
+                log.error("%s: skipping a bad record %r: %s", self.path, record, error)
+        return wanted
+
+    def save(self, wanted: dict[str, Wanted]) -> None:
+        write_atomically(self.path, json.dumps(
+            {"mounts": [w.to_json() for w in wanted.values()]}, indent=1, sort_keys=True))
+
+
+# ---- mounting and unmounting ----
+
+class NfsMounts:
+    """The NFS part of the host engine (host.HostEngine delegates to it)."""
+
+    def __init__(self, runner: Runner, store: StateStore, jobs: Jobs,
+                 state_dir: Path | None = None) -> None:
+        self.runner = runner
+        self.store = store
+        self.jobs = jobs
+        self.config = MountConfig(state_dir)
+        self.mount_helper = MOUNT_HELPER
+        self.wanted: dict[str, Wanted] = {}
+        self._mounts: dict[str, MountEntry] = {}     # the NFS mounts, by local path
+        self._watch = MountinfoWatch(self.refresh)
+        self._refresh_lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}    # one change at a time per path
+        self._keepers: dict[str, asyncio.Task] = {}
+        self._serving = False
+
+    async def start(self) -> None:
+        """The Mount objects are the host's NFS mounts; nothing is mounted or
+        unmounted. Persistent mounts are made again only once `serving`."""
+        self.wanted = await asyncio.to_thread(self.config.load)
+        self._watch.start()                          # before the read: nothing missed
+        await self.refresh()
+        log.info("%d NFS mounts; %d persistent mounts recorded", len(self._mounts),
+                 len(self.wanted))
+
+    def serving(self) -> None:
+        """The bus name is ours: re-establish the missing persistent mounts."""
+        self._serving = True
+        self._keep_all()
+
+    async def close(self) -> None:
+        self._watch.close()
+        for task in self._keepers.values():
+            task.cancel()
+        self._keepers.clear()
+
+    async def refresh(self) -> None:
+        """Read the mount table; publish what changed; keep the persistent mounts."""
+        async with self._refresh_lock:
+            entries = await asyncio.wait_for(asyncio.to_thread(read_mountinfo),
+                                             CHECK_TIMEOUT)
+            mounts = nfs_mounts(entries)
+            gone = [("Mount", path) for path in self.store.all(Mount) if path not in mounts]
+            self._mounts = mounts
+            self.store.publish([self._model(entry) for entry in mounts.values()], gone)
+        self._keep_all()
+
+    def _model(self, entry: MountEntry) -> Mount:
+        server, remote_path = split_source(entry.source)
+        wanted = self.wanted.get(entry.local_path)
+        persistent = wanted is not None and self._is(entry, wanted)
+        return Mount(local_path=entry.local_path, server=server, remote_path=remote_path,
+                     options=entry.options, persistent=persistent)
+
+    @staticmethod
+    def _is(entry: MountEntry, wanted: Wanted) -> bool:
+        return split_source(entry.source) == (wanted.server, wanted.remote_path)
+
+    def _lock(self, local_path: str) -> asyncio.Lock:
+        return self._locks.setdefault(local_path, asyncio.Lock())
+
+    # ---- MountNfs ----
+
+    async def mount(self, server: str, remote_path: str, local_path: str,
+                    opts: Options, uid: int) -> str:
+        """server:remote_path is mounted on local_path (nosuid,nodev always); with
+        `persistent`, recorded first so that a crash mid-way still ends mounted.
+        `Timeout` when the server does not answer within `timeout` seconds: then
+        nothing is mounted and a mount point this call created is gone again."""
+        existing = self._mounts.get(local_path)
+        if existing is not None:
+            if split_source(existing.source) == (server, remote_path):
+                raise AlreadyExists(f"{server}:{remote_path} is mounted on {local_path}")
+            raise Busy(f"{existing.source} is mounted on {local_path}; unmount it first")
+        await self._stop_keeping(local_path)        # this call's options win
+        lock = self._lock(local_path)
+        if lock.locked():
+            raise Busy(f"a mount or unmount on {local_path} is in progress")
+        async with lock:
+            options = {k: v for k, v in opts.items() if k != validation.AUTH_KEY}
+            wanted = Wanted(server, remote_path, local_path, options)
+            if opts.get("persistent"):
+                await self._record(local_path, wanted)
+            job = self.jobs.start("nfs-mount", [], uid, cancelable=False)
+            try:
+                await self.jobs.run(job, self._mount(wanted))
+            except BaseException:
+                if opts.get("persistent"):
+                    await self._record(local_path, None)
+                raise
+            return local_path
+
+    async def _mount(self, wanted: Wanted) -> None:
+        """Mount it now, within its `timeout`; on completion it is in the store."""
+        timeout = wanted.options.get("timeout", NFS_MOUNT_TIMEOUT)
+        deadline = asyncio.get_running_loop().time() + timeout
+        local_path, source = wanted.local_path, f"{wanted.server}:{wanted.remote_path}"
+        if not os.access(self.mount_helper, os.X_OK):
+            raise NotSupported(f"{self.mount_helper} is not installed on this host "
+                               "(Debian's nfs-common)")
+        other = {e.local_path: e for e in await asyncio.to_thread(read_mountinfo)}.get(
+            local_path)
+        if other is not None:
+            raise Busy(f"{other.source} ({other.fstype}) is mounted on {local_path}")
+        created = await self._mount_point(local_path,
+                                          wanted.options.get("create-mountpoint", False))
+        try:
+            result = await self.runner.run(
+                "mount", "-t", "nfs", "-o", nfs_mount_options(Options(wanted.options)),
+                "--", source, local_path, timeout=max(deadline - _now(), 1))
+            if not result.ok:
+                raise _mount_error(result, source, local_path)
+        except Timeout:
+            await self._detach_leftover(local_path)
+            await self._remove_dirs(created)
+            raise Timeout(f"NFS server {wanted.server} did not answer within {timeout} s; "
+                          f"nothing is mounted on {local_path}") from None
+        except BaseException:
+            await self._remove_dirs(created)
+            raise
+        await self.refresh()
+        if local_path not in self._mounts:
+            raise Failed(f"mount reported success, but no NFS mount is on {local_path}")
+        log.info("mounted %s on %s (%s)", source, local_path,
+                 self._mounts[local_path].options)
+
+    async def _mount_point(self, path: str, create: bool) -> list[str]:
+        """Checks that `path` is an empty directory reached through no symbolic
+        link, or creates it (and missing parents) if `create`; returns the
+        directories created, deepest last. Looked at by `find`, a child process:
+        a parent directory may be on an NFS mount whose server is dead."""
+        ancestors = [path]
+        while ancestors[-1] != "/":
+            ancestors.append(os.path.dirname(ancestors[-1]))
+        ancestors.reverse()
+        # the paths are validated absolute (never an option to find); per path:
+        # E or - (empty or not), its type letter, the path
+        try:
+            result = await self.runner.run(
+                "find", *ancestors, "-maxdepth", "0", "(", "-empty", "-printf", "E", "-o",
+                "-printf", "-", ")", "-printf", "%y %p\\n", timeout=CHECK_TIMEOUT)
+        except Timeout:
+            raise Timeout(f"looking at {path} took longer than {CHECK_TIMEOUT} s: is it "
+                          "below an NFS mount whose server does not answer?") from None
+        found = {}
+        for line in result.stdout.splitlines():
+            if len(line) > 3:
+                found[line[3:]] = (line[0] == "E", line[1])
+        for ancestor in ancestors:
+            if ancestor in found and found[ancestor][1] != "d":
+                what = "a symbolic link" if found[ancestor][1] == "l" else "not a directory"
+                raise InvalidArgument(f"{ancestor} is {what}: mount points must be plain "
+                                      "directories, reached through no symbolic link")
+        if path in found:
+            if not found[path][0]:
+                raise Busy(f"{path} is not empty; mounting there would hide its files")
+            return []
+        if not create:
+            raise NotFound(f"{path} does not exist; pass create-mountpoint=true to "
+                           "create it")
+        missing = [a for a in ancestors if a not in found]
+        result = await self.runner.run("mkdir", "-p", "-m", "0755", "--", path,
+                                       timeout=CHECK_TIMEOUT)
+        if not result.ok:
+            raise Failed(f"cannot create {path}: {result.error_line()}")
+        return missing
+
+    async def _remove_dirs(self, created: list[str]) -> None:
+        """Remove the mount point directories a failed mount created (only if
+        empty: rmdir never removes anything else)."""
+        for directory in reversed(created):
+            try:
+                result = await self.runner.run("rmdir", "--", directory,
+                                               timeout=CHECK_TIMEOUT)
+            except Timeout:
+                result = None
+            if result is None or not result.ok:
+                log.warning("could not remove %s, created for a mount that failed",
+                            directory)
+                return
+
+    async def _detach_leftover(self, local_path: str) -> None:
+        """After a killed mount: if the kernel mounted it all the same, detach it."""
+        entries = await asyncio.to_thread(read_mountinfo)
+        if nfs_mounts(entries).get(local_path) is not None:
+            try:
+                await self._umount(local_path, force=True)
+            except StorageError as error:
+                log.warning("could not detach %s after a mount timed out: %s",
+                            local_path, error)
+        await self.refresh()
+
+    # ---- Unmount ----
+
+    async def unmount(self, local_path: str, force: bool) -> None:
+        """Nothing NFS is mounted on local_path and it is not kept persistent.
+        `Busy` if in use and not `force`; with `force`, it is detached even when
+        in use or its server is dead. `NotFound` if there was nothing to end."""
+        await self._stop_keeping(local_path)
+        lock = self._lock(local_path)
+        if lock.locked() and not force:
+            raise Busy(f"a mount or unmount on {local_path} is in progress")
+        async with lock:
+            wanted = self.wanted.get(local_path)
+            if wanted is not None:
+                await self._record(local_path, None)
+            if local_path not in self._mounts:
+                await self.refresh()
+            if local_path not in self._mounts:
+                if wanted is None:
+                    raise NotFound(f"no NFS mount on {local_path}")
+                log.info("%s is no longer kept mounted", local_path)
+                return
+            try:
+                await self._umount(local_path, force)
+            except BaseException:
+                if wanted is not None:               # nothing lost on a failure
+                    await self._record(local_path, wanted)
+                raise
+            await self.refresh()
+            log.info("unmounted %s%s", local_path, " (forced)" if force else "")
+
+    async def _umount(self, local_path: str, force: bool) -> None:
+        # -f aborts the requests in flight (a dead server), -l detaches at once
+        # even if files are open
+        args = ["-i", "-c", *(["-f", "-l"] if force else []), "--", local_path]
+        try:
+            result = await self.runner.run("umount", *args, timeout=UNMOUNT_TIMEOUT)
+        except Timeout:
+            raise Timeout(f"unmounting {local_path} took longer than {UNMOUNT_TIMEOUT} s "
+                          "(its server does not answer?); pass force to detach it") \
+                from None
+        if result.ok:
+            return
+        line = result.error_line()
+        if "busy" in line:
+            raise Busy(f"{local_path} is in use (a process has a file open or its working "
+                       "directory there); stop it, or pass force to detach the mount")
+        if "not mounted" in line:
+            return                                   # gone meanwhile
+        raise Failed(f"cannot unmount {local_path}: {line}")
+
+    # ---- keeping the persistent mounts ----
+
+    async def _record(self, local_path: str, wanted: Wanted | None) -> None:
+        if wanted is None:
+            self.wanted.pop(local_path, None)
+        else:
+            self.wanted[local_path] = wanted
+        await asyncio.to_thread(self.config.save, dict(self.wanted))
+
+    def _keep_all(self) -> None:
+        if not self._serving:
+            return
+        for path, wanted in self.wanted.items():
+            entry = self._mounts.get(path)
+            keeper = self._keepers.get(path)
+            if entry is None and (keeper is None or keeper.done()) \
+                    and not self._lock(path).locked():
+                self._keepers[path] = asyncio.ensure_future(self._keep(wanted))
+
+    async def _stop_keeping(self, local_path: str) -> None:
+        """Stop re-establishing the mount on local_path, an attempt in flight
+        included (its mount process is killed)."""
+        keeper = self._keepers.pop(local_path, None)
+        if keeper is not None and not keeper.done():
+            keeper.cancel()
+            await asyncio.wait([keeper])
+
+    async def _keep(self, wanted: Wanted) -> None:
+        """Make a recorded mount again, with backoff while that fails; stops when
+        it is mounted, no longer recorded, or something else is on its path."""
+        path, delay = wanted.local_path, RETRY_FIRST
+        await asyncio.sleep(REMOUNT_DELAY)
+        while True:
+            async with self._lock(path):
+                if self.wanted.get(path) != wanted:
+                    return
+                entry = self._mounts.get(path)
+                if entry is not None:
+                    if not self._is(entry, wanted):
+                        log.error("persistent mount %s:%s: %s is mounted on %s instead; "
+                                  "not mounting over it", wanted.server,
+                                  wanted.remote_path, entry.source, path)
+                    return
+                try:
+                    log.info("persistent mount: mounting %s:%s on %s", wanted.server,
+                             wanted.remote_path, path)
+                    await self._mount(Wanted(wanted.server, wanted.remote_path, path,
+                                             {**wanted.options, "create-mountpoint": True}))
+                    return
+                except StorageError as error:
+                    log.warning("persistent mount on %s failed (%s); trying again in %d s",
+                                path, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _mount_error(result: Result, source: str, local_path: str) -> StorageError:
+    """mount.nfs's last line, as the contract's error."""
+    line = result.error_line()
+    text = line.lower()
+    if "access denied" in text or "no such file or directory" in text:
+        return NotFound(f"the server does not export {source} to this host ({line})")
+    if "protocol not supported" in text or "requested nfs version" in text:
+        return NotSupported(f"the server does not offer what was asked ({line})")
+    if "already mounted" in text or "busy" in text:
+        return Busy(f"{local_path} is busy ({line})")
+    if "timed out" in text:
+        return Timeout(f"mounting {source} timed out ({line})")
+    return Failed(f"mounting {source} on {local_path} failed: {line}")

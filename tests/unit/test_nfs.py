@@ -1,0 +1,215 @@
+"""engine/nfs.py: the mount table, the persistent mounts' records, mount points
+looked at by child processes, and failures that leave nothing behind. The real
+mounts are tested in the lab (tests/lab/test_nfs.py)."""
+
+import asyncio
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from solidice_storage import validation
+from solidice_storage.engine import nfs
+from solidice_storage.engine.nfs import (MountConfig, MountinfoWatch, NfsMounts, Wanted,
+                                         nfs_mounts, parse_mountinfo, split_source)
+from solidice_storage.engine.runner import TOOLS, Runner
+from solidice_storage.engine.state import Jobs, StateStore
+from solidice_storage.errors import (Busy, InvalidArgument, NotFound, Timeout)
+from solidice_storage.models import Mount
+
+DATA = Path(__file__).parent / "data" / "lab"
+
+
+def test_mountinfo_from_the_lab():
+    """Captured in the lab guest with a v3 and a v4.2 mount made by the service."""
+    entries = parse_mountinfo((DATA / "mountinfo-nfs.txt").read_text())
+    mounts = nfs_mounts(entries)
+    v3, v4 = mounts["/mnt/lab/nfs-v3"], mounts["/mnt/lab/nfs-v4"]
+    assert (v3.fstype, v3.source) == ("nfs", "127.0.0.3:/srv/nfs/export")
+    assert (v4.fstype, v4.source) == ("nfs4", "127.0.0.3:/export")
+    for entry in (v3, v4):
+        options = entry.options.split(",")
+        assert {"nosuid", "nodev", "soft", "timeo=100", "retrans=3"} <= set(options)
+        assert len(options) == len(set(options))        # rw once, not twice
+    assert "vers=3" in v3.options.split(",") and "vers=4.2" in v4.options.split(",")
+    assert all(e.fstype in ("nfs", "nfs4") for e in mounts.values())
+    assert len(entries) > len(mounts)                   # the rest are not NFS
+
+
+def test_mountinfo_escapes_and_hidden_mounts():
+    text = ("30 1 0:50 / /mnt/my\\040share rw,nosuid,nodev - nfs [fd00::3]:/ex\\134port "
+            "rw,vers=3,addr=fd00::3\n"
+            "31 1 0:51 / /mnt/over rw - nfs4 10.0.0.1:/a rw,vers=4.2\n"
+            "32 31 0:52 / /mnt/over rw - tmpfs none rw\n"
+            "33 1 0:53 / /mnt/odd rw - nfs no-colon rw\n"
+            "garbage\n")
+    mounts = nfs_mounts(parse_mountinfo(text))
+    assert list(mounts) == ["/mnt/my share"]           # /mnt/over is hidden by tmpfs
+    entry = mounts["/mnt/my share"]
+    assert split_source(entry.source) == ("[fd00::3]", "/ex\\port")
+    assert entry.options == "rw,nosuid,nodev,vers=3,addr=fd00::3"
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("server:/export", ("server", "/export")),
+    ("10.1.2.3:/", ("10.1.2.3", "/")),
+    ("[::1]:/x", ("[::1]", "/x")),
+    ("server", None), (":/x", None), ("[::1]/x", None)])
+def test_split_source(source, expected):
+    assert split_source(source) == expected
+
+
+def test_records_are_root_only_and_round_trip(tmp_path):
+    config = MountConfig(tmp_path / "state")
+    wanted = {"/mnt/a": Wanted("nfs.example.com", "/export", "/mnt/a",
+                               {"vers": "4.2", "persistent": True, "timeo": 50})}
+    config.save(wanted)
+    assert stat.S_IMODE(config.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(config.path.parent.stat().st_mode) == 0o700
+    assert config.load() == wanted
+    assert not list(config.path.parent.glob("*.tmp"))
+
+
+def test_a_bad_record_is_skipped_and_an_unreadable_file_kept(tmp_path):
+    config = MountConfig(tmp_path)
+    good = Wanted("10.0.0.1", "/x", "/mnt/x", {"persistent": True}).to_json()
+    bad = [{**good, "local-path": "/etc"},                     # a system directory
+           {**good, "local-path": "/mnt/y", "options": {"vers": "9"}},
+           {**good, "local-path": "/mnt/z", "options": {"port": 70000}},
+           {**good, "local-path": "/mnt/w", "options": {"mount-opts": "exec"}},
+           {"server": "10.0.0.1"}]
+    config.path.write_text(json.dumps({"mounts": [good, *bad]}))
+    assert list(config.load()) == ["/mnt/x"]
+    config.path.write_text("{not json")
+    assert config.load() == {}
+    assert config.path.with_suffix(".unreadable").read_text() == "{not json"
+
+
+def test_stored_options_are_checked_like_a_callers():
+    assert validation.stored_options("MountNfs", {"vers": "3", "hard": True}) == \
+        {"vers": "3", "hard": True}
+    for bad in ({"hard": 1}, {"timeo": True}, {"timeo": 0}, {"retry": -1},
+                {"nosuch": "x"}):
+        with pytest.raises(InvalidArgument):
+            validation.stored_options("MountNfs", bad)
+
+
+# ---- mount points, with the real find/mkdir/rmdir and a stand-in mount ----
+
+def _engine(tmp_path, mount_script: str) -> NfsMounts:
+    fake = tmp_path / "mount"
+    fake.write_text("#!/bin/sh\n" + mount_script)
+    fake.chmod(0o755)
+    helper = tmp_path / "mount.nfs"
+    helper.write_text("#!/bin/sh\nexit 1\n")
+    helper.chmod(0o755)
+    runner = Runner({**TOOLS, "mount": str(fake)})
+    store = StateStore()
+    engine = NfsMounts(runner, store, Jobs(store), tmp_path / "state")
+    engine.mount_helper = str(helper)
+    return engine
+
+
+def _opts(**values) -> validation.Options:
+    return validation.Options(values)
+
+
+async def test_a_mount_point_must_be_an_empty_plain_directory(tmp_path):
+    engine = _engine(tmp_path, "exit 0\n")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "file").write_text("x")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "file").write_text("x")
+    cases = [(tmp_path / "full", Busy, "not empty"),
+             (tmp_path / "link", InvalidArgument, "symbolic link"),
+             (tmp_path / "link" / "below", InvalidArgument, "symbolic link"),
+             (tmp_path / "file", InvalidArgument, "not a directory"),
+             (tmp_path / "missing", NotFound, "create-mountpoint")]
+    for path, error, words in cases:
+        with pytest.raises(error, match=words):
+            await engine.mount("10.0.0.1", "/x", str(path), _opts(), 0)
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "real" / "below").exists()
+    assert engine.runner.history and not any(
+        argv[0].endswith("/mount") for argv in engine.runner.history)
+
+
+async def test_a_refused_mount_leaves_no_directory_it_created(tmp_path):
+    engine = _engine(tmp_path, "echo 'mount.nfs: access denied by server while "
+                               "mounting 10.0.0.1:/x' >&2\nexit 32\n")
+    target = tmp_path / "a" / "b" / "c"
+    with pytest.raises(NotFound, match="does not export"):
+        await engine.mount("10.0.0.1", "/x", str(target),
+                           _opts(**{"create-mountpoint": True, "persistent": True}), 0)
+    assert not (tmp_path / "a").exists()
+    assert engine.wanted == {} and engine.config.load() == {}  # not kept either
+    mount = next(argv for argv in engine.runner.history if argv[0].endswith("/mount"))
+    assert mount[1:5] == ("-t", "nfs", "-o", "nosuid,nodev,rw,soft,timeo=100,retrans=3,"
+                                             "retry=1")
+    assert mount[5:] == ("--", "10.0.0.1:/x", str(target))
+
+
+async def test_a_server_that_does_not_answer_is_a_timeout_and_the_loop_keeps_going(tmp_path):
+    engine = _engine(tmp_path, "sleep 60\n")
+    target = tmp_path / "new"
+    ticks = 0
+
+    async def tick():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.05)
+            ticks += 1
+    ticker = asyncio.ensure_future(tick())
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(Timeout, match="did not answer within 2 s"):
+        await engine.mount("10.0.0.1", "/x", str(target),
+                           _opts(timeout=2, **{"create-mountpoint": True}), 0)
+    elapsed = asyncio.get_running_loop().time() - started
+    ticker.cancel()
+    assert elapsed < 10 and ticks > 10
+    assert not target.exists()
+    assert engine.store.all(Mount) == {}
+
+
+async def test_unmounting_nothing_is_not_found(tmp_path):
+    engine = _engine(tmp_path, "exit 0\n")
+    with pytest.raises(NotFound, match="no NFS mount"):
+        await engine.unmount(str(tmp_path / "x"), force=True)
+
+
+# ---- the mount table's watch (a real tmpfs mount: the tests run as root) ----
+
+async def test_the_watch_sees_a_mount_and_does_not_spin(tmp_path):
+    calls = []
+
+    async def changed():
+        calls.append(asyncio.get_running_loop().time())
+    watch = MountinfoWatch(changed, delay=0.05)
+    watch.start()
+    try:
+        await asyncio.sleep(0.3)
+        assert calls == []                          # idle: nothing, no busy loop
+        target = tmp_path / "mnt"
+        target.mkdir()
+        await asyncio.to_thread(subprocess.run, ["mount", "-t", "tmpfs", "solidice-test",
+                                                 str(target)], check=True)
+        try:
+            for _ in range(100):
+                if calls:
+                    break
+                await asyncio.sleep(0.05)
+            assert len(calls) == 1
+        finally:
+            await asyncio.to_thread(subprocess.run, ["umount", str(target)], check=True)
+        for _ in range(100):
+            if len(calls) == 2:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert len(calls) == 2
+    finally:
+        watch.close()
+    assert os.geteuid() == 0
