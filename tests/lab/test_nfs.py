@@ -72,6 +72,13 @@ def mount_id(local: str) -> str | None:
     return None
 
 
+def pinned_mount_id(fd: int) -> str:
+    for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines():
+        if line.startswith("mnt_id:"):
+            return line.split()[1]
+    raise AssertionError("no mnt_id in fdinfo")
+
+
 @pytest.fixture
 async def clean(bus):
     """After the test: nothing of ours is mounted under /mnt/lab or recorded."""
@@ -92,7 +99,7 @@ async def clean(bus):
 async def test_v3_and_v4_mounts_reach_the_kernel_with_their_options(bus, clean):
     v3, v4 = f"{BASE}/nfs-v3", f"{BASE}/nfs-v4"
     started = time.monotonic()
-    replies = await asyncio.gather(       # two at once: one path's mount waits for no other
+    replies = await asyncio.gather(       # two calls at once, on two paths
         mount(bus, v3, vers="3", timeo=50, rsize=65536, create_mountpoint=True),
         mount(bus, v4, V4_EXPORT, vers="4.2", ro=True, create_mountpoint=True))
     note(f"MountNfs v3 and v4.2 at once: {time.monotonic() - started:.2f} s")
@@ -224,20 +231,24 @@ async def test_a_persistent_mount_survives_sigkill_and_removal_behind_the_back(
     assert os.stat(STATE_FILE).st_mode & 0o777 == 0o600
     assert local in STATE_FILE.read_text()
     assert (await exported_mounts(bus))[local]["Persistent"] is True
-    before = mount_id(local)
-
-    kill_daemon()
+    # An open directory pins the mount: its id (fdinfo's mnt_id) cannot be reused, so
+    # the same id in the table after the restart means the very same mount.
+    pin = os.open(local, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        kill_daemon()
+        assert mount_id(local) == pinned_mount_id(pin)    # never unmounted or remounted
+    finally:
+        os.close(pin)
     from labbus import Bus
     fresh = await Bus.connect()
     try:
-        assert mount_id(local) == before                  # never unmounted or remounted
         props = (await exported_mounts(fresh))[local]
         assert props["Persistent"] is True and props["RemotePath"] == V4_EXPORT
 
         run("umount", local)                              # behind the daemon's back
         removed = time.monotonic()
-        wait_for(lambda: mount_id(local) not in (None, before), "the mount to come back",
-                 60)
+        assert mounted(local) is None
+        wait_for(lambda: mounted(local) is not None, "the mount to come back", 60)
         note(f"persistent mount removed by hand: back after "
              f"{time.monotonic() - removed:.2f} s")
         assert Path(local, "hello").read_text() == HELLO

@@ -17,7 +17,7 @@ from solidice_storage.engine.nfs import (MountConfig, MountinfoWatch, NfsMounts,
                                          nfs_mounts, parse_mountinfo, split_source)
 from solidice_storage.engine.runner import TOOLS, Runner
 from solidice_storage.engine.state import Jobs, StateStore
-from solidice_storage.errors import (Busy, InvalidArgument, NotFound, Timeout)
+from solidice_storage.errors import Busy, Cancelled, InvalidArgument, NotFound, Timeout
 from solidice_storage.models import Mount
 
 DATA = Path(__file__).parent / "data" / "lab"
@@ -30,11 +30,12 @@ def test_mountinfo_from_the_lab():
     v3, v4 = mounts["/mnt/lab/nfs-v3"], mounts["/mnt/lab/nfs-v4"]
     assert (v3.fstype, v3.source) == ("nfs", "127.0.0.3:/srv/nfs/export")
     assert (v4.fstype, v4.source) == ("nfs4", "127.0.0.3:/export")
-    for entry in (v3, v4):
+    for entry, extra in ((v3, {"rw", "vers=3", "timeo=50", "rsize=65536"}),
+                         (v4, {"ro", "vers=4.2", "timeo=100"})):
         options = entry.options.split(",")
-        assert {"nosuid", "nodev", "soft", "timeo=100", "retrans=3"} <= set(options)
+        assert {"nosuid", "nodev", "soft", "retrans=3", *extra} <= set(options)
         assert len(options) == len(set(options))        # rw once, not twice
-    assert "vers=3" in v3.options.split(",") and "vers=4.2" in v4.options.split(",")
+        assert options[:4] == [*sorted(extra & {"rw", "ro"}), "nosuid", "nodev", "relatime"]
     assert all(e.fstype in ("nfs", "nfs4") for e in mounts.values())
     assert len(entries) > len(mounts)                   # the rest are not NFS
 
@@ -124,15 +125,23 @@ async def test_a_mount_point_must_be_an_empty_plain_directory(tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
     (tmp_path / "file").write_text("x")
-    cases = [(tmp_path / "full", Busy, "not empty"),
-             (tmp_path / "link", InvalidArgument, "symbolic link"),
-             (tmp_path / "link" / "below", InvalidArgument, "symbolic link"),
-             (tmp_path / "file", InvalidArgument, "not a directory"),
-             (tmp_path / "missing", NotFound, "create-mountpoint")]
-    for path, error, words in cases:
+    (tmp_path / "theirs").mkdir()
+    os.chown(tmp_path / "theirs", 1000, 1000)          # a user could swap a link in
+    (tmp_path / "open").mkdir(mode=0o777)
+    os.chmod(tmp_path / "open", 0o777)
+    create = {"create-mountpoint": True}
+    cases = [(tmp_path / "full", {}, Busy, "not empty"),
+             (tmp_path / "link", {}, InvalidArgument, "symbolic link"),
+             (tmp_path / "link" / "below", create, InvalidArgument, "symbolic link"),
+             (tmp_path / "file", {}, InvalidArgument, "not a directory"),
+             (tmp_path / "missing", {}, NotFound, "create-mountpoint"),
+             (tmp_path / "theirs" / "mnt", create, InvalidArgument, "other than root"),
+             (tmp_path / "open" / "mnt", create, InvalidArgument, "other than root")]
+    for path, options, error, words in cases:
         with pytest.raises(error, match=words):
-            await engine.mount("10.0.0.1", "/x", str(path), _opts(), 0)
+            await engine.mount("10.0.0.1", "/x", str(path), _opts(**options), 0)
     assert not (tmp_path / "missing").exists() and not (tmp_path / "real" / "below").exists()
+    assert not (tmp_path / "theirs" / "mnt").exists() and not (tmp_path / "open" / "mnt").exists()
     assert engine.runner.history and not any(
         argv[0].endswith("/mount") for argv in engine.runner.history)
 
@@ -183,6 +192,7 @@ async def test_unmounting_nothing_is_not_found(tmp_path):
 # ---- the mount table's watch (a real tmpfs mount: the tests run as root) ----
 
 async def test_the_watch_sees_a_mount_and_does_not_spin(tmp_path):
+    assert os.geteuid() == 0, "this test mounts a tmpfs: run the unit tests as root"
     calls = []
 
     async def changed():
@@ -212,4 +222,31 @@ async def test_the_watch_sees_a_mount_and_does_not_spin(tmp_path):
         assert len(calls) == 2
     finally:
         watch.close()
-    assert os.geteuid() == 0
+
+
+async def test_records_saved_at_once_are_all_kept(tmp_path):
+    engine = _engine(tmp_path, "exit 0\n")
+    wanted = [Wanted("10.0.0.1", "/x", f"/mnt/m{n}", {"persistent": True})
+              for n in range(8)]
+    for _ in range(5):
+        await asyncio.gather(*(engine._record(w.local_path, w) for w in wanted))
+        await asyncio.gather(*(engine._record(w.local_path, None) for w in wanted[::2]))
+        assert sorted(engine.config.load()) == sorted(w.local_path for w in wanted[1::2])
+        assert engine.config.load() == engine.wanted
+    assert not list(engine.config.path.parent.glob("*.tmp"))
+
+
+async def test_a_forced_unmount_stops_a_mount_hanging_on_a_dead_server(tmp_path):
+    engine = _engine(tmp_path, "sleep 60\n")
+    target = tmp_path / "hanging"
+    mounting = asyncio.ensure_future(engine.mount(
+        "10.0.0.1", "/x", str(target), _opts(**{"create-mountpoint": True,
+                                                "persistent": True}), 0))
+    while not any(argv[0].endswith("/mount") for argv in engine.runner.history):
+        await asyncio.sleep(0.05)
+    started = asyncio.get_running_loop().time()
+    await engine.unmount(str(target), force=True)
+    assert asyncio.get_running_loop().time() - started < 10
+    with pytest.raises(Cancelled, match="forced unmount"):
+        await mounting
+    assert not target.exists() and engine.wanted == {} and engine.config.load() == {}

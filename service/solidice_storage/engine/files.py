@@ -4,7 +4,9 @@ The state directory is local (systemd's StateDirectory=), so these calls cannot
 hang the way an NFS path could; callers still run them off the event loop.
 """
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -12,14 +14,19 @@ def write_atomically(path: Path, text: str) -> None:
     """`path` holds `text` (mode 0600, its directory 0700 if created), or, after a
     crash at any point, what it held before: a temporary file, fsynced, renamed."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # a name of its own (mode 0600), so that two writers never share a temporary
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
+        try:
+            os.write(fd, text.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
     sync_directory(path.parent)
 
 

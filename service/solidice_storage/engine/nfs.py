@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from .. import validation
-from ..errors import (AlreadyExists, Busy, Failed, InvalidArgument, NotFound,
+from ..errors import (AlreadyExists, Busy, Cancelled, Failed, InvalidArgument, NotFound,
                       NotSupported, StorageError, Timeout)
 from ..models import Mount
 from ..validation import Options
@@ -180,6 +180,8 @@ class MountConfig:
     def load(self) -> dict[str, Wanted]:
         try:
             records = json.loads(self.path.read_text())["mounts"]
+            if not isinstance(records, list):
+                raise TypeError("'mounts' is not a list")
         except FileNotFoundError:
             return {}
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -220,6 +222,8 @@ class NfsMounts:
         self._refresh_lock = asyncio.Lock()
         self._locks: dict[str, asyncio.Lock] = {}    # one change at a time per path
         self._keepers: dict[str, asyncio.Task] = {}
+        self._inflight: dict[str, asyncio.Task] = {}  # MountNfs calls' mounts, by path
+        self._save_lock = asyncio.Lock()
         self._serving = False
 
     async def start(self) -> None:
@@ -237,9 +241,13 @@ class NfsMounts:
         self._keep_all()
 
     async def close(self) -> None:
+        self._serving = False
         self._watch.close()
-        for task in self._keepers.values():
+        keepers = [task for task in self._keepers.values() if not task.done()]
+        for task in keepers:
             task.cancel()
+        if keepers:
+            await asyncio.wait(keepers)
         self._keepers.clear()
 
     async def refresh(self) -> None:
@@ -280,23 +288,48 @@ class NfsMounts:
             if split_source(existing.source) == (server, remote_path):
                 raise AlreadyExists(f"{server}:{remote_path} is mounted on {local_path}")
             raise Busy(f"{existing.source} is mounted on {local_path}; unmount it first")
+        if self._lock(local_path).locked() and local_path not in self._keepers:
+            raise Busy(f"a mount or unmount on {local_path} is in progress")
         await self._stop_keeping(local_path)        # this call's options win
         lock = self._lock(local_path)
         if lock.locked():
             raise Busy(f"a mount or unmount on {local_path} is in progress")
-        async with lock:
-            options = {k: v for k, v in opts.items() if k != validation.AUTH_KEY}
-            wanted = Wanted(server, remote_path, local_path, options)
-            if opts.get("persistent"):
-                await self._record(local_path, wanted)
-            job = self.jobs.start("nfs-mount", [], uid, cancelable=False)
-            try:
-                await self.jobs.run(job, self._mount(wanted))
-            except BaseException:
-                if opts.get("persistent"):
-                    await self._record(local_path, None)
-                raise
-            return local_path
+        try:
+            async with lock:
+                options = {k: v for k, v in opts.items() if k != validation.AUTH_KEY}
+                wanted = Wanted(server, remote_path, local_path, options)
+                previous = self.wanted.get(local_path)
+                # the record this call asks for replaces (or ends) an earlier one
+                if opts.get("persistent") or previous is not None:
+                    await self._record(local_path,
+                                       wanted if opts.get("persistent") else None)
+                job = self.jobs.start("nfs-mount", [], uid, cancelable=False)
+                try:
+                    await self.jobs.run(job, self._stoppable(local_path,
+                                                             self._mount(wanted)))
+                except BaseException:
+                    if self.wanted.get(local_path) != previous:
+                        await self._record(local_path, previous)  # as it was before
+                    raise
+                return local_path
+        finally:
+            self._keep_all()
+
+    async def _stoppable(self, local_path: str, work: Awaitable[None]) -> None:
+        """`work`, which a forced unmount of the same path may stop (`Cancelled`)."""
+        task = asyncio.ensure_future(work)
+        self._inflight[local_path] = task
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait([task])
+            raise
+        finally:
+            self._inflight.pop(local_path, None)
+        if task.cancelled():
+            raise Cancelled(f"mounting on {local_path} was stopped by a forced unmount")
+        task.result()
 
     async def _mount(self, wanted: Wanted) -> None:
         """Mount it now, within its `timeout`; on completion it is in the store."""
@@ -346,19 +379,38 @@ class NfsMounts:
         try:
             result = await self.runner.run(
                 "find", *ancestors, "-maxdepth", "0", "(", "-empty", "-printf", "E", "-o",
-                "-printf", "-", ")", "-printf", "%y %p\\n", timeout=CHECK_TIMEOUT)
+                "-printf", "-", ")", "-printf", "%y %U %m %p\\n", timeout=CHECK_TIMEOUT)
         except Timeout:
             raise Timeout(f"looking at {path} took longer than {CHECK_TIMEOUT} s: is it "
                           "below an NFS mount whose server does not answer?") from None
         found = {}
         for line in result.stdout.splitlines():
-            if len(line) > 3:
-                found[line[3:]] = (line[0] == "E", line[1])
-        for ancestor in ancestors:
-            if ancestor in found and found[ancestor][1] != "d":
-                what = "a symbolic link" if found[ancestor][1] == "l" else "not a directory"
+            flags, _, rest = line.partition(" ")
+            owner, _, rest = rest.partition(" ")
+            mode, _, found_path = rest.partition(" ")
+            if len(flags) == 2 and owner.isdigit() and mode.isdigit():
+                found[found_path] = (flags[0] == "E", flags[1], int(owner), int(mode, 8))
+        for line in result.stderr.splitlines():
+            if line.strip() and "No such file or directory" not in line:
+                raise Failed(f"cannot look at {path}: {line.strip()}")
+        for index, ancestor in enumerate(ancestors):
+            if ancestor not in found:
+                continue
+            _, kind, owner, mode = found[ancestor]
+            if kind != "d":
+                what = "a symbolic link" if kind == "l" else "not a directory"
                 raise InvalidArgument(f"{ancestor} is {what}: mount points must be plain "
                                       "directories, reached through no symbolic link")
+            # Between this look and the mount, whoever may change a directory on the
+            # way could swap a symbolic link in (mount follows them): only root may.
+            below = ancestors[index + 1] if index + 1 < len(ancestors) else None
+            sticky_ok = mode & 0o1000 and (below is None or below not in found
+                                           or found[below][2] == 0)
+            if ancestor != path and (owner != 0 or (mode & 0o022 and not sticky_ok)):
+                raise InvalidArgument(
+                    f"{ancestor} may be changed by users other than root (owner uid "
+                    f"{owner}, mode {mode:04o}): a mount point must be reached through "
+                    "directories only root can change")
         if path in found:
             if not found[path][0]:
                 raise Busy(f"{path} is not empty; mounting there would hide its files")
@@ -405,25 +457,36 @@ class NfsMounts:
         `Busy` if in use and not `force`; with `force`, it is detached even when
         in use or its server is dead. `NotFound` if there was nothing to end."""
         await self._stop_keeping(local_path)
+        inflight = self._inflight.get(local_path)
+        if inflight is not None and force:          # a mount hanging on a dead server
+            inflight.cancel()
+            await asyncio.wait([inflight])
         lock = self._lock(local_path)
         if lock.locked() and not force:
             raise Busy(f"a mount or unmount on {local_path} is in progress")
-        async with lock:
+        try:
+            await self._unmount(local_path, force, stopped=inflight is not None and force)
+        finally:
+            self._keep_all()
+
+    async def _unmount(self, local_path: str, force: bool, stopped: bool) -> None:
+        async with self._lock(local_path):
             wanted = self.wanted.get(local_path)
             if wanted is not None:
                 await self._record(local_path, None)
             if local_path not in self._mounts:
                 await self.refresh()
             if local_path not in self._mounts:
-                if wanted is None:
+                if wanted is None and not stopped:
                     raise NotFound(f"no NFS mount on {local_path}")
                 log.info("%s is no longer kept mounted", local_path)
                 return
             try:
                 await self._umount(local_path, force)
             except BaseException:
-                if wanted is not None:               # nothing lost on a failure
-                    await self._record(local_path, wanted)
+                await self.refresh()
+                if wanted is not None and local_path in self._mounts:
+                    await self._record(local_path, wanted)   # nothing lost on a failure
                 raise
             await self.refresh()
             log.info("unmounted %s%s", local_path, " (forced)" if force else "")
@@ -451,11 +514,16 @@ class NfsMounts:
     # ---- keeping the persistent mounts ----
 
     async def _record(self, local_path: str, wanted: Wanted | None) -> None:
-        if wanted is None:
-            self.wanted.pop(local_path, None)
-        else:
-            self.wanted[local_path] = wanted
-        await asyncio.to_thread(self.config.save, dict(self.wanted))
+        """Record (or, with None, forget) the mount on local_path: on disk first,
+        then in memory, one save at a time."""
+        async with self._save_lock:
+            records = dict(self.wanted)
+            if wanted is None:
+                records.pop(local_path, None)
+            else:
+                records[local_path] = wanted
+            await asyncio.to_thread(self.config.save, records)
+            self.wanted = records
 
     def _keep_all(self) -> None:
         if not self._serving:
@@ -497,9 +565,9 @@ class NfsMounts:
                     await self._mount(Wanted(wanted.server, wanted.remote_path, path,
                                              {**wanted.options, "create-mountpoint": True}))
                     return
-                except StorageError as error:
+                except (StorageError, OSError, asyncio.TimeoutError) as error:
                     log.warning("persistent mount on %s failed (%s); trying again in %d s",
-                                path, error, delay)
+                                path, error or type(error).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX)
 

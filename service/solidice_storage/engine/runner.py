@@ -103,13 +103,16 @@ class Runner:
         of a long command). Cancelling the caller kills the program's group."""
         async def collect(process: asyncio.subprocess.Process) -> tuple[str, str]:
             errors = asyncio.ensure_future(process.stderr.read())
-            lines = []
-            async for raw in process.stdout:
-                line = raw.decode(errors="replace")
-                lines.append(line)
-                on_line(line.rstrip("\n"))
-            await process.wait()
-            return "".join(lines), (await errors).decode(errors="replace")
+            try:
+                lines = []
+                async for raw in process.stdout:
+                    line = raw.decode(errors="replace")
+                    lines.append(line)
+                    on_line(line.rstrip("\n"))
+                await process.wait()
+                return "".join(lines), (await errors).decode(errors="replace")
+            finally:
+                errors.cancel()
         return await self._run(tool, args, timeout, collect, False)
 
     async def _run(self, tool: str, args: tuple[str, ...], timeout: float,
@@ -145,7 +148,7 @@ class Runner:
 async def _reap(process: asyncio.subprocess.Process, argv: tuple[str, ...]) -> None:
     """Wait a little for a killed program to die; past REAP_WAIT, let it be reaped
     in the background (it is stuck in the kernel, and will die when that returns)."""
-    reaping = asyncio.ensure_future(process.communicate())
+    reaping = asyncio.ensure_future(process.wait())    # killed: it writes no more
     done, _ = await asyncio.wait([reaping], timeout=REAP_WAIT)
     if not done:
         log.warning("%s (pid %d) was killed but has not died yet; it is stuck in the "
