@@ -157,7 +157,9 @@ def udev() -> Service:
 
 
 def settle() -> None:
-    run("udevadm", "settle", "--timeout=60", timeout=90)
+    # Under emulation, with the machine busy, the queue after a login has been
+    # seen to take over a minute (every path runs multipath's and LVM's rules).
+    run("udevadm", "settle", "--timeout=180", timeout=200)
 
 
 class Firewall:
