@@ -148,7 +148,24 @@ def base() -> None:
     copy("lab/lvmlocal.conf", "/etc/lvm/lvmlocal.conf")
 
 
+def processes_named(name: str) -> list[int]:
+    """PIDs whose command name (/proc/PID/comm) is `name`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                pids.append(int(entry.name))
+    return pids
+
+
 def udev() -> Service:
+    # virtme-ng's init starts a udevd of its own and leaves it running: with ours as
+    # well, every uevent would be handled twice, and `udevadm settle` would wait for
+    # one of the two only. SIGKILL, as at teardown (see LabHost.up).
+    for pid in processes_named("systemd-udevd"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not processes_named("systemd-udevd"), "virtme's udevd to go", 10)
     service = Service("udevd", "/lib/systemd/systemd-udevd")
     time.sleep(0.5)
     run("udevadm", "trigger")
