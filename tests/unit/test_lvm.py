@@ -235,6 +235,15 @@ def hints_file(tmp_path, monkeypatch):
     return path
 
 
+@pytest.fixture(autouse=True)
+def devices_dir(tmp_path, monkeypatch):
+    """LVM's devices file directory, in a temporary directory: never this machine's."""
+    path = tmp_path / "devices"
+    path.mkdir()
+    monkeypatch.setattr("solidice_storage.engine.lvm.DEVICES_DIR", str(path))
+    return path
+
+
 def _script_lvm(tmp_path, body: str) -> Lvm:
     from solidice_storage.engine.runner import Runner
     script = tmp_path / "lvm"
@@ -262,7 +271,9 @@ async def test_a_failed_change_drops_the_hints_too(tmp_path, hints_file):
 @pytest.mark.parametrize("answer, enabled", [("use_devicesfile=1", True),
                                              ("use_devicesfile=0", False),
                                              ("", False)])
-async def test_the_devices_file_is_used_when_lvm_is_set_to(tmp_path, answer, enabled):
+async def test_the_devices_file_is_used_when_lvm_is_set_to(tmp_path, devices_dir, answer,
+                                                          enabled):
+    (devices_dir / "system.devices").write_text("VERSION=1.1.1\n")
     lvm = _script_lvm(tmp_path, f'echo "$*" >> {tmp_path}/log\n'
                       f'[ "$1" = lvmconfig ] && echo "{answer}"\nexit 0\n')
     await lvm.probe()
@@ -276,7 +287,32 @@ async def test_the_devices_file_is_used_when_lvm_is_set_to(tmp_path, answer, ena
                      if enabled else [])
 
 
-async def test_a_device_already_in_the_devices_file_is_fine(tmp_path):
+# `lvmconfig --typeconfig full devices/use_devicesfile devices/devicesfile`, as
+# Debian 12's lvm2 2.03.16 prints it with use_devicesfile = 1 in lvmlocal.conf
+SET_TO_USE_ONE = 'use_devicesfile=1\ndevicesfile="%s"'
+
+
+@pytest.mark.parametrize("name", ["system.devices", "lab.devices"])
+async def test_no_devices_file_is_made_where_lvm_has_none(tmp_path, devices_dir, name):
+    """use_devicesfile=1 but no file: LVM uses every device, and `lvmdevices
+    --adddev` would create a file listing only ours (seen in the lab), hiding every
+    other PV from LVM. Nothing is added until the file exists; then it is."""
+    lvm = _script_lvm(tmp_path, f'echo "$*" >> {tmp_path}/log\n'
+                      f"[ \"$1\" = lvmconfig ] && echo '{SET_TO_USE_ONE % name}'\nexit 0\n")
+    await lvm.probe()
+    assert lvm.devices_file and lvm.devices_file_path == str(devices_dir / name)
+    await lvm.add_devices(["/dev/mapper/a"])
+    await lvm.remove_devices(["/dev/mapper/a"])
+    assert [line for line in (tmp_path / "log").read_text().splitlines()
+            if line.startswith("lvmdevices")] == []
+    (devices_dir / name).write_text("VERSION=1.1.1\n")       # an administrator made one
+    await lvm.add_devices(["/dev/mapper/a"])
+    assert (tmp_path / "log").read_text().splitlines()[-1] == \
+        f"lvmdevices --config {CONFIG} --adddev /dev/mapper/a"
+
+
+async def test_a_device_already_in_the_devices_file_is_fine(tmp_path, devices_dir):
+    (devices_dir / "system.devices").write_text("VERSION=1.1.1\n")
     lvm = _script_lvm(tmp_path, '[ "$1" = lvmconfig ] && echo use_devicesfile=1 && exit 0\n'
                       'echo "  Device /dev/a already in devices file." >&2; exit 5\n')
     await lvm.probe()

@@ -15,7 +15,10 @@ Fedora and RHEL to 1. We do not override the administrator's choice for full
 reports (a devices file is how an administrator hides devices from LVM, and we must
 see what LVM sees); `--devices` on our VG-scoped commands works either way, and after
 `pvcreate` a device is added to the devices file when one is in use
-(`lvmdevices --adddev`), so our PVs stay visible to LVM's own tools.
+(`lvmdevices --adddev`), so our PVs stay visible to LVM's own tools. In use means
+`use_devicesfile=1` *and* the file exists: LVM ignores a devices file that does not
+exist and uses every device, and `lvmdevices --adddev` would create one listing only
+our PVs, hiding every other PV on the host (its root VG's too) from LVM.
 
 Hints, on purpose: our commands run with `hints="none"` (a hints file is a cache
 of which devices are PVs; we name our devices), and LVM skips clearing the hints
@@ -52,6 +55,7 @@ LV_COLUMNS = ("lv_name", "lv_uuid", "vg_uuid", "vg_name", "lv_size", "lv_path",
 GLOBAL_CHANGES = frozenset({"pvcreate", "pvremove", "vgcreate", "vgremove", "vgextend",
                             "vgreduce", "vgrename", "pvchange"})
 HINTS_FILE = "/run/lvm/hints"
+DEVICES_DIR = "/etc/lvm/devices"        # LVM's system dir + devices/ (lvmdevices(8))
 # lvm's exit code when a VG is exported, or partial and some rows are missing:
 # the report is still there (lvmdbusd accepts it too)
 ECMD_FAILED = 5
@@ -112,14 +116,27 @@ class Lvm:
     def __init__(self, runner: Runner, hints_file: str | None = None) -> None:
         self.runner = runner
         self.hints_file = hints_file or HINTS_FILE
-        #: whether LVM uses a devices file here (`probe`): PVs we create are added
+        #: whether LVM is set to use a devices file here (`probe`); PVs we create
+        #: are added to it while it exists (`devices_file_path`)
         self.devices_file = False
+        self.devices_file_path = os.path.join(DEVICES_DIR, "system.devices")
 
     async def probe(self) -> None:
         """Read the settings that change what we must do: the devices file."""
         result = await self.run("lvmconfig", "--typeconfig", "full",
-                                "devices/use_devicesfile", timeout=REPORT_TIMEOUT)
-        self.devices_file = result.ok and result.stdout.strip().rpartition("=")[2] == "1"
+                                "devices/use_devicesfile", "devices/devicesfile",
+                                timeout=REPORT_TIMEOUT)
+        settings = dict(line.strip().partition("=")[::2]
+                        for line in result.stdout.splitlines() if "=" in line)
+        self.devices_file = result.ok and settings.get("use_devicesfile") == "1"
+        name = settings.get("devicesfile", "").strip('"')
+        if result.ok and name:
+            self.devices_file_path = os.path.join(DEVICES_DIR, name)
+
+    def _devices_file_in_use(self) -> bool:
+        """Set to use one, and it exists (see the module's docstring). Looked at each
+        time: an administrator may create or remove the file while we run."""
+        return self.devices_file and os.path.exists(self.devices_file_path)
 
     async def run(self, command: str, *args: str, devices: tuple[str, ...] | list[str] = (),
                   timeout: float = TIMEOUT) -> Result:
@@ -145,7 +162,7 @@ class Lvm:
         """Our PVs into LVM's devices file, when one is in use: our commands name
         their devices (`--devices` overrides the file), LVM's tools and our full
         reports do not, and would not see a PV missing from it."""
-        if not self.devices_file:
+        if not self._devices_file_in_use():
             return
         for device in devices:
             result = await self.run("lvmdevices", "--adddev", device)
@@ -154,7 +171,7 @@ class Lvm:
 
     async def remove_devices(self, devices: list[str]) -> None:
         """Entries of devices that are no longer PVs out of the devices file."""
-        if not self.devices_file:
+        if not self._devices_file_in_use():
             return
         for device in devices:
             result = await self.run("lvmdevices", "--deldev", device)
