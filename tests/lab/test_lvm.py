@@ -3,10 +3,12 @@ groups, physical and logical volumes, snapshots checked by their bytes, every
 refusal, and changes made with LVM's own tools behind the daemon's back. Each result
 is checked with `vgs`/`pvs`/`lvs`; after each test the exported objects and a fresh
 LVM report agree (no drift). CreateVolumeGroup is killed at each of its steps
-(crash.py) and the host must be clean after the restart."""
+(crash.py) and the host must be clean after the restart. One test turns LVM's devices
+file on (as Fedora and RHEL ship it) and checks it with `lvmdevices`."""
 
 import asyncio
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from dbus_fast import Variant
 from crash import NO_REPLY, crash_at
 from labbus import ERROR, IFACE, ROOT
 from solidice_storage import objpath
-from labhost import LOGS, lvm, lvm_report, multipath_maps, run, settle
+from labhost import LOGS, TOP, lvm, lvm_report, multipath_maps, run, settle
 
 MiB = 1024**2
 POOL = f"{IFACE}StoragePool"
@@ -356,3 +358,84 @@ async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
                4 * MiB, {})
     await asyncio.sleep(1)
     assert lvm_runs_since(mark) == ["lvcreate", "fullreport"]
+
+
+LVMLOCAL = Path("/etc/lvm/lvmlocal.conf")
+DEVICES_DIR = Path("/etc/lvm/devices")
+DEVICES_FILE = DEVICES_DIR / "system.devices"
+
+
+def devices_file_entries() -> dict[str, str]:
+    """DEVNAME → PVID of each entry in the system devices file, as lvmdevices lists
+    them (`Device <name> IDTYPE=... PVID=...`, one line per entry). Debian's lvm2
+    ships no `lvmdevices` link: `lvm lvmdevices` is the same command."""
+    entries = {}
+    for line in lvm("lvmdevices").stdout.splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if line.split()[:1] == ["Device"] and "DEVNAME" in fields:
+            entries[fields["DEVNAME"]] = fields.get("PVID", "")
+    return entries
+
+
+@pytest.fixture
+def devices_file(lab, luns):
+    """LVM set to use a devices file for one test (use_devicesfile=1 in the guest's
+    lvmlocal.conf, as Fedora and RHEL ship it), with no file yet, and the daemon
+    restarted, since it reads the setting at start. After: the lab's lvmlocal.conf,
+    no devices file, and the daemon restarted again. `luns` is set up first, so its
+    clean-up runs without the devices file."""
+    lab_conf = (TOP / "lab/lvmlocal.conf").read_text()
+    assert "use_devicesfile = 0" in lab_conf and not DEVICES_DIR.exists()
+    try:
+        LVMLOCAL.write_text(lab_conf.replace("use_devicesfile = 0", "use_devicesfile = 1"))
+        assert run("lvmconfig", "devices/use_devicesfile").stdout.strip() == \
+            "use_devicesfile=1"
+        lab.restart_daemon()
+        yield DEVICES_FILE
+    finally:
+        LVMLOCAL.write_text(lab_conf)
+        shutil.rmtree(DEVICES_DIR, ignore_errors=True)   # system.devices and its backups
+        lab.restart_daemon()
+
+
+async def test_with_a_devices_file_our_pvs_are_in_it_and_lvm_tools_see_them(
+        bus, luns, devices_file, no_drift):
+    first, second, third = luns
+    # Set to use one, but no file: LVM then uses every device. `lvmdevices --adddev`
+    # would create a file listing only our PV, hiding every other PV from LVM.
+    (vg_path,) = await call(bus, f"{ROOT}/Host", "StoragePool", "CreateVolumeGroup",
+                            "sasa{sv}", VG_NAME, [third], {})
+    assert not DEVICES_FILE.exists()          # (LVM itself may make the directory)
+    assert [row["vg_name"] for row in lvm_report("vgs", "-o", "vg_name")] == [VG_NAME]
+    assert await call(bus, vg_path, "VolumeGroup", "Remove", "a{sv}", {}) == []
+    assert not DEVICES_FILE.exists()
+
+    DEVICES_DIR.mkdir(exist_ok=True)
+    DEVICES_FILE.touch()                 # an empty devices file: LVM uses no device
+    devices = sorted(f"/dev/mapper/{wwid}" for wwid in (first, second))
+    assert devices_file_entries() == {}
+    assert lvm_report("pvs", "-o", "pv_name") == []
+    (vg_path,) = await call(bus, f"{ROOT}/Host", "StoragePool", "CreateVolumeGroup",
+                            "sasa{sv}", VG_NAME, [first, second], {})
+    # an administrator's plain pvs/vgs/lvs read the devices file: they see the VG
+    pvs = lvm_report("pvs", "-o", "pv_name,pv_uuid,vg_name")
+    assert sorted((row["pv_name"], row["vg_name"]) for row in pvs) == [
+        (device, VG_NAME) for device in devices]
+    assert devices_file_entries() == {
+        row["pv_name"]: row["pv_uuid"].replace("-", "") for row in pvs}
+    (vg,) = lvm_report("vgs", "-o", "vg_name,vg_uuid,pv_count")
+    assert (vg["vg_name"], vg["pv_count"]) == (VG_NAME, "2")
+    assert vg_path == objpath.path("VolumeGroup", vg["vg_uuid"])
+    (lv_path,) = await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
+                            "data", 8 * MiB, {})
+    (lv,) = lvm_report("lvs", "-o", "lv_name,lv_uuid,lv_size,lv_attr")
+    assert (lv["lv_name"], int(lv["lv_size"]), lv["lv_attr"][4]) == ("data", 8 * MiB, "a")
+    assert lv_path == objpath.path("LogicalVolume", lv["lv_uuid"])
+
+    assert await call(bus, vg_path, "VolumeGroup", "Remove", "a{sv}", {}) == []
+    assert devices_file_entries() == {}                  # --deldev for both
+    assert lvm_report("pvs", "-o", "pv_name") == []
+    for device in devices:                               # and the labels are gone
+        assert run("pvs", "--devices", device, device, check=False).returncode != 0
+    await settled(bus, lambda o: vg_path not in o and not objects_of(o, "PhysicalVolume"),
+                  "the VG and its PVs gone")
