@@ -33,16 +33,16 @@ async def test_reads_return_models_matching_the_tree(client, storage):
     assert host.multipath is True and len(host.luns) == 7
     luns = await client.enumerate_luns()
     assert {lun.wwid for lun in luns} == set(host.luns)
-    assert all(isinstance(lun.model, models.Lun) for lun in luns)
+    assert all(isinstance(lun.state, models.Lun) for lun in luns)
     map_ = await client.lun("naa.6001405d0e1f2a3b4c5d6e7f80910001")   # another spelling
-    assert map_.device == "/dev/mapper/36001405d0e1f2a3b4c5d6e7f80910001"
+    assert map_.model == "sim-lun1" and map_.device == "/dev/mapper/36001405d0e1f2a3b4c5d6e7f80910001"
     assert map_.status == "pv" and map_.paths == (("sda", "active"), ("sdb", "active"))
     [vg] = await client.enumerate_volume_groups()
-    props = tree[vg.path][IFACE + "VolumeGroup"]
+    props = tree[vg.object_path][IFACE + "VolumeGroup"]
     assert (vg.name, vg.size, vg.free_size) == ("vmstore", props["Size"], props["FreeSize"])
-    assert vg == await client.volume_group(vg.uuid) == await client.volume_group(vg.path)
+    assert vg == await client.volume_group(vg.uuid) == await client.volume_group(vg.object_path)
     pvs = await vg.list_physical_volumes()
-    assert sorted(pv.path for pv in pvs) == sorted(props["PhysicalVolumes"])
+    assert sorted(pv.object_path for pv in pvs) == sorted(props["PhysicalVolumes"])
     assert {pv.volume_group for pv in pvs} == {vg.uuid}
     assert map_.physical_volume in {pv.uuid for pv in pvs}
     lvs = {lv.name: lv for lv in await vg.list_logical_volumes()}
@@ -68,13 +68,13 @@ async def test_reads_return_models_matching_the_tree(client, storage):
 async def test_lvm_life_cycle(client, storage):
     vg = await client.create_volume_group("vg0", FREE_LUNS[:1], extent_size=8 * MiB)
     assert (vg.name, vg.extent_size, vg.managed) == ("vg0", 8 * MiB, True)
-    assert await storage.vg("vg0") == vg.path
+    assert await storage.vg("vg0") == vg.object_path
     await vg.extend(FREE_LUNS[1:])
     assert len(await vg.list_physical_volumes()) == 2
     lv = await vg.create_logical_volume("disk0", 10 * GiB, activate=False)
     assert (lv.size, lv.active, lv.volume_group) == (10 * GiB, False, vg.uuid)
     await lv.activate()
-    assert lv.active and (await storage.props(lv.path, "LogicalVolume"))["Active"]
+    assert lv.active and (await storage.props(lv.object_path, "LogicalVolume"))["Active"]
     await lv.deactivate()
     assert not lv.active
     await lv.extend(GiB, expected_size=10 * GiB)
@@ -105,8 +105,8 @@ async def test_move_data_returns_a_job_whose_progress_is_followed(client, storag
     job = await vg.remove_physical_volume(first, move_data=True)
     assert isinstance(job, sc.Job)
     [listed] = await client.jobs()
-    assert listed.path == job.path and listed.operation == "pv-move"
-    seen = [fraction async for fraction in job.progress()]
+    assert listed.object_path == job.object_path and listed.operation == "pv-move"
+    seen = [fraction async for fraction in job.follow()]
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 5
     assert first not in (await vg.refresh()).physical_volumes
     await job.wait()                 # completed already: its outcome was recorded
@@ -261,8 +261,8 @@ async def test_watch_yields_typed_events(client):
     added = [e for e in seen if isinstance(e, sc.ObjectAdded)]
     assert {e.kind for e in added} >= {"VolumeGroup", "PhysicalVolume", "LogicalVolume",
                                        "Job"}
-    assert any(e.object.path == lv.path and e.object.name == "disk0" for e in added)
-    grown = [e for e in seen if isinstance(e, sc.ObjectChanged) and e.path == lv.path
+    assert any(e.object.object_path == lv.object_path and e.object.name == "disk0" for e in added)
+    grown = [e for e in seen if isinstance(e, sc.ObjectChanged) and e.path == lv.object_path
              and "size" in e.changed]
     assert grown[0].previous.size == GiB and grown[0].object.size == 2 * GiB
     [done] = [e for e in seen if isinstance(e, sc.JobCompleted)]
@@ -283,7 +283,7 @@ def test_sync_facade(daemon, system_bus):
         assert lv.size == 41 * GiB
         assert [v.name for v in vg.list_logical_volumes()] == ["disk0"]
         job = vg.remove_physical_volume(vg.physical_volumes[0], move_data=True)
-        progress = list(job.progress())
+        progress = list(job.follow())
         assert progress[-1] == 1.0
         with pytest.raises(sc.NotFoundError):
             storage.volume_group("nosuch")

@@ -224,7 +224,7 @@ class StorageClient:
     async def logical_volume(self, ref: str) -> handles.LogicalVolume:
         """The LV named `vg/lv`, by UUID, /dev path or object path."""
         tree = await self._managed_objects()
-        vg_names = {h.model.uuid: h.model.name for h in tree.values()
+        vg_names = {h.state.uuid: h.state.name for h in tree.values()
                     if h.KIND == "VolumeGroup"}
         return await self._find("LogicalVolume", "logical volume", ref, lambda m: (
             m.uuid, m.path, f"{vg_names.get(m.volume_group)}/{m.name}"), tree)
@@ -237,8 +237,8 @@ class StorageClient:
     async def iscsi_session(self, target: str, portal: str | None = None
                             ) -> handles.IscsiSession:
         """The session to `target` (through `portal`, needed if there are several)."""
-        found = [s for s in await self.iscsi_sessions() if s.model.target == target
-                 and (portal is None or s.model.portal in (portal, f"{portal}:3260"))]
+        found = [s for s in await self.iscsi_sessions() if s.state.target == target
+                 and (portal is None or s.state.portal in (portal, f"{portal}:3260"))]
         if not found:
             raise NotFoundError(f"no iSCSI session to {target}"
                                 + (f" through {portal}" if portal else ""))
@@ -373,11 +373,13 @@ class StorageClient:
 
     # ---- changes ----
 
-    async def watch(self) -> AsyncIterator[events.Event]:
+    async def watch(self, ready: asyncio.Event | None = None
+                    ) -> AsyncIterator[events.Event]:
         """Yield the object tree's changes as they happen: ObjectAdded,
         ObjectRemoved, ObjectChanged (with the full new model), HostChanged and
-        JobCompleted. Changes from before the call are not replayed. Runs until
-        the caller stops iterating (or the connection ends)."""
+        JobCompleted. Changes from before the call are not replayed; `ready` is
+        set once every later change will be. Runs until the caller stops
+        iterating (or the connection ends)."""
         async with self._subscription() as queue:
             snapshot = Message(destination=SERVICE, path=objpath.ROOT,
                                interface=OBJECT_MANAGER, member="GetManagedObjects")
@@ -387,6 +389,8 @@ class StorageClient:
             while (await queue.get()) is not reply:
                 pass
             tree = {path: dict(ifaces) for path, ifaces in reply.body[0].items()}
+            if ready is not None:
+                ready.set()
             while True:
                 message = await queue.get()
                 if isinstance(message, Message):
@@ -483,18 +487,18 @@ class StorageClient:
                     ) -> handles.StorageObject:
         tree = tree if tree is not None else await self._managed_objects()
         candidates = [h for h in tree.values() if h.KIND == kind]
-        found = [h for h in candidates if h.path == ref or ref in names(h.model)]
+        found = [h for h in candidates if h.object_path == ref or ref in names(h.state)]
         if not found and kind in ("Lun", "LogicalVolume", "PhysicalVolume") \
                 and not ref.startswith("/org/"):
             # The service's own resolver knows every spelling (naa.…, 0x…, /dev/mapper/…).
             with contextlib.suppress(NotFoundError, InvalidArgumentError):
                 uuid = (await self.get_block_info(ref)).uuid
-                found = [h for h in candidates if uuid in names(h.model)]
+                found = [h for h in candidates if uuid in names(h.state)]
         if not found:
             raise NotFoundError(f"there is no {what} {ref}")
         if len(found) > 1:
             raise InvalidArgumentError(f"{ref} names several: "
-                                       f"{', '.join(h.path for h in found)}")
+                                       f"{', '.join(h.object_path for h in found)}")
         return found[0]
 
     # ---- signals ----
@@ -591,6 +595,6 @@ def _events(client: StorageClient, tree: dict, message: Message) -> list[events.
     before = _handle(client, message.path, ifaces)
     ifaces[interface] = {**ifaces[interface], **changed}
     after = _handle(client, message.path, ifaces)
-    fields = frozenset(name for name in type(after.model).model_fields
-                       if getattr(after.model, name) != getattr(before.model, name))
-    return [events.ObjectChanged(message.path, after, before.model, fields)] if fields else []
+    fields = frozenset(name for name in type(after.state).model_fields
+                       if getattr(after.state, name) != getattr(before.state, name))
+    return [events.ObjectChanged(message.path, after, before.state, fields)] if fields else []

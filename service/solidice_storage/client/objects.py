@@ -1,9 +1,9 @@
-"""Handles on the service's objects: the object's path, its properties as a model,
-and the calls it takes.
+"""Handles on the service's objects: the object's path, its properties as a model
+(`state`), and the calls it takes.
 
-A handle reads through to its model (`vg.name`, `lv.size`); the model is the state
-when the handle was made or last `refresh()`ed: models are immutable, the host is
-not. Methods that change the host return when the service has finished (and the
+A handle reads through to its model (`vg.name`, `lv.size`, `lun.model`); `state`
+is the object as it was when the handle was made or last `refresh()`ed: models are
+immutable, the host is not. Methods that change the host return when the service has finished (and the
 object it made is on the bus), or raise a `StorageClientError`.
 """
 
@@ -16,40 +16,42 @@ if TYPE_CHECKING:
 
 
 class StorageObject:
-    """One object of the service. Its model's fields read as attributes."""
+    """One object of the service: `object_path`, `state` (its model), and the
+    model's fields as attributes (`lv.path` is the LV's device node, as in the
+    model; `job.progress` a number, `job.follow()` the iterator)."""
 
     KIND = ""
 
-    def __init__(self, client: "StorageClient", path: str, model: models.Model) -> None:
+    def __init__(self, client: "StorageClient", path: str, state: models.Model) -> None:
         self.client = client
-        self.path = path
-        self.model = model
+        self.object_path = path
+        self.state = state
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for names the handle lacks: the model's fields.
-        if name == "model":
+        if name == "state":
             raise AttributeError(name)
-        return getattr(self.model, name)
+        return getattr(self.state, name)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.model.key!r} at {self.path}>"
+        return f"<{type(self).__name__} {self.state.key!r} at {self.object_path}>"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, StorageObject) and (self.path, self.model) == (
-            other.path, other.model)
+        return isinstance(other, StorageObject) and (self.object_path, self.state) == (
+            other.object_path, other.state)
 
     def __hash__(self) -> int:
-        return hash(self.path)
+        return hash(self.object_path)
 
     async def refresh(self) -> "StorageObject":
         """Read the object's properties again; returns the handle, updated.
         NotFoundError if it has left the bus."""
-        self.model = await self.client._read_model(self.KIND, self.path)
+        self.state = await self.client._read_model(self.KIND, self.object_path)
         return self
 
     async def _call(self, member: str, signature: str, *args: Any,
                     call_timeout: float | None = None, change: bool = True) -> Any:
-        return await self.client._call(self.path, self.KIND, member, signature, *args,
+        return await self.client._call(self.object_path, self.KIND, member, signature, *args,
                                        call_timeout=call_timeout, change=change)
 
 
@@ -107,7 +109,7 @@ class VolumeGroup(StorageObject):
                                      call_timeout: float | None = None) -> "Job | None":
         """Take PV `pv` out of the VG (vgreduce, then pvremove). With
         `move_data=True` its data is moved first: that returns the running Job at
-        once (follow it with `job.wait()` or `job.progress()`); otherwise None."""
+        once (follow it with `job.wait()` or `job.follow()`); otherwise None."""
         opts = self.client._options("RemovePhysicalVolume", move_data=move_data,
                                     no_user_interaction=no_user_interaction)
         path = await self._call("RemovePhysicalVolume", "sa{sv}", pv, opts,
@@ -201,7 +203,7 @@ class IscsiSession(StorageObject):
 
 class Job(StorageObject):
     """A long operation while it runs (model: `models.Job`). A job leaves the bus
-    when it completes; `wait()` and `progress()` follow it until then."""
+    when it completes; `wait()` and `follow()` follow it until then."""
 
     KIND = "Job"
 
@@ -211,15 +213,15 @@ class Job(StorageObject):
         opts = self.client._options("Cancel", no_user_interaction=no_user_interaction)
         await self._call("Cancel", "a{sv}", opts, call_timeout=call_timeout)
 
-    async def progress(self) -> AsyncIterator[float]:
+    async def follow(self) -> AsyncIterator[float]:
         """Yield the job's progress (0.0 to 1.0) now and at every change, until it
         completes; then raise JobFailedError if it failed."""
-        async with self.client._follow_job(self.path) as follower:
+        async with self.client._follow_job(self.object_path) as follower:
             async for fraction in follower:
                 yield fraction
 
     async def wait(self) -> None:
         """Return when the job has completed successfully; JobFailedError (with
         the service's message) if it failed or was cancelled."""
-        async for _ in self.progress():
+        async for _ in self.follow():
             pass

@@ -3,7 +3,7 @@
 It runs a StorageClient on an event loop of its own, in a daemon thread, and waits
 for each call. Every method, handle and iterator of the async client is there with
 the same names and arguments, blocking: `vg.create_logical_volume(...)` returns the
-LV; `watch()` and `job.progress()` are plain iterators.
+LV; `watch()` and `job.follow()` are plain iterators.
 """
 
 import asyncio
@@ -66,7 +66,7 @@ def _wrap(value: Any, runner: _Runner) -> Any:
 
 class SyncObject:
     """A handle (VolumeGroup, LogicalVolume, ...) whose methods block. Reads
-    through to the async handle: `path`, `model` and the model's fields."""
+    through to the async handle: `object_path`, `state` and the model's fields."""
 
     def __init__(self, handle: StorageObject, runner: _Runner) -> None:
         self._handle = handle
