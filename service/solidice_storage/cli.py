@@ -541,9 +541,15 @@ complete -F _solidice_storagectl {PROG}
 """
 
 
+# The service's messages name its option keys ("pass force=true"); say the flag.
+_FLAGS = sorted({key for table in validation.OPTIONS.values() for key in table}, key=len,
+                reverse=True)
+_OPTION_ADVICE = re.compile(rf"\bpass ({'|'.join(map(re.escape, _FLAGS))})(?:=true)?\b")
+
+
 def advice(error: StorageClientError) -> str:
     """The error as one sentence that says what to do, in this command's words."""
-    message = re.sub(r"\bpass ([a-z-]+)=true\b", r"pass --\1", error.message)
+    message = _OPTION_ADVICE.sub(r"pass --\1", error.message)
     if isinstance(error, NotAuthorizedCanObtainError):
         return (f"{message}; run it again where you can authenticate (a desktop "
                 "session or pkttyagent), or as root")
