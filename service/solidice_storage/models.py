@@ -134,5 +134,17 @@ class Job(Model):
         return str(self.id)
 
 
+class BlockInfo(BaseModel):
+    """GetBlockInfo's answer; exported as a{sv} with these keys (`-` for `_`)."""
+
+    model_config = ConfigDict(frozen=True)
+    uuid: str          # WWID of a LUN, LVM UUID of a PV or LV
+    size: int
+    path: str          # the device node
+    type: str          # disk, multipath, partition, lvm, other
+    used_by: str       # "", or what holds it: "pv:<vg>", "filesystem", ...
+    name: str = ""
+
+
 KINDS = {cls.KIND: cls for cls in (Lun, VolumeGroup, PhysicalVolume, LogicalVolume,
                                    Mount, IscsiSession, Job)}

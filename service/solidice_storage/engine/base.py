@@ -9,26 +9,13 @@ always follows its object onto the bus. Errors are `errors.StorageError`s.
 
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
-
+from ..models import BlockInfo  # noqa: F401  (engines import it from here)
 from ..validation import Options
 from .state import StateStore
 
 # Tag on every VG this service created (VolumeGroup.Managed); LVM keeps it with the
 # VG's metadata, so it survives restarts and shows in `vgs -o tags`.
 MANAGED_TAG = "org.solidice.storage"
-
-
-class BlockInfo(BaseModel):
-    """GetBlockInfo's answer; exported as a{sv} with these keys (`-` for `_`)."""
-
-    model_config = ConfigDict(frozen=True)
-    uuid: str          # WWID of a LUN, LVM UUID of a PV or LV
-    size: int
-    path: str          # the device node
-    type: str          # disk, multipath, partition, lvm, other
-    used_by: str       # "", or what holds it: "pv:<vg>", "filesystem", ...
-    name: str = ""
 
 
 class Engine(Protocol):

@@ -1,0 +1,43 @@
+"""Python bindings for org.solidice.Storage.
+
+    from solidice_storage.client import StorageClient
+
+    async with StorageClient.connect() as storage:
+        vg = await storage.create_volume_group("vg0", ["36001405…", "36001405…"])
+        lv = await vg.create_logical_volume("disk0", 10 * GiB)
+
+`StorageClient` is the asyncio client; `SyncStorageClient` the same, blocking.
+Objects come back as handles (`VolumeGroup`, `LogicalVolume`, ...) that read
+through to the pydantic models of `solidice_storage.models` and carry the
+object's methods. Errors are `StorageClientError`s, one class per named error.
+"""
+
+from ..models import BlockInfo
+from .core import (CHANGE_TIMEOUT, READ_TIMEOUT, DiscoveredTarget, HostInfo,
+                   StorageClient)
+from .errors import (AlreadyExistsError, BusyError, FailedError,
+                     InvalidArgumentError, JobFailedError, NoReplyError, NoSpaceError,
+                     NotAuthorizedCanObtainError, NotAuthorizedError, NotFoundError,
+                     NotSupportedError, OperationCancelledError,
+                     ServiceUnavailableError, StorageClientError, TimedOutError)
+from .events import (Event, HostChanged, JobCompleted, ObjectAdded, ObjectChanged,
+                     ObjectRemoved)
+from .objects import (IscsiSession, Job, LogicalVolume, Lun, Mount, PhysicalVolume,
+                      StorageObject, VolumeGroup)
+from .sync import SyncObject, SyncStorageClient
+
+KiB, MiB, GiB, TiB = 1024, 1024**2, 1024**3, 1024**4
+
+__all__ = [
+    "StorageClient", "SyncStorageClient", "SyncObject", "HostInfo", "DiscoveredTarget",
+    "BlockInfo", "READ_TIMEOUT", "CHANGE_TIMEOUT", "KiB", "MiB", "GiB", "TiB",
+    "StorageObject", "Lun", "PhysicalVolume", "VolumeGroup", "LogicalVolume", "Mount",
+    "IscsiSession", "Job",
+    "Event", "ObjectAdded", "ObjectRemoved", "ObjectChanged", "HostChanged",
+    "JobCompleted",
+    "StorageClientError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError",
+    "BusyError", "NoSpaceError", "TimedOutError", "OperationCancelledError",
+    "NotSupportedError", "FailedError", "NotAuthorizedError",
+    "NotAuthorizedCanObtainError", "ServiceUnavailableError", "NoReplyError",
+    "JobFailedError",
+]

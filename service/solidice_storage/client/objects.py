@@ -1,0 +1,227 @@
+"""Handles on the service's objects: the object's path, its properties as a model
+(`state`), and the calls it takes.
+
+A handle reads through to its model (`vg.name`, `lv.size`, `lun.model`); `state`
+is the object as it was when the handle was made or last `refresh()`ed: models are
+immutable, the host is not. Methods that change the host return when the service has finished (and the
+object it made is on the bus), or raise a `StorageClientError`.
+"""
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from .. import models
+if TYPE_CHECKING:
+    from .core import StorageClient
+
+
+class StorageObject:
+    """One object of the service: `object_path`, `state` (its model), and the
+    model's fields as attributes (`lv.path` is the LV's device node, as in the
+    model; `job.progress` a number, `job.follow()` the iterator)."""
+
+    KIND = ""
+
+    def __init__(self, client: "StorageClient", path: str, state: models.Model) -> None:
+        self.client = client
+        self.object_path = path
+        self.state = state
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names the handle lacks: the model's fields.
+        if name == "state":
+            raise AttributeError(name)
+        return getattr(self.state, name)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.state.key!r} at {self.object_path}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StorageObject) and (self.object_path, self.state) == (
+            other.object_path, other.state)
+
+    def __hash__(self) -> int:
+        return hash(self.object_path)
+
+    async def refresh(self) -> "StorageObject":
+        """Read the object's properties again; returns the handle, updated.
+        NotFoundError if it has left the bus."""
+        self.state = await self.client._read_model(self.KIND, self.object_path)
+        return self
+
+    async def _call(self, member: str, signature: str, *args: Any,
+                    call_timeout: float | None = None, change: bool = True) -> Any:
+        return await self.client._call(self.object_path, self.KIND, member, signature, *args,
+                                       call_timeout=call_timeout, change=change)
+
+
+class Lun(StorageObject):
+    """A LUN (model: `models.Lun`): a multipath map, or a disk used directly."""
+
+    KIND = "Lun"
+
+
+class PhysicalVolume(StorageObject):
+    """A physical volume (model: `models.PhysicalVolume`); infoPV is its model."""
+
+    KIND = "PhysicalVolume"
+
+
+class VolumeGroup(StorageObject):
+    """A volume group (model: `models.VolumeGroup`)."""
+
+    KIND = "VolumeGroup"
+
+    async def list_physical_volumes(self, **call: Any) -> list[PhysicalVolume]:
+        """The VG's physical volumes (the seed's listPV)."""
+        paths = await self._call("ListPhysicalVolumes", "a{sv}", {}, change=False, **call)
+        return await self.client._objects_at(paths)
+
+    async def list_logical_volumes(self, **call: Any) -> list["LogicalVolume"]:
+        """The VG's logical volumes, snapshots included (the seed's listLVs)."""
+        paths = await self._call("ListLogicalVolumes", "a{sv}", {}, change=False, **call)
+        return await self.client._objects_at(paths)
+
+    async def create_logical_volume(self, name: str, size: int, *,
+                                    activate: bool | None = None,
+                                    no_user_interaction: bool | None = None,
+                                    call_timeout: float | None = None) -> "LogicalVolume":
+        """Create LV `name` of `size` bytes (rounded up to whole extents); active
+        unless `activate=False`. Returns it, on the bus."""
+        opts = self.client._options("CreateLogicalVolume", activate=activate,
+                                    no_user_interaction=no_user_interaction)
+        path = await self._call("CreateLogicalVolume", "sta{sv}", name, size, opts,
+                                call_timeout=call_timeout)
+        return await self.client._object_at(path)
+
+    async def extend(self, devices: list[str], *, wipe: bool | None = None,
+                     no_user_interaction: bool | None = None,
+                     call_timeout: float | None = None) -> None:
+        """Add `devices` (WWIDs, /dev paths or object paths) to the VG, running
+        pvcreate where needed; `wipe=True` allows a device holding a signature."""
+        opts = self.client._options("VolumeGroup.Extend", wipe=wipe,
+                                    no_user_interaction=no_user_interaction)
+        await self._call("Extend", "asa{sv}", list(devices), opts,
+                         call_timeout=call_timeout)
+
+    async def remove_physical_volume(self, pv: str, *, move_data: bool | None = None,
+                                     no_user_interaction: bool | None = None,
+                                     call_timeout: float | None = None) -> "Job | None":
+        """Take PV `pv` out of the VG (vgreduce, then pvremove). With
+        `move_data=True` its data is moved first: that returns the running Job at
+        once (follow it with `job.wait()` or `job.follow()`); otherwise None."""
+        opts = self.client._options("RemovePhysicalVolume", move_data=move_data,
+                                    no_user_interaction=no_user_interaction)
+        path = await self._call("RemovePhysicalVolume", "sa{sv}", pv, opts,
+                                call_timeout=call_timeout)
+        return None if path == "/" else self.client._job_at(path)
+
+    async def remove(self, *, force: bool | None = None,
+                     no_user_interaction: bool | None = None,
+                     call_timeout: float | None = None) -> None:
+        """Remove the VG, its LVs and its PV labels; a VG this service did not
+        create needs `force=True`."""
+        opts = self.client._options("VolumeGroup.Remove", force=force,
+                                    no_user_interaction=no_user_interaction)
+        await self._call("Remove", "a{sv}", opts, call_timeout=call_timeout)
+
+
+class LogicalVolume(StorageObject):
+    """A logical volume or snapshot (model: `models.LogicalVolume`)."""
+
+    KIND = "LogicalVolume"
+
+    async def extend(self, size: int, *, expected_size: int | None = None,
+                     no_user_interaction: bool | None = None,
+                     call_timeout: float | None = None) -> None:
+        """Grow the LV by `size` bytes (the seed's extendLV adds). With
+        `expected_size`, only if it is that size now, so a retry can't grow it
+        twice. The handle's model is refreshed afterwards."""
+        opts = self.client._options("LogicalVolume.Extend", expected_size=expected_size,
+                                    no_user_interaction=no_user_interaction)
+        await self._call("Extend", "ta{sv}", size, opts, call_timeout=call_timeout)
+        await self.refresh()
+
+    async def remove(self, *, force: bool | None = None,
+                     no_user_interaction: bool | None = None,
+                     call_timeout: float | None = None) -> None:
+        """Remove the LV; one in a VG this service did not create needs `force`."""
+        opts = self.client._options("LogicalVolume.Remove", force=force,
+                                    no_user_interaction=no_user_interaction)
+        await self._call("Remove", "a{sv}", opts, call_timeout=call_timeout)
+
+    async def snapshot(self, name: str, size: int, *,
+                       no_user_interaction: bool | None = None,
+                       call_timeout: float | None = None) -> "LogicalVolume":
+        """Snapshot the LV as `name` with `size` bytes of copy-on-write space."""
+        opts = self.client._options("Snapshot", no_user_interaction=no_user_interaction)
+        path = await self._call("Snapshot", "sta{sv}", name, size, opts,
+                                call_timeout=call_timeout)
+        return await self.client._object_at(path)
+
+    async def activate(self, *, no_user_interaction: bool | None = None,
+                       call_timeout: float | None = None) -> None:
+        """Activate the LV (its device node appears); the model is refreshed."""
+        opts = self.client._options("Activate", no_user_interaction=no_user_interaction)
+        await self._call("Activate", "a{sv}", opts, call_timeout=call_timeout)
+        await self.refresh()
+
+    async def deactivate(self, *, no_user_interaction: bool | None = None,
+                         call_timeout: float | None = None) -> None:
+        """Deactivate the LV (BusyError while it is open); the model is refreshed."""
+        opts = self.client._options("Deactivate", no_user_interaction=no_user_interaction)
+        await self._call("Deactivate", "a{sv}", opts, call_timeout=call_timeout)
+        await self.refresh()
+
+
+class Mount(StorageObject):
+    """An NFS mount (model: `models.Mount`)."""
+
+    KIND = "Mount"
+
+    async def unmount(self, force: bool = False, *,
+                      no_user_interaction: bool | None = None,
+                      call_timeout: float | None = None) -> None:
+        """Unmount it; `force=True` detaches it even while in use or its server
+        is dead."""
+        opts = self.client._options("Unmount", no_user_interaction=no_user_interaction)
+        await self._call("Unmount", "ba{sv}", force, opts, call_timeout=call_timeout)
+
+
+class IscsiSession(StorageObject):
+    """A logged-in iSCSI session, one per target and portal
+    (model: `models.IscsiSession`)."""
+
+    KIND = "IscsiSession"
+
+    async def logout(self, *, no_user_interaction: bool | None = None,
+                     call_timeout: float | None = None) -> None:
+        """Log out of this target through this portal."""
+        opts = self.client._options("Logout", no_user_interaction=no_user_interaction)
+        await self._call("Logout", "a{sv}", opts, call_timeout=call_timeout)
+
+
+class Job(StorageObject):
+    """A long operation while it runs (model: `models.Job`). A job leaves the bus
+    when it completes; `wait()` and `follow()` follow it until then."""
+
+    KIND = "Job"
+
+    async def cancel(self, *, no_user_interaction: bool | None = None,
+                     call_timeout: float | None = None) -> None:
+        """Ask the job to stop (NotSupportedError if it cannot be cancelled)."""
+        opts = self.client._options("Cancel", no_user_interaction=no_user_interaction)
+        await self._call("Cancel", "a{sv}", opts, call_timeout=call_timeout)
+
+    async def follow(self) -> AsyncIterator[float]:
+        """Yield the job's progress (0.0 to 1.0) now and at every change, until it
+        completes; then raise JobFailedError if it failed."""
+        async with self.client._follow_job(self.object_path) as follower:
+            async for fraction in follower:
+                yield fraction
+
+    async def wait(self) -> None:
+        """Return when the job has completed successfully; JobFailedError (with
+        the service's message) if it failed or was cancelled."""
+        async for _ in self.follow():
+            pass
