@@ -10,6 +10,7 @@ failed (its message is printed), 2 bad usage, 3 the service is not reachable.
 import argparse
 import asyncio
 import contextlib
+import getpass
 import json
 import re
 import sys
@@ -138,9 +139,20 @@ async def lun_info(storage, args) -> Output:
 
 # ---- iSCSI ----
 
+def chap_password(args) -> str | None:
+    """The CHAP secret: `--password -` (or a user name without a password) reads it
+    from standard input, prompting on a terminal, so that it stays off the command
+    line, which every user of the host can read in /proc."""
+    if args.password not in (None, "-") or (args.password is None and not args.username):
+        return args.password
+    if sys.stdin.isatty():
+        return getpass.getpass(f"CHAP password for {args.username}: ")
+    return sys.stdin.readline().rstrip("\n")
+
+
 async def iscsi_discover(storage, args) -> Output:
     found = await storage.discover_iscsi_targets(
-        args.portal, username=args.username, password=args.password,
+        args.portal, username=args.username, password=chap_password(args),
         timeout=args.timeout, **call_options(args))
     return Output([t.model_dump() for t in found],
                   table([[t.target, t.portal] for t in found], ["TARGET", "PORTAL"]))
@@ -148,7 +160,7 @@ async def iscsi_discover(storage, args) -> Output:
 
 async def iscsi_login(storage, args) -> Output:
     session = await with_progress(storage, "iscsi-login", storage.login_iscsi(
-        args.portal, args.target, username=args.username, password=args.password,
+        args.portal, args.target, username=args.username, password=chap_password(args),
         node_startup=args.node_startup, timeout=args.timeout, **call_options(args)))
     return done(session, f"logged in to {session.target} through {session.portal} "
                          f"({len(session.luns)} LUNs)")
@@ -387,7 +399,9 @@ def arg(*flags: str, **options: Any) -> tuple:
     return flags, options
 
 
-CHAP = [arg("--username", help="CHAP user name"), arg("--password", help="CHAP password")]
+CHAP = [arg("--username", help="CHAP user name"),
+        arg("--password", help="CHAP password; leave it out (or give '-') to type it or "
+                               "pipe it in: a command line is readable by every user")]
 TIMEOUT = arg("--timeout", type=int, metavar="SECONDS", help="give up after this long")
 FORCE = arg("--force", action="store_true",
             help="also when the service did not create the volume group")

@@ -16,16 +16,16 @@ FREE = ["36001405d0e1f2a3b4c5d6e7f80910003", "36001405d0e1f2a3b4c5d6e7f80910004"
 COMMAND = [sys.executable, "-m", "solidice_storage.cli"]
 
 
-def ctl(address, *args):
+def ctl(address, *args, stdin=""):
     return subprocess.run([*COMMAND, "--address", address, *args], capture_output=True,
-                          text=True, timeout=30)
+                          text=True, timeout=30, input=stdin)
 
 
 @pytest.fixture
 def run(daemon, system_bus):
     """The command, run in a thread (the test's loop keeps serving); its result."""
-    async def run(*args, code=0):
-        result = await asyncio.to_thread(ctl, system_bus, *args)
+    async def run(*args, code=0, stdin=""):
+        result = await asyncio.to_thread(ctl, system_bus, *args, stdin=stdin)
         assert result.returncode == code, result.stdout + result.stderr
         assert "Traceback" not in result.stderr
         return result
@@ -141,6 +141,13 @@ async def test_iscsi_commands(run, storage):
     assert SIM + "data" in (await run("iscsi", "discover", "192.0.2.10")).stdout
     refused = await run("iscsi", "login", "192.0.2.10", SIM + "backup", code=1)
     assert "CHAP" in refused.stderr
+    piped = await run("iscsi", "login", "192.0.2.10", SIM + "backup", "--username",
+                      "backup", stdin="backup-secret\n")   # off the command line
+    assert "logged in" in piped.stdout
+    await run("iscsi", "logout", "192.0.2.10", SIM + "backup")
+    wrong = await run("iscsi", "login", "192.0.2.10", SIM + "backup", "--username",
+                      "backup", stdin="not-the-secret\n", code=1)
+    assert "CHAP" in wrong.stderr
     login = await run("iscsi", "login", "192.0.2.10", SIM + "backup", "--username",
                       "backup", "--password", "backup-secret", "--node-startup", "manual")
     assert "logged in" in login.stdout
