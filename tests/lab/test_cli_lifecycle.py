@@ -44,8 +44,10 @@ def two_luns(lab):
     """Two data LUNs (multipath maps), and a host put back as it was after."""
     wwids = sorted(multipath_maps())[:2]
     yield wwids
-    if (CHAP_TARGET, "127.0.0.1:3260") in iscsi_sessions():
+    if (CHAP_TARGET, "127.0.0.1") in iscsi_sessions():
         iscsi_logout(CHAP_TARGET, "127.0.0.1")
+    run("iscsiadm", "-m", "node", "-T", CHAP_TARGET, "-p", "127.0.0.1:3260", "-o",
+        "delete", check=False)                 # the record our login wrote
     if mounted(MOUNT_POINT):
         run("umount", "-f", "-l", MOUNT_POINT, check=False)
     if any(row["vg_name"] == VG for row in lvm_report("vgs", "-o", "vg_name")):
@@ -67,7 +69,7 @@ def test_a_storage_life_cycle_with_the_cli_alone(daemon, two_luns):
     assert {DATA_TARGET, CHAP_TARGET} <= {entry["target"] for entry in found}
     storagectl("iscsi", "login", "127.0.0.1", CHAP_TARGET, "--username", CHAP_USER,
                stdin=CHAP_PASSWORD + "\n")          # the secret never on a command line
-    assert (CHAP_TARGET, "127.0.0.1:3260") in iscsi_sessions()
+    assert (CHAP_TARGET, "127.0.0.1") in iscsi_sessions()
     sessions = json.loads(storagectl("--json", "iscsi", "sessions"))
     assert CHAP_TARGET in {session["target"] for session in sessions}
 
@@ -109,5 +111,5 @@ def test_a_storage_life_cycle_with_the_cli_alone(daemon, two_luns):
     labels = lvm("pvs", "--", f"/dev/mapper/{first}", f"/dev/mapper/{second}", check=False)
     assert labels.returncode != 0                          # the PV labels went too
     storagectl("iscsi", "logout", "127.0.0.1", CHAP_TARGET)
-    assert (CHAP_TARGET, "127.0.0.1:3260") not in iscsi_sessions()
+    assert (CHAP_TARGET, "127.0.0.1") not in iscsi_sessions()
     storagectl("vg", "info", VG, expect=1)                 # gone: one sentence, exit 1
