@@ -18,7 +18,14 @@ figures we compare against come from):
 2. times raw commands as an administrator runs them (median of R);
 3. starts solidice-storaged as the unit does and times start-up, GetManagedObjects,
    CreateLogicalVolume and LogicalVolume.Remove; then the same for lvmdbusd if it is
-   installed (each daemon alone on the machine);
+   installed, started by the bench as its unit starts it (each daemon alone on the
+   machine). lvmdbusd must not run before that: LVM's `global/notify_dbus` would
+   D-Bus-activate it on the first command that changes something, and it would
+   reload in the background under the other figures. The lab's lvmlocal.conf sets
+   notify_dbus = 0 (the bench refuses to run with it on while lvm2-dbusd is
+   installed), any lvmdbusd found running first is stopped, and the bench looks for
+   one again after the raw commands and after our daemon's phase: one found there
+   marks the run as failed;
 4. prints a table and the ratios, and writes $LAB_RESULTS/bench-lvm.json when
    LAB_RESULTS is set; then removes everything it made and starts the lab's daemon
    again (labhost.start_daemon) if one was running.
@@ -69,6 +76,7 @@ START_TIMEOUT = 600                   # s, a daemon's start until ready
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
 OURS = "org.solidice.Storage."
 LVMDBUSD = "/usr/sbin/lvmdbusd"
+LVMDBUS_ACTIVATION = "/usr/share/dbus-1/system-services/com.redhat.lvmdbus1.service"
 LVMDBUS_NAME = "com.redhat.lvmdbus1"
 LVMDBUS_ROOT = "/com/redhat/lvmdbus1"
 LVMDBUS = "com.redhat.lvmdbus1."
@@ -170,6 +178,8 @@ def environment() -> dict:
     model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
     memory = re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), re.M)
     version = run("lvm", "version", timeout=60).stdout
+    notify = run("lvmconfig", "--typeconfig", "full", "global/notify_dbus", check=False,
+                 timeout=60).stdout.strip()
     return {
         "kernel": os.uname().release,
         "acceleration": acceleration(cpuinfo),
@@ -179,6 +189,7 @@ def environment() -> dict:
         "lvm_version": next((line.strip() for line in version.splitlines()
                              if "LVM version" in line), version.strip()),
         "python": sys.version.split()[0],
+        "notify_dbus": notify.partition("=")[2] or "?",
     }
 
 
@@ -650,6 +661,64 @@ def restart_lab_daemon() -> None:
         print(f"the lab's solidice-storaged did not start again: {error}", file=sys.stderr)
 
 
+# ---- lvmdbusd outside its own phase ----
+
+def lvmdbusd_pids() -> list[int]:
+    """Running lvmdbusd processes (`python3 /sbin/lvmdbusd ...`), however started:
+    D-Bus activation, the bench, or an administrator."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")[:2]
+        except OSError:
+            continue
+        if any(arg.rsplit(b"/", 1)[-1] == b"lvmdbusd" for arg in argv) and \
+                alive(int(entry.name)):
+            pids.append(int(entry.name))
+    return pids
+
+
+def stop_lvmdbusd() -> list[int]:
+    """Stop every running lvmdbusd (SIGTERM, SIGKILL after 30 s); the PIDs stopped."""
+    pids = lvmdbusd_pids()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    try:
+        labhost.wait_for(lambda: not any(alive(pid) for pid in pids), "lvmdbusd to exit", 30)
+    except LabError:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        labhost.wait_for(lambda: not any(alive(pid) for pid in pids), "lvmdbusd to die", 30)
+    return pids
+
+
+def keep_lvmdbusd_out(results: dict) -> None:
+    """Before anything is measured: refuse to run where LVM would D-Bus-activate
+    lvmdbusd, and stop one that runs already."""
+    checks = results.setdefault("lvmdbusd_checks", {"stopped_before": [], "seen_during": []})
+    if os.path.exists(LVMDBUS_ACTIVATION) and get(results, "environment",
+                                                  "notify_dbus") != "0":
+        raise LabError("global/notify_dbus is not 0 while lvm2-dbusd is installed: LVM "
+                       "would D-Bus-activate lvmdbusd under the measurements (the lab's "
+                       "lvmlocal.conf sets notify_dbus = 0)")
+    checks["stopped_before"] = stop_lvmdbusd()
+    if checks["stopped_before"]:
+        print(f"stopped an lvmdbusd that was running: {checks['stopped_before']}")
+
+
+def lvmdbusd_ran_during(results: dict, phase: str) -> None:
+    """After a phase that must run without lvmdbusd: none may be running. One that
+    is marks the run (its figures carry lvmdbusd's load) and is stopped."""
+    pids = stop_lvmdbusd()
+    if pids:
+        results["lvmdbusd_checks"]["seen_during"].append({"phase": phase, "pids": pids})
+        print(f"lvmdbusd ran during {phase} (pids {pids}): those figures carry its load")
+
+
 # ---- the whole run ----
 
 async def measure_lvmdbusd(bus: MessageBus, vg: BenchVg, repeats: int) -> dict:
@@ -680,22 +749,28 @@ async def bench(args: argparse.Namespace, results: dict) -> None:
     try:
         stopped = stop_lab_daemon()
         results["lab_daemon_stopped"] = stopped
+        keep_lvmdbusd_out(results)
         print(f"building {VG} with {args.lvs} LVs ...", flush=True)
         results["build"] = vg.build()
+        lvmdbusd_ran_during(results, "the set-up")
         print(f"raw commands, {args.repeats} times each ...", flush=True)
         stats = {"idle_timeouts": 0}
         results["raw"] = await raw_figures(args.repeats, stats)
         results["raw"].update(stats)
+        lvmdbusd_ran_during(results, "the raw commands")
         bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
         try:
             results["ours"] = await daemon_phase(
                 "solidice-storaged", measure(bus, OurService(vg), vg, args.repeats))
+            lvmdbusd_ran_during(results, "solidice-storaged's phase")
             results["lvmdbusd"] = await daemon_phase(
                 "lvmdbusd", measure_lvmdbusd(bus, vg, args.repeats))
         finally:
             bus.disconnect()
     finally:
         vg.close()
+        if "lvmdbusd_checks" in results:
+            stop_lvmdbusd()            # the host as it was found: no lvmdbusd left
         if stopped is not None:
             restart_lab_daemon()
 
@@ -813,6 +888,15 @@ def report(results: dict) -> None:
           f"R = {results['repeats']}: medians [min-max]")
     if "error" in results:
         print(f"THE RUN STOPPED EARLY: {results['error']}")
+    checks = results.get("lvmdbusd_checks", {})
+    if checks.get("seen_during"):
+        phases = ", ".join(seen["phase"] for seen in checks["seen_during"])
+        print(f"INVALID: lvmdbusd was running during {phases}: those figures carry its load")
+    elif checks:
+        print(f"lvmdbusd: not running while raw lvm and ours were measured (notify_dbus = "
+              f"{env.get('notify_dbus')}; checked before and after each phase"
+              + (f"; stopped one found running first: {checks['stopped_before']})"
+                 if checks.get("stopped_before") else ")"))
     if get(results, "lvmdbusd", "installed") is False:
         print("lvmdbusd: not installed (apt install lvm2-dbusd)")
     for label in ("ours", "lvmdbusd"):
@@ -875,6 +959,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:          # report what was measured, then fail
         traceback.print_exc()
         results["error"] = f"{type(error).__name__}: {error}"
+        status = 1
+    if get(results, "lvmdbusd_checks", "seen_during"):
         status = 1
     results["ratios"] = ratios(results)
     report(results)
