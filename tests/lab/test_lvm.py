@@ -396,6 +396,7 @@ def devices_file(lab, luns):
         LVMLOCAL.write_text(lab_conf)
         shutil.rmtree(DEVICES_DIR, ignore_errors=True)   # system.devices and its backups
         lab.restart_daemon()
+    assert run("lvmconfig", "devices/use_devicesfile").stdout.strip() == "use_devicesfile=0"
 
 
 async def test_with_a_devices_file_our_pvs_are_in_it_and_lvm_tools_see_them(
