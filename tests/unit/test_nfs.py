@@ -1,6 +1,6 @@
-"""engine/nfs.py: the mount table, the persistent mounts' records, mount points
-looked at by child processes, and failures that leave nothing behind. The real
-mounts are tested in the lab (tests/lab/test_nfs.py)."""
+"""engine/nfs.py and engine/mountinfo.py: the mount table, the persistent mounts'
+records, mount points looked at by child processes, and failures that leave nothing
+behind. The real mounts are tested in the lab (tests/lab/test_nfs.py)."""
 
 import asyncio
 import json
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from solidice_storage import validation
-from solidice_storage.engine import nfs
-from solidice_storage.engine.nfs import (MountConfig, MountinfoWatch, NfsMounts, Wanted,
-                                         nfs_mounts, parse_mountinfo, split_source)
+from solidice_storage.engine.mountinfo import (MountinfoWatch, nfs_mounts, parse_mountinfo,
+                                               split_source)
+from solidice_storage.engine.nfs import MountConfig, NfsMounts, Wanted
 from solidice_storage.engine.runner import TOOLS, Runner
 from solidice_storage.engine.state import Jobs, StateStore
 from solidice_storage.errors import Busy, Cancelled, InvalidArgument, NotFound, Timeout
