@@ -19,7 +19,14 @@ _PLAIN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 _ESCAPED = re.compile(r"(?:[A-Za-z0-9]|_[0-9a-f]{2})+")
 
 
+# every ASCII character outside [A-Za-z0-9] → `_xx`: str.translate does an ASCII key
+# (every LVM UUID, WWID and path) in one C call
+_ASCII_ESCAPES = {b: f"_{b:02x}" for b in range(128) if b not in _PLAIN}
+
+
 def escape(key: str) -> str:
+    if key.isascii():
+        return key.translate(_ASCII_ESCAPES)
     return "".join(chr(b) if b in _PLAIN else f"_{b:02x}" for b in key.encode())
 
 

@@ -255,3 +255,24 @@ async def test_unreachable_nfs_server_times_out_without_blocking_others(storage)
         await storage.pool("MountNfs", "sssa{sv}", "nfs.example.com", "/x",
                            "/srv/nfs/dead", {})
     assert error.value.type == ERROR + "NotFound"
+
+
+async def test_managed_objects_match_every_object_after_changes(storage):
+    """GetManagedObjects (served from entries marshalled once) shows what GetAll of
+    each object shows, after adds, changes and removals."""
+    vg = await storage.vg("vmstore")
+    lv = await storage.call(vg, "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
+                            "gmo1", GiB, {})
+    await storage.objects()                      # entries made; now change them
+    await storage.call(lv, "LogicalVolume", "Extend", "ta{sv}", GiB, {})
+    gone = await storage.call(vg, "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
+                              "gmo2", GiB, {})
+    await storage.call(gone, "LogicalVolume", "Remove", "a{sv}", opts(force=True))
+    objects = await storage.objects()
+    assert lv in objects and gone not in objects
+    assert objects[lv][IFACE + "LogicalVolume"]["Size"] == 2 * GiB
+    for path, interfaces in objects.items():
+        for interface, props in interfaces.items():
+            assert props == await storage.call(
+                path, "org.freedesktop.DBus.Properties", "GetAll", "s", interface), path
+    assert objects == await storage.objects()

@@ -8,10 +8,16 @@
 3. EAGAIN: dbus-fast treats a full socket as a dead connection. The writer's socket
    is wrapped so a full socket reads as "nothing sent yet": the writer then waits
    for the socket to become writable, as it does after a partial send.
+
+And one cost: dbus-fast makes a handler closure for every method of every object it
+exports, 50,000 of them for 10,000 LVs, a third of our start-up there. Here every
+object of a class shares one handler per method, which finds its object by the
+call's path, as dbus-fast's dispatch did a moment before.
 """
 
 import contextvars
 import socket
+from functools import partial
 from typing import Any
 
 from dbus_fast import Message, MessageType
@@ -55,11 +61,28 @@ class _SendWhenWritable:
 
 
 class StorageBus(MessageBus):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shared_handlers: dict[Any, Any] = {}
+
     async def connect(self) -> "StorageBus":
         await super().connect()
         self._writer.sock = _SendWhenWritable(self._writer.sock)
         self.add_message_handler(_track_caller)
         return self
+
+    def _make_method_handler(self, interface: Any, method: Any) -> Any:
+        key = (interface.name, method)
+        handler = self._shared_handlers.get(key)
+        if handler is None:
+            handler = self._shared_handlers[key] = partial(
+                self._call_on_path, interface.name, method)
+        return handler
+
+    def _call_on_path(self, interface_name: str, method: Any, message: Message,
+                      send_reply: Any) -> None:
+        interface = self._path_exports[message.path][interface_name]
+        super()._make_method_handler(interface, method)(message, send_reply)
 
     def _introspect_export_path(self, path: str) -> intr.Node:
         node = super()._introspect_export_path(path)
