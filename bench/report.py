@@ -133,7 +133,7 @@ def rows(size: dict, n: int) -> list[list[str]]:
         elif kind == "count" and key in (raw.get("lvm_processes") or {}):
             raw_cell = count_cell(raw, key) or "n/a"
         cells = [cell(size.get(name), key, kind, n) for name in SERVICES]
-        if isinstance(key, str) and key in RATIO_KEYS:
+        if kind in ("time", "ms") and key in RATIO_KEYS:
             ratios = [ratio(median(ours, key), median(size.get(other), key))
                       for other in ("lvmdbusd", "udisks2")]
             ratios.append(ratio(median(ours, key), median(raw, key))
@@ -184,6 +184,9 @@ def markdown(results: dict) -> str:
         parts += [f"**The run stopped early: {results['error']}**", ""]
     for n, size in sorted(results.get("sizes", {}).items(), key=lambda item: int(item[0])):
         parts += [f"## N = {int(n):,} LVs", "", table(HEADER, rows(size, int(n))), ""]
+        if get(size, "build", "other_lvs"):
+            parts.append(f"- {size['build']['other_lvs']} LVs of other VGs were on the machine: "
+                         "every service and the raw full reports read those too")
         for name in SERVICES:
             section = size.get(name) or {}
             if section.get("not_runnable"):
