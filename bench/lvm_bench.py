@@ -1,38 +1,25 @@
-"""LVM at scale: our service next to raw `lvm` and lvmdbusd, in the kernel lab guest.
+"""LVM at scale: our service next to raw `lvm`, lvmdbusd and udisks2 (LVM2 module).
 
-How to run it: inside the lab guest only, as root, after `python -m tests.lab.labhost up`
-(`LAB_MODE=shell lab/run` gives such a shell). From the repository's top:
+How to run it: `make bench` (in the lab guest, N = 100, 1,000 and 10,000 in one
+boot) or `make bench-native` (on this host: no device-mapper, so reads only). By
+hand, inside the lab guest as root after `python -m tests.lab.labhost up`:
 
-    python bench/lvm_bench.py [--lvs N] [--repeats R]        # N = 1000, R = 5 by default
+    python bench/lvm_bench.py [--lvs 100,1000] [--repeats R] [--idle-seconds S]
+    python bench/lvm_bench.py --native --lvs 100,1000      # on a host, as root
 
-`python` must be the project's virtualenv (lab/guest.sh puts it first on PATH): the
-daemon is started from that virtualenv's bin directory, as labhost starts it. The
-script puts tests/lab and service on sys.path itself; no PYTHONPATH is needed.
+`python` must be the project's virtualenv: the daemon is started from its bin
+directory, as labhost starts it.
 
-What it does, following ../shared/anchor-measurements.md (where the lvmdbusd and udisks2
-figures we compare against come from):
-1. stops the lab's solidice-storaged, so no daemon reacts to the set-up or to the raw
-   commands; builds VG `benchvg` on a loop device over a sparse 8 GiB file in /tmp,
-   with N inactive one-extent LVs (a `vgcfgbackup` of the empty VG, N LVs added by a
-   generator, `vgcfgrestore -f`);
-2. times raw commands as an administrator runs them (median of R);
-3. starts solidice-storaged as the unit does and times start-up, GetManagedObjects,
-   CreateLogicalVolume and LogicalVolume.Remove; then the same for lvmdbusd if it is
-   installed, started by the bench as its unit starts it (each daemon alone on the
-   machine). lvmdbusd must not run before that: LVM's `global/notify_dbus` would
-   D-Bus-activate it on the first command that changes something, and it would
-   reload in the background under the other figures. The lab's lvmlocal.conf sets
-   notify_dbus = 0 (the bench refuses to run with it on while lvm2-dbusd is
-   installed), any lvmdbusd found running first is stopped, and the bench looks for
-   one again after the raw commands and after our daemon's phase: one found there
-   marks the run as failed;
-4. prints a table and the ratios, and writes $LAB_RESULTS/bench-lvm.json when
-   LAB_RESULTS is set; then removes everything it made and starts the lab's daemon
-   again (labhost.start_daemon) if one was running.
-
-Between two changes it waits until the whole machine is idle (under 8 % busy for 1 s),
-as the anchor's client did, so a daemon's background refresh is not billed to the next
-call. Ratios carry over between machines better than seconds (TCG slows Python ~17x).
+For each N: build VG `benchvg` once (a loop device over a sparse file in /tmp, N
+inactive one-extent LVs loaded by vgcfgrestore), time the raw commands, then each
+service alone on the machine, one after the other on the same VG: start-up,
+GetManagedObjects, listing the VG's LVs, a property read, create / extend / remove
+(not natively), an LV made outside with `lvcreate` until its InterfacesAdded, idle
+CPU, memory, and the `lvm` processes each read and change starts (BSD process
+accounting, bench/acct.py). Set-up as in ../shared/anchor-measurements.md: no
+service can be D-Bus-activated behind the bench's back. Every wait is bounded; the
+JSON is rewritten after every phase, so a killed run keeps what finished.
+bench/report.py makes the markdown table and the chart from the JSON.
 """
 
 import argparse
@@ -51,14 +38,16 @@ import sys
 import tempfile
 import time
 import traceback
+from datetime import datetime, timezone
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(TOP / "tests" / "lab"), str(TOP / "service")]
+sys.path[:0] = [str(TOP / "bench"), str(TOP / "tests" / "lab"), str(TOP / "service")]
 
 from dbus_fast import BusType, Message, MessageType, Variant  # noqa: E402
 from dbus_fast.aio import MessageBus  # noqa: E402
 
+import acct  # noqa: E402
 import labhost  # noqa: E402
 from labhost import BUS_NAME, LabError, Service, lvm_report, name_owner, run, settle  # noqa: E402
 from solidice_storage import objpath  # noqa: E402
@@ -71,7 +60,8 @@ IMAGE_SIZE = 8 * 1024**3             # the anchor's; more when N needs it (spars
 LV_SIZE = 4 * MiB                     # one extent
 IDLE_SHARE, IDLE_WINDOW, IDLE_TIMEOUT = 0.08, 1.0, 300
 COMMAND_TIMEOUT = 600                 # s, any one command
-CALL_TIMEOUT = 900                    # s, any one D-Bus call (TCG outliers reached 21 s)
+CALL_TIMEOUT = 120                    # s, any one D-Bus call: past it "did not finish"
+OUTSIDE_TIMEOUT = 60                  # s, an outside lvcreate until its InterfacesAdded
 START_TIMEOUT = 600                   # s, a daemon's start until ready
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
 OURS = "org.solidice.Storage."
@@ -80,11 +70,31 @@ LVMDBUS_ACTIVATION = "/usr/share/dbus-1/system-services/com.redhat.lvmdbus1.serv
 LVMDBUS_NAME = "com.redhat.lvmdbus1"
 LVMDBUS_ROOT = "/com/redhat/lvmdbus1"
 LVMDBUS = "com.redhat.lvmdbus1."
+UDISKSD = "/usr/libexec/udisks2/udisksd"
+UDISKS_NAME = "org.freedesktop.UDisks2"
+UDISKS_ROOT = "/org/freedesktop/UDisks2"
+UDISKS = "org.freedesktop.UDisks2."
 RAW_REPORTS = {                       # key → what an administrator types
     "fullreport": ("lvm", "fullreport", "--reportformat", "json"),
     "lvs": ("lvs", "--reportformat", "json"),
     "version": ("lvm", "version"),
 }
+
+
+NATIVE = False                        # --native: on a host, no udevd, no device-mapper
+STARTED = time.monotonic()
+
+
+def log(message: str) -> None:
+    """Progress with the time of day and the minutes since the start."""
+    elapsed = (time.monotonic() - STARTED) / 60
+    print(f"[{time.strftime('%H:%M:%S')} +{elapsed:5.1f} min] {message}", flush=True)
+
+
+def settle_udev() -> None:
+    """udevadm settle in the guest; natively no udevd runs to wait for."""
+    if not NATIVE:
+        settle()
 
 
 # ---- small measurements ----
@@ -190,7 +200,28 @@ def environment() -> dict:
                              if "LVM version" in line), version.strip()),
         "python": sys.version.split()[0],
         "notify_dbus": notify.partition("=")[2] or "?",
+        "emulation": "native" if NATIVE else acceleration(cpuinfo).split()[0],
+        "hostname": os.uname().nodename,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "packages": package_versions(),
     }
+
+
+DEBIAN_PACKAGES = ("lvm2", "lvm2-dbusd", "udisks2", "udisks2-lvm2", "libblockdev-lvm2",
+                   "dbus-daemon", "python3-dbus", "linux-image-amd64")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Debian package versions (None: not installed), dbus-fast's and Python's."""
+    versions: dict[str, str | None] = {}
+    for package in DEBIAN_PACKAGES:
+        result = run("dpkg-query", "-W", "-f", "${Version}", "--", package, check=False,
+                     timeout=60)
+        versions[package] = result.stdout.strip() or None if result.returncode == 0 else None
+    from importlib.metadata import version
+    versions["dbus-fast"] = version("dbus-fast")
+    versions["python"] = sys.version.split()[0]
+    return versions
 
 
 def in_lab_guest() -> bool:
@@ -265,6 +296,7 @@ class BenchVg:
         self.made_pv = self.made_vg = False
         self.vg_uuid = ""
         self.lv_uuids: list[str] = []
+        self.lv_names: set[str] = set()
 
     def build(self) -> dict:
         if run("vgs", "--", VG, check=False, timeout=60).returncode == 0:
@@ -280,7 +312,7 @@ class BenchVg:
         run("vgcreate", "-s", "4m", "--", VG, self.device)
         self.made_vg = True
         restore = self._restore_with_lvs()
-        settle()
+        settle_udev()
         self._check()
         return {"device": self.device, "restore_s": restore}
 
@@ -304,16 +336,29 @@ class BenchVg:
             raise LabError(f"{VG} has {len(rows)} LVs ({len(active)} active) after the "
                            f"restore; expected {self.count}, none active")
         self.lv_uuids = [row["lv_uuid"] for row in rows]
+        self.lv_names = {row["lv_name"] for row in rows}
         self.vg_uuid = lvm_report("vgs", "-o", "vg_uuid", "--", VG)[0]["vg_uuid"]
+
+    def remove_extra(self) -> list[str]:
+        """Remove every LV the bench made (any name but the N restored ones); the
+        names removed. After a service's phase, so the next one starts alike."""
+        rows = lvm_report("lvs", "-o", "lv_name", "--", VG)
+        extra = [row["lv_name"] for row in rows if row["lv_name"] not in self.lv_names]
+        for name in extra:
+            run("lvremove", "-y", "--", f"{VG}/{name}", check=False, timeout=COMMAND_TIMEOUT)
+        return extra
 
     def close(self) -> None:
         steps = []
         if self.made_vg:
-            steps.append(("vgremove", "-f", "-y", "--", VG))
+            # natively there is no device-mapper: LVM must not ask for it
+            steps.append(("vgremove", "-f", "-y", *(("--driverloaded", "n") if NATIVE else ()),
+                          "--", VG))
         if self.made_pv:
-            steps.append(("pvremove", "-y", "--", self.device))
+            steps.append(("pvremove", "-ff", "-y", "--", self.device))
         if self.device:
-            steps.append(("udevadm", "settle", "--timeout=60"))
+            if not NATIVE:
+                steps.append(("udevadm", "settle", "--timeout=60"))
             steps.append(("losetup", "-d", self.device))
         for argv in steps:
             result = run(*argv, check=False, timeout=COMMAND_TIMEOUT)
@@ -322,6 +367,10 @@ class BenchVg:
                       f"{(result.stderr or result.stdout).strip()}", file=sys.stderr)
         if self.image is not None:
             self.image.unlink(missing_ok=True)
+        if self.made_vg:        # what LVM wrote about benchvg on this machine's /etc
+            Path("/etc/lvm/backup", VG).unlink(missing_ok=True)
+            for path in Path("/etc/lvm/archive").glob(f"{VG}_*.vg"):
+                path.unlink(missing_ok=True)
 
 
 # ---- raw commands ----
@@ -334,35 +383,67 @@ async def daemon_report_argv() -> tuple[str, ...]:
     return runner.history[-1]
 
 
-async def raw_figures(repeats: int, stats: dict) -> dict:
+def lvm_count(accounting, start: int, end: int, parents: set[int] | None = None) -> int | None:
+    """`lvm` processes that exited between two marks (of `parents` only, if given)."""
+    if accounting is None:
+        return None
+    return acct.count_lvm(accounting.between(start, end), parents)
+
+
+async def raw_counted(accounting, argv: tuple[str, ...]) -> dict:
+    """The `lvm` processes one raw command starts: 1, the floor."""
+    mark = accounting.mark() if accounting else 0
+    timed(*argv)
+    await asyncio.sleep(0.2)
+    return {"all": lvm_count(accounting, mark, accounting.mark() if accounting else 0)}
+
+
+async def raw_figures(args, stats: dict, accounting) -> dict:
     """The commands as an administrator runs them, and our daemon's own report command
     (in the environment our Runner gives it). Creates activate the LV (the default)."""
-    figures = {key: summary([timed(*argv) for _ in range(repeats)])
-               for key, argv in RAW_REPORTS.items()}
+    repeats = args.repeats
+    reads = {**RAW_REPORTS,
+             "list": ("lvs", "--reportformat", "json", "--", VG),
+             "prop_read": ("lvs", "--reportformat", "json", "-o", "lv_size", "--units", "b",
+                           "--", f"{VG}/lv00000")}
+    figures: dict = {key: summary([timed(*argv) for _ in range(repeats)])
+                     for key, argv in reads.items()}
+    figures["gmo"] = figures["fullreport"]          # the floor of a full read
     argv = await daemon_report_argv()
     runner_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
     figures["daemon_report"] = summary([timed(*argv, env=runner_env)
                                         for _ in range(repeats)])
     figures["daemon_report_argv"] = list(argv)
-    creates, removes = [], []
-    for i in range(repeats):
-        stats["idle_timeouts"] += not await wait_idle()
-        creates.append(timed("lvcreate", "-y", "-L4m", "-n", f"raw{i}", "--", VG))
-    for i in range(repeats):
-        stats["idle_timeouts"] += not await wait_idle()
-        removes.append(timed("lvremove", "-y", "--", f"{VG}/raw{i}"))
-    figures["lvcreate"], figures["lvremove"] = summary(creates), summary(removes)
+    figures["lvm_processes"] = {"gmo": {"until_idle": await raw_counted(accounting,
+                                                                       RAW_REPORTS["fullreport"])},
+                                "prop_read": {"until_idle": await raw_counted(accounting,
+                                                                             reads["prop_read"])}}
+    if args.native:
+        return figures
+    changes = {"create": lambda i: ("lvcreate", "-y", "-L4m", "-n", f"raw{i}", "--", VG),
+               "extend": lambda i: ("lvextend", "-L+4m", "--", f"{VG}/raw{i}"),
+               "remove": lambda i: ("lvremove", "-y", "--", f"{VG}/raw{i}")}
+    for key, argv_of in changes.items():
+        runs = []
+        for i in range(repeats):
+            stats["idle_timeouts"] += not await wait_idle()
+            runs.append(timed(*argv_of(i)))
+        figures[key] = summary(runs)
+    figures["lvcreate"], figures["lvremove"] = figures["create"], figures["remove"]
+    figures["lvextend"] = figures["extend"]
     return figures
 
 
 # ---- D-Bus ----
 
 async def call(bus: MessageBus, destination: str, path: str, interface: str, member: str,
-               signature: str = "", body: list | None = None) -> Message:
-    """The reply, an error reply included: the caller decides what a failure means."""
+               signature: str = "", body: list | None = None,
+               timeout: float = CALL_TIMEOUT) -> Message:
+    """The reply, an error reply included: the caller decides what a failure means.
+    asyncio.TimeoutError past `timeout`: the call "did not finish"."""
     return await asyncio.wait_for(bus.call(Message(
         destination=destination, path=path, interface=interface, member=member,
-        signature=signature, body=body or [])), CALL_TIMEOUT)
+        signature=signature, body=body or [])), timeout)
 
 
 def error_text(reply: Message) -> str | None:
@@ -377,6 +458,12 @@ async def bus_driver(bus: MessageBus, member: str, signature: str, body: list) -
     if error_text(reply):
         raise LabError(f"{member} failed: {error_text(reply)}")
     return reply
+
+
+async def get_property(bus: MessageBus, name: str, path: str, interface: str,
+                       prop_name: str) -> Message:
+    return await call(bus, name, path, "org.freedesktop.DBus.Properties", "Get", "ss",
+                      [interface, prop_name])
 
 
 class NameWatch:
@@ -427,6 +514,49 @@ class NameWatch:
         return self.owned_at
 
 
+class AddedWatch:
+    """Every InterfacesAdded on the bus, with the time it arrived: the LVs a service
+    shows, by LV name, as `daemon.added_lv_name` reads them from the signal."""
+
+    RULE = ("type='signal',interface='org.freedesktop.DBus.ObjectManager',"
+            "member='InterfacesAdded'")
+
+    def __init__(self, bus: MessageBus, daemon) -> None:
+        self.bus, self.daemon = bus, daemon
+        self.seen: dict[str, float] = {}          # LV name → first InterfacesAdded
+        self.changed = asyncio.Event()
+
+    async def __aenter__(self) -> "AddedWatch":
+        self.bus.add_message_handler(self._on_message)
+        await bus_driver(self.bus, "AddMatch", "s", [self.RULE])
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.bus.remove_message_handler(self._on_message)
+        with contextlib.suppress(Exception):
+            await call(self.bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                       "org.freedesktop.DBus", "RemoveMatch", "s", [self.RULE])
+
+    def _on_message(self, message: Message) -> None:
+        if message.message_type != MessageType.SIGNAL or message.member != "InterfacesAdded":
+            return
+        name = self.daemon.added_lv_name(message.body[1])
+        if name is not None and name not in self.seen:
+            self.seen[name] = time.perf_counter()
+            self.changed.set()
+
+    async def wait_for(self, test, deadline: float, service: Service | None = None):
+        """Until test(self.seen) holds; False at `deadline` (or if `service` exits)."""
+        while not test(self.seen):
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0 or (service is not None and not service.alive()):
+                return False
+            self.changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(remaining, 1.0))
+        return True
+
+
 def reply_bytes(reply: Message) -> bytes:
     """The reply as dbus-fast marshals it: header and body, the size that crossed the
     socket to within a few bytes of header padding."""
@@ -448,42 +578,93 @@ def decode_seconds(wire: bytes) -> float | None:
     return statistics.median(runs)
 
 
-# ---- the two daemons: what differs between them ----
+# ---- the three services: what differs between them ----
 
 def prop(interfaces: dict, interface: str, name: str):
-    """A property's value in one object of a GetManagedObjects reply, or None."""
+    """A property's value in one object's interfaces (GMO or InterfacesAdded), or None."""
     variant = interfaces.get(interface, {}).get(name)
     return None if variant is None else variant.value
 
 
-class OurService:
+def bus_env() -> dict:
+    """The environment systemd gives a service, and natively the private bus."""
+    env = dict(labhost.DAEMON_ENV)
+    if NATIVE:
+        env["DBUS_SYSTEM_BUS_ADDRESS"] = os.environ["DBUS_SYSTEM_BUS_ADDRESS"]
+    return env
+
+
+class Daemon:
+    """What the measurements need of a service; subclasses fill in the names."""
+
+    label = name = root = prefix = ""
+    lv_interface = vg_interface = size_interface = size_property = ""
+    list_note = ""
+
+    def added_lv_name(self, interfaces: dict) -> str | None:
+        return prop(interfaces, self.lv_interface, "Name")
+
+    def lv_paths(self, objects: dict, names: set[str]) -> dict[str, str]:
+        """LV name → object path, for the LVs named in `names`."""
+        found = {}
+        for path, interfaces in objects.items():
+            name = prop(interfaces, self.lv_interface, "Name")
+            if name in names:
+                found[name] = path
+        return found
+
+    def find_vg(self, objects: dict) -> str | None:
+        return next((path for path, interfaces in objects.items()
+                     if prop(interfaces, self.vg_interface, "Name") == VG), None)
+
+    async def list_lvs(self, bus: MessageBus, vg_path: str) -> Message:
+        raise NotImplementedError
+
+    async def wait_ready(self, bus, service, watch: AddedWatch, vg: BenchVg,
+                         deadline: float) -> tuple[float, dict]:
+        """Start → the first GetManagedObjects, sent as soon as the name appears, that
+        holds every LV of benchvg (the anchor's "ready" for lvmdbusd). A reply short
+        of that is asked again 50 ms later, not in a tight loop."""
+        attempts, objects = 0, {}
+        while len(self.lv_paths(objects, vg.lv_names)) < vg.count:
+            if attempts:
+                if not service.alive() or time.perf_counter() > deadline:
+                    raise LabError(f"{self.label} never showed the {vg.count} LVs "
+                                   f"of {VG}; see {service.log_path}")
+                await asyncio.sleep(0.05)
+            attempts += 1
+            reply = await call(bus, self.name, self.root, OBJECT_MANAGER, "GetManagedObjects")
+            objects = {} if error_text(reply) else reply.body[0]
+        return time.perf_counter(), {"ready_gmo_calls": attempts}
+
+
+class OurService(Daemon):
     """solidice-storaged, started as the unit starts it (labhost.exec_start and the
     unit's environment). Without the lab's --debug: no per-command log line is timed."""
 
-    label, name, root = "ours", BUS_NAME, objpath.ROOT
-    prefix = "ours"                       # the names of the LVs it creates
-
-    def __init__(self, vg: BenchVg) -> None:
-        self.vg_path = objpath.path("VolumeGroup", vg.vg_uuid)
-        self.lv_paths = {objpath.path("LogicalVolume", uuid) for uuid in vg.lv_uuids}
+    label, name, root, prefix = "ours", BUS_NAME, objpath.ROOT, "ours"
+    lv_interface, vg_interface = OURS + "LogicalVolume", OURS + "VolumeGroup"
+    size_interface, size_property = OURS + "LogicalVolume", "Size"
+    list_note = "VolumeGroup.ListLogicalVolumes"
 
     def start(self) -> Service:
-        return Service("solidice-storaged-bench", *labhost.exec_start(),
-                       env=dict(labhost.DAEMON_ENV))
+        return Service("solidice-storaged-bench", *labhost.exec_start(), env=bus_env())
 
-    def lv_count(self, objects: dict) -> int:
-        return sum(1 for path in self.lv_paths
-                   if OURS + "LogicalVolume" in objects.get(path, {}))
+    async def list_lvs(self, bus, vg_path):
+        return await call(bus, self.name, vg_path, OURS + "VolumeGroup",
+                          "ListLogicalVolumes", "a{sv}", [{}])
 
-    def find_vg(self, objects: dict) -> str | None:
-        return self.vg_path if OURS + "VolumeGroup" in objects.get(self.vg_path, {}) else None
-
-    async def create(self, bus: MessageBus, vg_path: str, lv_name: str) -> tuple[str | None, str]:
+    async def create(self, bus, vg_path, lv_name):
         reply = await call(bus, self.name, vg_path, OURS + "VolumeGroup",
                            "CreateLogicalVolume", "sta{sv}", [lv_name, LV_SIZE, {}])
         return (None, error_text(reply)) if error_text(reply) else (reply.body[0], "")
 
-    async def remove(self, bus: MessageBus, lv_path: str) -> str | None:
+    async def extend(self, bus, lv_path):
+        reply = await call(bus, self.name, lv_path, OURS + "LogicalVolume", "Extend",
+                           "ta{sv}", [LV_SIZE, {}])
+        return error_text(reply)
+
+    async def remove(self, bus, lv_path):
         # force: the contract's option for an LV of a VG the service did not create,
         # which benchvg is (vgcfgrestore made it)
         reply = await call(bus, self.name, lv_path, OURS + "LogicalVolume", "Remove",
@@ -491,32 +672,27 @@ class OurService:
         return error_text(reply)
 
 
-class Lvmdbusd:
+class Lvmdbusd(Daemon):
     """lvmdbusd in its default mode (it forks `lvm` with JSON output), in the
     foreground in its own session. API as in lvm2's daemons/lvmdbusd (vg.py, lv.py):
-    Vg.LvCreateLinear(s name, t size, b thin_pool, i tmo, a{sv}) → (o lv, o job) and
-    Lv.Remove(i tmo, a{sv}) → o job; tmo = -1 waits for the end instead of a job."""
+    Vg.LvCreateLinear(s, t, b thin_pool, i tmo, a{sv}) → (o lv, o job),
+    Lv.Resize(t new size, a(ott) pvs, i tmo, a{sv}) → o job, Lv.Remove(i tmo, a{sv})
+    → o job; tmo = -1 waits for the end instead of a job."""
 
-    label, name, root = "lvmdbusd", LVMDBUS_NAME, LVMDBUS_ROOT
-    prefix = "lvmdbus"
-
-    def __init__(self, vg: BenchVg) -> None:
-        self.lv_uuids = set(vg.lv_uuids)
+    label, name, root, prefix = "lvmdbusd", LVMDBUS_NAME, LVMDBUS_ROOT, "lvmdbus"
+    lv_interface, vg_interface = LVMDBUS + "LvCommon", LVMDBUS + "Vg"
+    size_interface, size_property = LVMDBUS + "LvCommon", "SizeBytes"
+    list_note = "Properties.Get of Vg.Lvs"
 
     def start(self) -> Service:
         # the environment systemd gives a service, as for ours: nothing of this shell's
         # PATH or PYTHONPATH reaches its python
-        return Service("lvmdbusd-bench", LVMDBUSD, env=dict(labhost.DAEMON_ENV))
+        return Service("lvmdbusd-bench", LVMDBUSD, env=bus_env())
 
-    def lv_count(self, objects: dict) -> int:
-        return sum(1 for interfaces in objects.values()
-                   if prop(interfaces, LVMDBUS + "LvCommon", "Uuid") in self.lv_uuids)
+    async def list_lvs(self, bus, vg_path):
+        return await get_property(bus, self.name, vg_path, LVMDBUS + "Vg", "Lvs")
 
-    def find_vg(self, objects: dict) -> str | None:
-        return next((path for path, interfaces in objects.items()
-                     if prop(interfaces, LVMDBUS + "Vg", "Name") == VG), None)
-
-    async def create(self, bus: MessageBus, vg_path: str, lv_name: str) -> tuple[str | None, str]:
+    async def create(self, bus, vg_path, lv_name):
         reply = await call(bus, self.name, vg_path, LVMDBUS + "Vg", "LvCreateLinear",
                            "stbia{sv}", [lv_name, LV_SIZE, False, -1, {}])
         if error_text(reply):
@@ -524,113 +700,301 @@ class Lvmdbusd:
         lv, job = reply.body[0]
         return (lv, "") if lv != "/" else (None, f"a job ({job}) instead of the LV")
 
-    async def remove(self, bus: MessageBus, lv_path: str) -> str | None:
+    async def extend(self, bus, lv_path):
+        reply = await call(bus, self.name, lv_path, LVMDBUS + "Lv", "Resize", "ta(ott)ia{sv}",
+                           [2 * LV_SIZE, [], -1, {}])
+        return error_text(reply)
+
+    async def remove(self, bus, lv_path):
         reply = await call(bus, self.name, lv_path, LVMDBUS + "Lv", "Remove", "ia{sv}",
                            [-1, {}])
         return error_text(reply)
 
 
-# ---- one daemon, measured ----
+class Udisks(Daemon):
+    """udisksd started plain, then Manager.EnableModule("lvm2", true), as the anchor
+    measured it. Ready: InterfacesAdded seen for the N LogicalVolume objects. udisks
+    has no per-VG list of LVs: "list" is a GetManagedObjects."""
 
-async def managed_objects(bus: MessageBus, daemon) -> tuple[float, Message]:
+    label, name, root, prefix = "udisks2", UDISKS_NAME, UDISKS_ROOT, "udisks"
+    lv_interface, vg_interface = UDISKS + "LogicalVolume", UDISKS + "VolumeGroup"
+    size_interface, size_property = UDISKS + "LogicalVolume", "Size"
+    list_note = "GetManagedObjects (udisks2 has no per-VG list)"
+
+    def start(self) -> Service:
+        return Service("udisksd-bench", UDISKSD, env=bus_env())
+
+    async def wait_ready(self, bus, service, watch, vg, deadline):
+        reply = await call(bus, self.name, UDISKS_ROOT + "/Manager", UDISKS + "Manager",
+                           "EnableModule", "sb", ["lvm2", True])
+        if error_text(reply):
+            raise LabError(f"EnableModule(lvm2): {error_text(reply)}")
+        enabled = time.perf_counter()
+        if not await watch.wait_for(lambda seen: len(vg.lv_names & seen.keys()) >= vg.count,
+                                    deadline, service):
+            raise LabError(f"udisks2 showed {len(vg.lv_names & watch.seen.keys())} of the "
+                           f"{vg.count} LVs; see {service.log_path}")
+        return max(watch.seen[name] for name in vg.lv_names), {"module_enabled_at": enabled}
+
+    async def list_lvs(self, bus, vg_path):
+        return await call(bus, self.name, self.root, OBJECT_MANAGER, "GetManagedObjects")
+
+    async def create(self, bus, vg_path, lv_name):
+        reply = await call(bus, self.name, vg_path, UDISKS + "VolumeGroup",
+                           "CreatePlainVolume", "sta{sv}", [lv_name, LV_SIZE, {}])
+        return (None, error_text(reply)) if error_text(reply) else (reply.body[0], "")
+
+    async def extend(self, bus, lv_path):
+        reply = await call(bus, self.name, lv_path, UDISKS + "LogicalVolume", "Resize",
+                           "ta{sv}", [2 * LV_SIZE, {}])
+        return error_text(reply)
+
+    async def remove(self, bus, lv_path):
+        reply = await call(bus, self.name, lv_path, UDISKS + "LogicalVolume", "Delete",
+                           "a{sv}", [{}])
+        return error_text(reply)
+
+
+# ---- one service, measured ----
+
+class Counter:
+    """`lvm` processes around one call: exited by its reply ("during") and by the
+    time the machine is idle again ("until_idle"), of the daemon and of anyone."""
+
+    def __init__(self, accounting, pid: int) -> None:
+        self.accounting, self.parents = accounting, {pid}
+        self.start = self.replied = 0
+
+    def __enter__(self) -> "Counter":
+        if self.accounting:
+            self.start = self.accounting.mark()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.accounting:
+            self.replied = self.accounting.mark()
+
+    async def result(self, stats: dict) -> dict:
+        if self.accounting is None:
+            return {}
+        stats["idle_timeouts"] += not await wait_idle()
+        await asyncio.sleep(0.2)
+        idle = self.accounting.mark()
+        count = lambda end, parents: lvm_count(self.accounting, self.start, end, parents)
+        return {"during": {"daemon": count(self.replied, self.parents),
+                           "all": count(self.replied, None)},
+                "until_idle": {"daemon": count(idle, self.parents), "all": count(idle, None)}}
+
+
+async def timed_call(coroutine) -> tuple[float, object]:
     started = time.perf_counter()
-    reply = await call(bus, daemon.name, daemon.root, OBJECT_MANAGER, "GetManagedObjects")
-    return time.perf_counter() - started, reply
+    result = await coroutine
+    return time.perf_counter() - started, result
 
 
-async def start_timed(bus: MessageBus, daemon, vg: BenchVg) -> tuple[Service, dict, dict]:
-    """Start the daemon and time it as the anchor did: start → its name on the bus, and
-    start → the first GetManagedObjects, sent as soon as the name appears, that holds
-    every LV of benchvg ("ready"). A reply short of that (or an error: objects not yet
-    exported) is asked again 50 ms later, not in a tight loop that would take CPU
-    from the load being timed."""
-    async with NameWatch(bus, daemon.name) as watch:
-        started = time.perf_counter()
-        service = daemon.start()
-        try:
-            owned_at = await watch.wait(service, started + START_TIMEOUT)
-            attempts, objects = 0, {}
-            while daemon.lv_count(objects) < vg.count:
-                if attempts:
-                    if not service.alive() or time.perf_counter() > started + START_TIMEOUT:
-                        raise LabError(f"{daemon.label} never showed the {vg.count} LVs "
-                                       f"of {VG}; see {service.log_path}")
-                    await asyncio.sleep(0.05)
-                attempts += 1
-                _, reply = await managed_objects(bus, daemon)
-                objects = {} if error_text(reply) else reply.body[0]
-            ready_at = time.perf_counter()
-        except BaseException:
-            service.stop()
-            raise
-    return service, {"name_on_bus": owned_at - started, "ready": ready_at - started,
-                     "ready_gmo_calls": attempts, "memory_ready": memory_mib(service.pid),
-                     "cpu_ready": cpu_seconds(service.pid)}, objects
+async def start_timed(bus, daemon, vg, accounting) -> tuple[Service, dict, AddedWatch]:
+    """Start the service; start → its name on the bus, start → all N LVs visible."""
+    watch = await AddedWatch(bus, daemon).__aenter__()
+    try:
+        async with NameWatch(bus, daemon.name) as names:
+            mark = accounting.mark() if accounting else 0
+            started = time.perf_counter()
+            service = daemon.start()
+            try:
+                owned_at = await names.wait(service, started + START_TIMEOUT)
+                ready_at, extra = await daemon.wait_ready(bus, service, watch, vg,
+                                                          started + START_TIMEOUT)
+            except BaseException:
+                service.stop()
+                raise
+    except BaseException:
+        await watch.__aexit__()
+        raise
+    figures = {"name_on_bus": owned_at - started, "ready": ready_at - started, **extra,
+               "memory_ready": memory_mib(service.pid), "cpu_ready": cpu_seconds(service.pid)}
+    if accounting:
+        figures["lvm_processes_start"] = {
+            "daemon": lvm_count(accounting, mark, accounting.mark(), {service.pid})}
+    return service, figures, watch
 
 
-async def gmo_figures(bus: MessageBus, daemon, repeats: int) -> dict:
-    """GetManagedObjects R times back to back, after one idle wait; the reply's size
-    and the client's own share of the time."""
-    runs, reply = [], None
-    for _ in range(repeats):
-        seconds, reply = await managed_objects(bus, daemon)
+async def read_figures(bus, daemon, vg_path, lv_path, args, service, accounting,
+                       stats) -> dict:
+    """GMO, the list of the VG's LVs (R times each) and a property read (many
+    times), back to back after one idle wait; then one of each counted."""
+    figures: dict = {}
+    stats["idle_timeouts"] += not await wait_idle()
+    gmo_runs, reply = [], None
+    for _ in range(args.repeats):
+        seconds, reply = await timed_call(call(bus, daemon.name, daemon.root,
+                                               OBJECT_MANAGER, "GetManagedObjects"))
         if error_text(reply):
             raise LabError(f"GetManagedObjects of {daemon.label}: {error_text(reply)}")
-        runs.append(seconds)
+        gmo_runs.append(seconds)
     wire = reply_bytes(reply)
-    return {"gmo": summary(runs), "gmo_bytes": len(wire), "gmo_objects": len(reply.body[0]),
-            "gmo_client_decode": decode_seconds(wire)}
-
-
-async def change_figures(bus: MessageBus, daemon, vg_path: str, repeats: int,
-                         stats: dict) -> dict:
-    """R creates of a 4 MiB LV (activated), then R removes of them, each after an
-    idle wait; failures are counted and their first words kept, not timed."""
-    creates, removes, failures, made = [], [], [], []
-    for i in range(repeats):
-        stats["idle_timeouts"] += not await wait_idle()
-        started = time.perf_counter()
-        lv_path, error = await daemon.create(bus, vg_path, f"{daemon.prefix}{i}")
-        seconds = time.perf_counter() - started
-        if lv_path:
-            creates.append(seconds)
-            made.append(lv_path)
-        else:
-            failures.append(f"create: {error}"[:300])
-    for lv_path in made:
-        stats["idle_timeouts"] += not await wait_idle()
-        started = time.perf_counter()
-        error = await daemon.remove(bus, lv_path)
-        seconds = time.perf_counter() - started
-        if error:
-            failures.append(f"remove: {error}"[:300])
-        else:
-            removes.append(seconds)
-    return {"create": summary(creates), "remove": summary(removes), "failures": failures}
-
-
-async def measure(bus: MessageBus, daemon, vg: BenchVg, repeats: int) -> dict:
-    """One daemon, alone on the machine: start-up, GMO, creates and removes, memory
-    and CPU; stopped again at the end."""
-    stats = {"idle_timeouts": 0}
-    settle()
+    figures.update({"gmo": summary(gmo_runs), "gmo_bytes": len(wire),
+                    "gmo_objects": len(reply.body[0]), "gmo_client_decode": decode_seconds(wire)})
+    del reply, wire
+    list_runs = []
+    for _ in range(args.repeats):
+        seconds, reply = await timed_call(daemon.list_lvs(bus, vg_path))
+        if error_text(reply):
+            raise LabError(f"listing the LVs with {daemon.label}: {error_text(reply)}")
+        list_runs.append(seconds)
+    figures["list"], figures["list_via"] = summary(list_runs), daemon.list_note
+    prop_runs = []
+    for _ in range(args.property_reads):
+        seconds, reply = await timed_call(get_property(
+            bus, daemon.name, lv_path, daemon.size_interface, daemon.size_property))
+        if error_text(reply):
+            raise LabError(f"reading {daemon.size_property}: {error_text(reply)}")
+        prop_runs.append(seconds)
+    figures["prop_read"] = summary(prop_runs)
+    figures["prop_read_via"] = f"Properties.Get {daemon.size_interface}.{daemon.size_property}"
+    figures["memory_after_reads"] = memory_mib(service.pid)
+    counts = figures["lvm_processes"] = {}
     stats["idle_timeouts"] += not await wait_idle()
-    service, figures, objects = await start_timed(bus, daemon, vg)
+    for key, coroutine in (
+            ("gmo", lambda: call(bus, daemon.name, daemon.root, OBJECT_MANAGER,
+                                 "GetManagedObjects")),
+            ("list", lambda: daemon.list_lvs(bus, vg_path)),
+            ("prop_read", lambda: get_property(bus, daemon.name, lv_path,
+                                               daemon.size_interface, daemon.size_property))):
+        with Counter(accounting, service.pid) as counter:
+            await coroutine()
+        counts[key] = await counter.result(stats)
+    return figures
+
+
+async def guarded(coroutine) -> tuple[float, str | None, object]:
+    """(seconds, error, result) of one change; "did not finish" past the timeout."""
+    started = time.perf_counter()
     try:
-        vg_path = daemon.find_vg(objects)
-        if vg_path is None:
-            raise LabError(f"{daemon.label} shows the LVs but not the VG {VG}")
+        result = await coroutine
+    except asyncio.TimeoutError:
+        return time.perf_counter() - started, DID_NOT_FINISH, None
+    seconds = time.perf_counter() - started
+    if isinstance(result, tuple):            # create: (path or None, error)
+        return seconds, (result[1] or None) if result[0] is None else None, result[0]
+    return seconds, result, None
+
+
+async def change_figures(bus, daemon, vg_path, args, service, accounting, stats) -> dict:
+    """R creates of a 4 MiB LV (activated), R extends of them by 4 MiB, R removes,
+    each after an idle wait; failures and timeouts counted, not timed. The first of
+    each is also counted in `lvm` processes."""
+    figures: dict = {"lvm_processes": {}}
+    made = []
+    for key in ("create", "extend", "remove"):
+        runs, failures, unfinished = [], [], 0
+        targets = range(args.repeats) if key == "create" else list(made)
+        for index, target in enumerate(targets):
+            stats["idle_timeouts"] += not await wait_idle()
+            if key == "create":
+                work = daemon.create(bus, vg_path, f"{daemon.prefix}{target}")
+            else:
+                work = getattr(daemon, key)(bus, target)
+            with Counter(accounting if index == 0 else None, service.pid) as counter:
+                seconds, error, result = await guarded(work)
+            if index == 0:
+                figures["lvm_processes"][key] = await counter.result(stats)
+            if error is None:
+                runs.append(seconds)
+                if key == "create":
+                    made.append(result)
+            elif error == DID_NOT_FINISH:
+                unfinished += 1
+            else:
+                failures.append(f"{error}"[:300])
+        figures[key] = summary(runs)
+        figures[f"{key}_failures"] = failures
+        figures[f"{key}_did_not_finish"] = unfinished
+        log(f"  {daemon.label} {key}: {len(runs)} done, {len(failures)} failed, "
+            f"{unfinished} did not finish")
+    return figures
+
+
+async def outside_figures(daemon, watch: AddedWatch, args, stats) -> dict:
+    """An LV made with `lvcreate` beside the service: from lvcreate's start and from
+    its exit to the service's InterfacesAdded for it, R times, each bound to 60 s."""
+    from_start, from_exit, unfinished = [], [], 0
+    for i in range(args.repeats):
+        name = f"outside{daemon.prefix}{i}"
         stats["idle_timeouts"] += not await wait_idle()
-        figures.update(await gmo_figures(bus, daemon, repeats))
-        figures["memory_after_gmo"] = memory_mib(service.pid)
-        figures.update(await change_figures(bus, daemon, vg_path, repeats, stats))
-        figures["memory_end"] = memory_mib(service.pid)
-        figures["cpu_end"] = cpu_seconds(service.pid)
+        started = time.perf_counter()
+        process = await asyncio.create_subprocess_exec(
+            "lvcreate", "-y", "-L4m", "-n", name, "--", VG, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if await asyncio.wait_for(process.wait(), COMMAND_TIMEOUT) != 0:
+            raise LabError(f"lvcreate {name} failed")
+        exited = time.perf_counter()
+        if await watch.wait_for(lambda seen: name in seen, exited + OUTSIDE_TIMEOUT):
+            from_start.append(watch.seen[name] - started)
+            from_exit.append(watch.seen[name] - exited)
+        else:
+            unfinished += 1
+    return {"outside_from_start": summary(from_start), "outside_from_exit": summary(from_exit),
+            "outside_did_not_finish": unfinished}
+
+
+async def idle_cpu(pid: int, seconds: float) -> dict:
+    """CPU seconds (utime + stime) the service uses while nobody asks it anything."""
+    before = cpu_seconds(pid)
+    await asyncio.sleep(seconds)
+    after = cpu_seconds(pid)
+    return {"window_s": seconds, "own": after["own"] - before["own"],
+            "children": after["children"] - before["children"]}
+
+
+async def measure(bus, daemon, vg: BenchVg, args, accounting, section: dict,
+                  save) -> None:
+    """One service, alone on the machine; `section` filled as it goes (and saved
+    after each step), the service stopped at the end."""
+    stats = {"idle_timeouts": 0}
+    settle_udev()
+    stats["idle_timeouts"] += not await wait_idle()
+    service, figures, watch = await start_timed(bus, daemon, vg, accounting)
+    section.update(figures)
+    log(f"  {daemon.label}: name {figures['name_on_bus']:.2f} s, ready {figures['ready']:.2f} s")
+    save()
+    try:
+        reply = await call(bus, daemon.name, daemon.root, OBJECT_MANAGER, "GetManagedObjects")
+        objects = {} if error_text(reply) else reply.body[0]
+        vg_path = daemon.find_vg(objects)
+        lv_path = daemon.lv_paths(objects, {"lv00000"}).get("lv00000")
+        del reply, objects
+        if vg_path is None or lv_path is None:
+            raise LabError(f"{daemon.label} shows the LVs but not the VG {VG} or lv00000")
+        stats["idle_timeouts"] += not await wait_idle()
+        section["idle_cpu"] = await idle_cpu(service.pid, args.idle_seconds)
+        log(f"  {daemon.label}: idle CPU {section['idle_cpu']['own']:.2f} s "
+            f"in {args.idle_seconds} s")
+        section.update(await read_figures(bus, daemon, vg_path, lv_path, args, service,
+                                          accounting, stats))
+        log(f"  {daemon.label}: GMO {section['gmo']['median']:.3f} s, "
+            f"list {section['list']['median']:.3f} s, "
+            f"property {section['prop_read']['median'] * 1000:.1f} ms")
+        save()
+        if not args.native:
+            changes = await change_figures(bus, daemon, vg_path, args, service, accounting,
+                                           stats)
+            counts = changes.pop("lvm_processes")
+            section.update(changes)
+            section["lvm_processes"].update(counts)
+            save()
+            section.update(await outside_figures(daemon, watch, args, stats))
+            log(f"  {daemon.label}: outside lvcreate seen after "
+                f"{number(section['outside_from_exit']['median'])} s (from its exit)")
+        section["memory_end"] = memory_mib(service.pid)
+        section["cpu_end"] = cpu_seconds(service.pid)
     finally:
-        figures["exit_status"] = service.stop()
-    return {**figures, **stats}
+        await watch.__aexit__()
+        section["exit_status"] = service.stop()
+        section["idle_timeouts"] = stats["idle_timeouts"]
 
 
+def number(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 # ---- the lab's own daemon ----
 
 def stop_lab_daemon() -> int | None:
@@ -696,10 +1060,15 @@ def stop_lvmdbusd() -> list[int]:
     return pids
 
 
-def keep_lvmdbusd_out(results: dict) -> None:
+def keep_lvmdbusd_out(results: dict, args) -> None:
     """Before anything is measured: refuse to run where LVM would D-Bus-activate
-    lvmdbusd, and stop one that runs already."""
+    lvmdbusd, and stop one that runs already. Natively the private bus activates
+    nothing, and an lvmdbusd of the host's is refused, not stopped."""
     checks = results.setdefault("lvmdbusd_checks", {"stopped_before": [], "seen_during": []})
+    if args.native:
+        if lvmdbusd_pids():
+            raise LabError(f"an lvmdbusd runs on this host ({lvmdbusd_pids()}); not touching it")
+        return
     if os.path.exists(LVMDBUS_ACTIVATION) and get(results, "environment",
                                                   "notify_dbus") != "0":
         raise LabError("global/notify_dbus is not 0 while lvm2-dbusd is installed: LVM "
@@ -707,75 +1076,17 @@ def keep_lvmdbusd_out(results: dict) -> None:
                        "lvmlocal.conf sets notify_dbus = 0)")
     checks["stopped_before"] = stop_lvmdbusd()
     if checks["stopped_before"]:
-        print(f"stopped an lvmdbusd that was running: {checks['stopped_before']}")
+        log(f"stopped an lvmdbusd that was running: {checks['stopped_before']}")
 
 
-def lvmdbusd_ran_during(results: dict, phase: str) -> None:
+def lvmdbusd_ran_during(results: dict, phase: str, args) -> None:
     """After a phase that must run without lvmdbusd: none may be running. One that
     is marks the run (its figures carry lvmdbusd's load) and is stopped."""
-    pids = stop_lvmdbusd()
+    pids = lvmdbusd_pids() if args.native else stop_lvmdbusd()
     if pids:
         results["lvmdbusd_checks"]["seen_during"].append({"phase": phase, "pids": pids})
-        print(f"lvmdbusd ran during {phase} (pids {pids}): those figures carry its load")
+        log(f"lvmdbusd ran during {phase} (pids {pids}): those figures carry its load")
 
-
-# ---- the whole run ----
-
-async def measure_lvmdbusd(bus: MessageBus, vg: BenchVg, repeats: int) -> dict:
-    if not os.access(LVMDBUSD, os.X_OK):
-        return {"installed": False}
-    if (await bus_driver(bus, "NameHasOwner", "s", [LVMDBUS_NAME])).body[0]:
-        print(f"lvmdbusd: {LVMDBUS_NAME} is owned already; not measured")
-        return {"installed": True, "error": "already running"}
-    return {"installed": True, **await measure(bus, Lvmdbusd(vg), vg, repeats)}
-
-
-async def daemon_phase(label: str, measuring) -> dict:
-    """A daemon's figures, or the error that stopped them: the other daemon's phase
-    and the report still run."""
-    print(f"measuring {label} ...", flush=True)
-    try:
-        return await measuring
-    except Exception as error:
-        traceback.print_exc()
-        return {"error": f"{type(error).__name__}: {error}"}
-
-
-async def bench(args: argparse.Namespace, results: dict) -> None:
-    """Fills `results` as it goes, so a failure still leaves what was measured."""
-    results["environment"] = environment()
-    vg = BenchVg(args.lvs, spare=args.repeats + 8)     # free extents for the creates
-    stopped = None
-    try:
-        stopped = stop_lab_daemon()
-        results["lab_daemon_stopped"] = stopped
-        keep_lvmdbusd_out(results)
-        print(f"building {VG} with {args.lvs} LVs ...", flush=True)
-        results["build"] = vg.build()
-        lvmdbusd_ran_during(results, "the set-up")
-        print(f"raw commands, {args.repeats} times each ...", flush=True)
-        stats = {"idle_timeouts": 0}
-        results["raw"] = await raw_figures(args.repeats, stats)
-        results["raw"].update(stats)
-        lvmdbusd_ran_during(results, "the raw commands")
-        bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
-        try:
-            results["ours"] = await daemon_phase(
-                "solidice-storaged", measure(bus, OurService(vg), vg, args.repeats))
-            lvmdbusd_ran_during(results, "solidice-storaged's phase")
-            results["lvmdbusd"] = await daemon_phase(
-                "lvmdbusd", measure_lvmdbusd(bus, vg, args.repeats))
-        finally:
-            bus.disconnect()
-    finally:
-        vg.close()
-        if "lvmdbusd_checks" in results:
-            stop_lvmdbusd()            # the host as it was found: no lvmdbusd left
-        if stopped is not None:
-            restart_lab_daemon()
-
-
-# ---- the report ----
 
 def get(results: dict, *keys: str):
     """results[k1][k2]...; None where a step is missing (a phase that failed)."""
@@ -785,186 +1096,302 @@ def get(results: dict, *keys: str):
     return value
 
 
-def ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
+# ---- nothing D-Bus-activated behind the bench's back ----
+
+MASKED_ACTIVATION = ("com.redhat.lvmdbus1.service", "org.freedesktop.UDisks2.service",
+                     "org.freedesktop.login1.service")
+SYSTEM_SERVICES = Path("/usr/share/dbus-1/system-services")
 
 
-RATIOS = (   # (label, (section, key) divided by (section, key)): medians
-    ("ours GMO / raw fullreport", ("ours", "gmo"), ("raw", "fullreport")),
-    ("ours create / raw lvcreate", ("ours", "create"), ("raw", "lvcreate")),
-    ("ours remove / raw lvremove", ("ours", "remove"), ("raw", "lvremove")),
-    ("ours ready / its own fullreport command", ("ours", "ready"), ("raw", "daemon_report")),
-    ("lvmdbusd GMO / raw fullreport", ("lvmdbusd", "gmo"), ("raw", "fullreport")),
-    ("lvmdbusd create / raw lvcreate", ("lvmdbusd", "create"), ("raw", "lvcreate")),
-    ("lvmdbusd remove / raw lvremove", ("lvmdbusd", "remove"), ("raw", "lvremove")),
-    ("ours / lvmdbusd: GMO", ("ours", "gmo"), ("lvmdbusd", "gmo")),
-    ("ours / lvmdbusd: create", ("ours", "create"), ("lvmdbusd", "create")),
-    ("ours / lvmdbusd: remove", ("ours", "remove"), ("lvmdbusd", "remove")),
-    ("ours / lvmdbusd: ready", ("ours", "ready"), ("lvmdbusd", "ready")),
-)
+class MaskedActivation:
+    """In the guest, the bus's activation directory without lvmdbus1, UDisks2 and
+    login1 (the anchor's set-up): a copy of it bind-mounted over it, the bus told to
+    reload. The host's /usr is read-only in the guest, so nothing is deleted."""
+
+    def __init__(self) -> None:
+        self.copy: Path | None = None
+
+    async def __aenter__(self) -> "MaskedActivation":
+        self.copy = Path(tempfile.mkdtemp(prefix="bench-services-", dir="/tmp"))
+        for path in SYSTEM_SERVICES.iterdir():
+            if path.name not in MASKED_ACTIVATION:
+                (self.copy / path.name).write_bytes(path.read_bytes())
+        run("mount", "--bind", "--", str(self.copy), str(SYSTEM_SERVICES))
+        await self._reload()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        run("umount", "--", str(SYSTEM_SERVICES), check=False)
+        with contextlib.suppress(Exception):
+            await self._reload()
+
+    async def _reload(self) -> None:
+        bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+        try:
+            await bus_driver(bus, "ReloadConfig", "", [])
+        finally:
+            bus.disconnect()
 
 
-def median(results: dict, section: str, key: str) -> float | None:
-    """A figure's median (timings are summaries; start-up figures single runs)."""
-    value = get(results, section, key)
-    return value.get("median") if isinstance(value, dict) else value
+# ---- natively: a private system bus ----
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="root"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"""
 
 
-def ratios(results: dict) -> dict[str, float | None]:
-    return {label: ratio(median(results, *top), median(results, *bottom))
-            for label, top, bottom in RATIOS}
+class PrivateBus:
+    """A dbus-daemon of the bench's own, as the system bus of everything it starts
+    (DBUS_SYSTEM_BUS_ADDRESS): root may own and call anything, nothing is activated."""
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="bench-bus-", dir="/tmp"))
+        self.process: subprocess.Popen | None = None
+        self.saved = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+
+    def __enter__(self) -> "PrivateBus":
+        config = self.directory / "bus.conf"
+        config.write_text(BUS_CONFIG.format(socket=self.directory / "socket"))
+        self.process = subprocess.Popen(
+            ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile",
+             "--print-address=1"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            text=True)
+        address = self.process.stdout.readline().strip()
+        if not address:
+            raise LabError("the private dbus-daemon printed no address")
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = address
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(10)
+            if self.process.poll() is None:
+                self.process.kill()
+        if self.saved is None:
+            os.environ.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
+        else:
+            os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = self.saved
+        for path in self.directory.iterdir():
+            path.unlink(missing_ok=True)
+        self.directory.rmdir()
 
 
-def number(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+# ---- the whole run ----
+
+DID_NOT_FINISH = "did not finish"
+SERVICES = (("ours", OurService, None), ("lvmdbusd", Lvmdbusd, LVMDBUSD),
+            ("udisks2", Udisks, UDISKSD))
 
 
-def timing(value) -> str:
-    """A summary as `median [min-max]`, a single figure as itself."""
-    if not isinstance(value, dict):
-        return number(value)
-    if value.get("median") is None:
-        return "-"
-    return f"{value['median']:.3f} [{value['min']:.2f}-{value['max']:.2f}]"
+class Saver:
+    """Writes the JSON (and natively the report) after every phase: a run killed
+    midway keeps what finished."""
+
+    def __init__(self, results: dict, out: Path) -> None:
+        self.results, self.out = results, out
+
+    def __call__(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / "bench.json"
+        temporary = path.with_suffix(".json.part")
+        temporary.write_text(json.dumps(self.results, indent=2) + "\n")
+        temporary.replace(path)
 
 
-def pair(a: float | None, b: float | None, digits: int = 1) -> str:
-    return "-" if a is None or b is None else f"{a:.{digits}f} / {b:.{digits}f}"
+async def service_phase(bus, label: str, daemon, vg, args, accounting, section: dict,
+                        save) -> None:
+    """A service's figures, or the error that stopped them: the next service and the
+    report still run."""
+    log(f"N={vg.count}: measuring {label} ...")
+    try:
+        await asyncio.wait_for(measure(bus, daemon, vg, args, accounting, section, save),
+                               args.phase_timeout)
+    except Exception as error:
+        traceback.print_exc()
+        section["error"] = f"{type(error).__name__}: {error}" if str(error) else \
+            type(error).__name__
+        log(f"N={vg.count}: {label} failed: {section['error']}")
+    finally:
+        if not args.native:
+            removed = await asyncio.to_thread(vg.remove_extra)
+            if removed:
+                section["cleaned_up_lvs"] = removed
+    save()
 
 
-def daemon_cells(section: dict | None, n: int) -> list[tuple[str, str]]:
-    """(label, cell) for one daemon's column, in table order."""
-    def g(*keys: str):
-        return get(section or {}, *keys)
-    size = "-" if g("gmo_bytes") is None else \
-        f"{g('gmo_bytes') / 1024:.0f} ({g('gmo_objects')})"
-    failures = g("failures")
-    return [
-        ("create 4 MiB LV, activated [s]", timing(g("create"))),
-        ("remove that LV [s]", timing(g("remove"))),
-        ("start -> name on bus [s]", timing(g("name_on_bus"))),
-        (f"start -> GMO with all {n} LVs (ready) [s]", timing(g("ready"))),
-        ("GetManagedObjects [s]", timing(g("gmo"))),
-        ("  of which client decode (dbus-fast) [s]", timing(g("gmo_client_decode"))),
-        ("GMO reply message [KiB] (objects)", size),
-        ("VmRSS ready / end [MiB]", pair(g("memory_ready", "VmRSS"),
-                                         g("memory_end", "VmRSS"))),
-        ("VmHWM (peak) at end [MiB]", number(g("memory_end", "VmHWM"), 1)),
-        ("own CPU s until ready / whole run", pair(g("cpu_ready", "own"),
-                                                   g("cpu_end", "own"), 2)),
-        ("its children's (lvm) CPU s, whole run", number(g("cpu_end", "children"), 2)),
-        ("failed creates + removes", "-" if failures is None else str(len(failures))),
-        ("idle waits that timed out", number(g("idle_timeouts"), 0)),
-    ]
+async def one_size(bus, count: int, args, accounting, results: dict, save) -> None:
+    """Build the VG with `count` LVs once; raw commands, then each service on it."""
+    size = results["sizes"].setdefault(str(count), {})
+    vg = BenchVg(count, spare=4 * args.repeats + 16)   # free extents for the changes
+    try:
+        log(f"N={count}: building {VG} ...")
+        size["build"] = vg.build()
+        size["build"]["other_lvs"] = other_lvs()
+        lvmdbusd_ran_during(results, f"the set-up of N={count}", args)
+        log(f"N={count}: raw commands, {args.repeats} times each ...")
+        stats = {"idle_timeouts": 0}
+        size["raw"] = await raw_figures(args, stats, accounting)
+        size["raw"].update(stats)
+        save()
+        lvmdbusd_ran_during(results, f"the raw commands of N={count}", args)
+        for label, cls, executable in SERVICES:
+            section = size.setdefault(label, {})
+            if label == "udisks2" and args.native:
+                section["not_runnable"] = ("not runnable natively: udisksd needs udevd "
+                                           "(no block devices, so no LVM objects, without it)")
+                continue
+            if executable and not os.access(executable, os.X_OK):
+                section["not_runnable"] = f"not installed ({executable})"
+                continue
+            if label not in args.services:
+                section["not_runnable"] = "not measured (--services)"
+                continue
+            await service_phase(bus, label, cls(), vg, args, accounting, section, save)
+            if label != "lvmdbusd":
+                lvmdbusd_ran_during(results, f"{label}'s phase at N={count}", args)
+    finally:
+        await asyncio.to_thread(vg.close)
+        save()
 
 
-def table(results: dict) -> list[tuple[str, str, str, str]]:
-    """Rows of (label, raw, ours, lvmdbusd)."""
-    raw = results.get("raw") or {}
-    rows = [(label, timing(raw.get(key)), "", "") for label, key in (
-        ("lvm fullreport --reportformat json [s]", "fullreport"),
-        ("lvs --reportformat json [s]", "lvs"),
-        ("our daemon's own fullreport command [s]", "daemon_report"),
-        ("lvm version (exec floor) [s]", "version"))]
-    raw_cells = {"create 4 MiB LV, activated [s]": timing(raw.get("lvcreate")),
-                 "remove that LV [s]": timing(raw.get("lvremove")),
-                 "idle waits that timed out": number(raw.get("idle_timeouts"), 0)}
-    ours = daemon_cells(results.get("ours"), results["n"])
-    lvmdbusd = daemon_cells(results.get("lvmdbusd"), results["n"])
-    for (label, our_cell), (_, their_cell) in zip(ours, lvmdbusd):
-        rows.append((label, raw_cells.get(label, ""), our_cell, their_cell))
-    return rows
+def other_lvs() -> int:
+    """LVs of other VGs on the machine: every service and `lvm fullreport` read them
+    too (natively the host may have some)."""
+    rows = lvm_report("lvs", "-o", "vg_name")
+    return sum(1 for row in rows if row["vg_name"] != VG)
 
 
-def report(results: dict) -> None:
-    env = results.get("environment", {})
-    build = results.get("build", {})
-    print(f"\nran on: kernel {env.get('kernel')}, {env.get('acceleration')}, "
-          f"CPU model {env.get('cpu_model')!r}, {env.get('cpus')} CPUs, "
-          f"{env.get('memory_mib')} MiB")
-    print(f"lvm: {env.get('lvm_version')}")
-    print(f"N = {results['n']} inactive LVs in {VG} on {build.get('device', '?')} "
-          f"(vgcfgrestore {number(build.get('restore_s'), 2)} s); "
-          f"R = {results['repeats']}: medians [min-max]")
-    if "error" in results:
-        print(f"THE RUN STOPPED EARLY: {results['error']}")
-    checks = results.get("lvmdbusd_checks", {})
-    if checks.get("seen_during"):
-        phases = ", ".join(seen["phase"] for seen in checks["seen_during"])
-        print(f"INVALID: lvmdbusd was running during {phases}: those figures carry its load")
-    elif checks:
-        print(f"lvmdbusd: not running while raw lvm and ours were measured (notify_dbus = "
-              f"{env.get('notify_dbus')}; checked before and after each phase"
-              + (f"; stopped one found running first: {checks['stopped_before']})"
-                 if checks.get("stopped_before") else ")"))
-    if get(results, "lvmdbusd", "installed") is False:
-        print("lvmdbusd: not installed (apt install lvm2-dbusd)")
-    for label in ("ours", "lvmdbusd"):
-        if get(results, label, "error"):
-            print(f"{label}: failed: {results[label]['error']}")
-    print(f"\n{'':44}{'raw':>22}{'ours':>22}{'lvmdbusd':>22}")
-    for label, *cells in table(results):
-        print(f"{label:44}" + "".join(f"{cell:>22}" for cell in cells))
-    print("\nratios of medians (same machine, same run):")
-    for label, value in results.get("ratios", {}).items():
-        print(f"  {label:44}{number(value, 2):>8}")
-    for label in ("ours", "lvmdbusd"):
-        for failure in (get(results, label, "failures") or [])[:3]:
-            print(f"{label} failure: {failure}")
-    print("\nGMO reply size: the whole reply message as dbus-fast marshals it (header + "
-          "body),\nthe bytes on the socket. GMO times include the client's decode, shown "
-          "apart.")
+async def bench(args: argparse.Namespace, results: dict, save) -> None:
+    """Fills `results` as it goes, so a failure still leaves what was measured."""
+    results["environment"] = environment()
+    save()
+    stopped = None
+    with contextlib.ExitStack() as stack:
+        try:
+            accounting = stack.enter_context(acct.Accounting())
+            results["lvm_process_counting"] = "BSD process accounting (acct(2), acct_v3)"
+        except OSError as error:
+            accounting = None
+            results["lvm_process_counting"] = f"not available: {error}"
+            log(f"process accounting not available: {error}")
+        async with contextlib.AsyncExitStack() as masks:
+            if not args.native:
+                stopped = stop_lab_daemon()
+                results["lab_daemon_stopped"] = stopped
+                await masks.enter_async_context(MaskedActivation())
+            try:
+                keep_lvmdbusd_out(results, args)
+                bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+                try:
+                    for count in args.lvs:
+                        await one_size(bus, count, args, accounting, results, save)
+                finally:
+                    bus.disconnect()
+            finally:
+                if not args.native:
+                    stop_lvmdbusd()          # the host as it was found: no lvmdbusd left
+                    if stopped is not None:
+                        restart_lab_daemon()
 
 
-def write_json(results: dict) -> None:
-    where = os.environ.get("LAB_RESULTS")
-    if where:
-        path = Path(where) / "bench-lvm.json"
-        path.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"results: {path}")
+# ---- the command line ----
+
+def sizes(text: str) -> list[int]:
+    values = [int(part) for part in text.split(",") if part.strip()]
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of LV counts, each >= 1")
+    return values
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lvs", type=int, default=1000, metavar="N",
-                        help="inactive LVs in the bench VG (default 1000)")
+    parser.add_argument("--lvs", type=sizes, default=[100, 1000, 10000], metavar="N,N,...",
+                        help="LV counts, one VG each (default 100,1000,10000)")
     parser.add_argument("--repeats", type=int, default=5, metavar="R",
                         help="runs of each timed step; the median is reported (default 5)")
+    parser.add_argument("--property-reads", type=int, default=50, metavar="K",
+                        help="property reads timed (default 50)")
+    parser.add_argument("--idle-seconds", type=float, default=60, metavar="S",
+                        help="the idle window for each service's CPU use (default 60)")
+    parser.add_argument("--services", type=lambda text: text.split(","),
+                        default=["ours", "lvmdbusd", "udisks2"],
+                        help="which services to measure (default ours,lvmdbusd,udisks2)")
+    parser.add_argument("--phase-timeout", type=float, default=3600, metavar="S",
+                        help="the bound on one service's phase at one N (default 3600)")
+    parser.add_argument("--native", action="store_true",
+                        help="on this host, not in the lab guest: a private bus, reads only")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="where bench.json goes (default $LAB_RESULTS in the guest, "
+                             "bench/results/<date>-native natively)")
     parser.add_argument("--outside-lab", action="store_true",
                         help="run although this does not look like the lab guest")
     args = parser.parse_args(argv)
-    if args.lvs < 1 or args.repeats < 1:
-        parser.error("--lvs and --repeats must be at least 1")
+    if args.repeats < 1 or args.property_reads < 1 or args.idle_seconds < 0:
+        parser.error("--repeats and --property-reads must be at least 1")
     return args
 
 
+def output_dir(args) -> Path:
+    if args.out:
+        return args.out
+    if args.native:
+        return TOP / "bench" / "results" / f"{time.strftime('%Y-%m-%d')}-native"
+    return Path(os.environ.get("LAB_RESULTS", "/tmp/lab-results"))
+
+
 def main(argv: list[str] | None = None) -> int:
+    global NATIVE
     args = parse_args(argv)
+    NATIVE = args.native
     if os.geteuid() != 0:
-        print("lvm_bench: run as root, inside the lab guest", file=sys.stderr)
+        print("lvm_bench: run as root", file=sys.stderr)
         return 2
-    if not in_lab_guest() and not args.outside_lab:
+    if not args.native and not in_lab_guest() and not args.outside_lab:
         print("lvm_bench: this does not look like the lab guest (no LAB_RESULTS, no "
-              "virtme boot); it stops solidice-storaged and makes a VG. Use "
-              "`LAB_MODE=shell lab/run`, or pass --outside-lab.", file=sys.stderr)
+              "virtme boot); it stops solidice-storaged and makes a VG. Use `make bench`, "
+              "`--native` on a host, or pass --outside-lab.", file=sys.stderr)
         return 2
     if not (Path(sys.executable).parent / "solidice-storaged").exists():
         print("lvm_bench: run it with the project's virtualenv python (the daemon is "
               "started from the same bin directory)", file=sys.stderr)
         return 2
-    results: dict = {"n": args.lvs, "repeats": args.repeats}
+    results: dict = {"schema": 2, "args": {
+        "lvs": args.lvs, "repeats": args.repeats, "property_reads": args.property_reads,
+        "idle_seconds": args.idle_seconds, "native": args.native}, "sizes": {}}
+    save = Saver(results, output_dir(args))
     status = 0
     try:
-        asyncio.run(bench(args, results))
+        with PrivateBus() if args.native else contextlib.nullcontext():
+            asyncio.run(bench(args, results, save))
     except Exception as error:          # report what was measured, then fail
         traceback.print_exc()
         results["error"] = f"{type(error).__name__}: {error}"
         status = 1
     if get(results, "lvmdbusd_checks", "seen_during"):
         status = 1
-    results["ratios"] = ratios(results)
-    report(results)
-    write_json(results)
+    results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    save()
+    log(f"results: {save.out / 'bench.json'}")
+    try:
+        import report
+        print(report.markdown(results))
+        if args.native:
+            report.write(results, save.out)
+    except Exception as error:           # the JSON is there; bench/report.py redoes it
+        print(f"the report failed: {type(error).__name__}: {error}", file=sys.stderr)
     return status
 
 

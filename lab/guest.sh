@@ -18,7 +18,7 @@ if [ "$mode" != suite ]; then
         status=${PIPESTATUS[0]}
     elif [ "$mode" = bench ]; then
         "$venv/bin/python" "$top/bench/lvm_bench.py" "${args[@]}" 2>&1 \
-            | tee "$results/bench-lvm.log"
+            | tee "$results/bench.log"
         status=${PIPESTATUS[0]}
     fi
     echo "$status" > "$results/status"
