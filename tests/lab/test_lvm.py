@@ -344,18 +344,36 @@ async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
                    interface="org.freedesktop.DBus.Properties")
     await asyncio.sleep(1)
     assert lvm_runs_since(mark) == [], "reads ran LVM"
-    for member, signature, args, command in (
-            ("Extend", "ta{sv}", [4 * MiB, {}], "lvextend"),
-            ("Deactivate", "a{sv}", [{}], "lvchange"),
-            ("Activate", "a{sv}", [{}], "lvchange"),
-            ("Remove", "a{sv}", [{}], "lvremove")):
+    # Extend and Remove of a plain active LV reply after their one command (the
+    # state derived from the kernel's map), the report follows; Deactivate and
+    # Activate read the VG before they reply
+    for member, signature, args, by_reply, command in (
+            ("Extend", "ta{sv}", [4 * MiB, {}], ["lvextend"], "lvextend"),
+            ("Deactivate", "a{sv}", [{}], ["lvchange", "fullreport"], "lvchange"),
+            ("Activate", "a{sv}", [{}], ["lvchange", "fullreport"], "lvchange"),
+            ("Remove", "a{sv}", [{}], ["lvremove"], "lvremove")):
+        await asyncio.sleep(1)             # the last change's echoes
         mark = log_mark()
         assert await call(bus, lv_path, "LogicalVolume", member, signature, *args) == []
+        assert lvm_runs_since(mark) == by_reply, member
+        objects = await bus.objects()
+        if member == "Extend":             # what the reply showed is LVM's truth
+            (row,) = lvm_report("lvs", "-o", "lv_size", "--", f"{VG_NAME}/counted")
+            assert objects[lv_path][IFACE + "LogicalVolume"]["Size"] == \
+                int(row["lv_size"]) == 8 * MiB
+        if member == "Remove":
+            assert lv_path not in objects
         await asyncio.sleep(1)             # an echo refresh (debounce 0.2 s) shows by now
         assert lvm_runs_since(mark) == [command, "fullreport"], member
     mark = log_mark()
-    await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume", "sta{sv}", "again",
-               4 * MiB, {})
+    (again,) = await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
+                          "again", 4 * MiB, {})
+    assert lvm_runs_since(mark) == ["lvcreate"]
+    props = (await bus.objects())[again][IFACE + "LogicalVolume"]
+    (row,) = lvm_report("lvs", "-o", "lv_uuid,lv_size,lv_attr,lv_path", "--",
+                        f"{VG_NAME}/again")
+    assert (props["Uuid"], props["Size"], props["Attributes"], props["Path"]) == (
+        row["lv_uuid"], int(row["lv_size"]), row["lv_attr"], row["lv_path"])
     await asyncio.sleep(1)
     assert lvm_runs_since(mark) == ["lvcreate", "fullreport"]
 

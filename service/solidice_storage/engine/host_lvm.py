@@ -2,7 +2,9 @@
 
 Reads answer from the store and never run LVM. After a change, exactly the VG it
 touched is read again with one report (`lvm.Lvm.report`) and diffed into the store,
-so each object gets at most one PropertiesChanged. Changes made outside the service
+so each object gets at most one PropertiesChanged; creating, extending and removing
+a plain LV reply after their one LVM command instead, with the state derived from
+the kernel's map (lvm_derive.py), and the report follows the reply. Changes made outside the service
 show up without polling: LVM rewrites /etc/lvm/backup/<vg> on every metadata change
 (an inotify watch sees that), and udev reports activations (the host engine's
 udev watch calls `lvm_devices_changed`). Refreshes run one at a time, the newest
@@ -21,7 +23,7 @@ from ..errors import (AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, Not
                       NotSupported)
 from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
-from . import blockdev, resolve
+from . import blockdev, lvm_derive, resolve
 from .base import MANAGED_TAG
 from .intents import Intents
 from .lvm import CONFIG, Lvm, Report, error_for
@@ -660,8 +662,14 @@ class LvmMixin:
             await self.lvm.change(f"create {found.name}/{name}", "lvcreate", "-y", "-L",
                                   f"{size}b", "-n", name, *inactive, "--", found.name,
                                   devices=self._pv_devices(found))
-            await self.refresh_lvm([found.name])
-            return resolve.logical_volume(self.store, f"{found.name}/{name}").uuid
+            made = None if inactive else lvm_derive.lv_of_map(
+                found, name, await asyncio.to_thread(lvm_derive.read_map, found.name, name),
+                rounded)
+            if made is None:
+                await self.refresh_lvm([found.name])
+                return resolve.logical_volume(self.store, f"{found.name}/{name}").uuid
+            self.store.publish([made, *lvm_derive.spent(self.store, found, made.size)])
+            return made.uuid
 
     async def extend_logical_volume(self, lv: str, size: int, opts: Options) -> None:
         found, vg = self._lv_and_vg(lv)
@@ -673,7 +681,14 @@ class LvmMixin:
             await self.lvm.change(f"extend {vg.name}/{found.name}", "lvextend", "-L",
                                   f"+{size}b", "--", f"{vg.name}/{found.name}",
                                   devices=self._pv_devices(vg))
-            await self.refresh_lvm([vg.name])
+            grown = -(-(found.size + size) // vg.extent_size) * vg.extent_size
+            mapped = await asyncio.to_thread(lvm_derive.read_map, vg.name, found.name) \
+                if found.active and lvm_derive.plain(found) else None
+            if mapped is None or mapped.size != grown:
+                await self.refresh_lvm([vg.name])
+                return
+            self.store.publish([found.model_copy(update={"size": grown}),
+                                *lvm_derive.spent(self.store, vg, grown - found.size)])
 
     async def remove_logical_volume(self, lv: str, opts: Options) -> None:
         found, vg = self._lv_and_vg(lv)
@@ -687,11 +702,23 @@ class LvmMixin:
             if snaps:
                 raise Busy(f"{found.name} has snapshots ({', '.join(snaps)}); "
                            "remove them first")
-            if await self._held(vg, found):
-                raise Busy(f"{found.path} is open")
-            await self.lvm.change(f"remove {vg.name}/{found.name}", "lvremove", "-y", "--",
-                                  f"{vg.name}/{found.name}", devices=self._pv_devices(vg))
-            await self.refresh_lvm([vg.name])
+            # LVM refuses an open LV itself; udev's probe holds a new or changed
+            # device for a moment, so a refusal is looked at again after udev is done
+            try:
+                await self._lvremove(vg, found)
+            except Busy:
+                if await self._held(vg, found):
+                    raise Busy(f"{found.path} is open") from None
+                await self._lvremove(vg, found)
+            if not lvm_derive.plain(found):
+                await self.refresh_lvm([vg.name])
+                return
+            self.store.publish(lvm_derive.spent(self.store, vg, -found.size),
+                               [("LogicalVolume", found.uuid)])
+
+    async def _lvremove(self, vg: VolumeGroup, lv: LogicalVolume) -> None:
+        await self.lvm.change(f"remove {vg.name}/{lv.name}", "lvremove", "-y", "--",
+                              f"{vg.name}/{lv.name}", devices=self._pv_devices(vg))
 
     async def snapshot_logical_volume(self, lv: str, name: str, size: int,
                                       opts: Options, uid: int) -> str:
