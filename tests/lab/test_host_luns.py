@@ -202,5 +202,9 @@ def test_block_info_for_pv_lv_filesystem_and_partition_uuids(fresh_daemon):
         run("kpartx", "-d", "-p", "-part", part_disk, check=False)
         for device in (pv_device, part_disk):
             run("wipefs", "-a", "--", device, check=False)
+        # a map is not watched for writes: without a change event udev would keep
+        # the partition table in its database, and the next test see the LUN as used
+        run("udevadm", "trigger", "--settle", "--action=change", "--", pv_device, part_disk,
+            check=False)
         from labhost import settle as settle_again
         settle_again()

@@ -137,20 +137,15 @@ async def test_reads_run_no_lvm_and_a_change_runs_its_command_and_one_report(tmp
     engine.list_logical_volumes(VG_UUID)
     assert calls() == []
     from solidice_storage.validation import Options
-    # no map of lv2 to read back (there is no device-mapper here): a report each
+    # no map of lv2 to read back (there is no device-mapper here) in a VG of two
+    # PVs: which PV the space came from is known only from a report
     for change, command in (
             (engine.extend_logical_volume("labcap/lv2", 4 << 20, Options()), "lvextend"),
             (engine.activate_logical_volume("labcap/lv2", Options()), "lvchange"),
-            (engine.deactivate_logical_volume("labcap/lv2", Options()), "lvchange")):
+            (engine.deactivate_logical_volume("labcap/lv2", Options()), "lvchange"),
+            (engine.remove_logical_volume("labcap/lv2", Options()), "lvremove")):
         await change
         assert calls() == [command, "fullreport"], command
-    # a plain LV's removal needs none: what it gives back is its size
-    vg = engine.store.get(VolumeGroup, VG_UUID)
-    lv2 = next(lv for lv in engine.store.all(LogicalVolume).values() if lv.name == "lv2")
-    await engine.remove_logical_volume("labcap/lv2", Options())
-    assert calls() == ["lvremove"]
-    assert lv2.uuid not in engine.store.all(LogicalVolume)
-    assert engine.store.get(VolumeGroup, VG_UUID).free_size == vg.free_size + lv2.size
 
 
 
@@ -468,8 +463,11 @@ async def test_create_extend_remove_of_a_plain_lv_derive_the_state_from_its_map(
     lv_uuid = "AbCdEf-0123-4567-89ab-cdef-ghij-KLMNOP"
     maps = {}
     monkeypatch.setattr(lvm_derive, "read_map", lambda vg_name, lv_name: maps.get(lv_name))
+    pvs = [engine.store.get(PhysicalVolume, key) for key in vg.physical_volumes]
+    numbers = {pv.device: f"253:{i}" for i, pv in enumerate(pvs)}
+    monkeypatch.setattr(lvm_derive, "device_number", numbers.get)
     wire = "LVM-" + VG_UUID.replace("-", "") + lv_uuid.replace("-", "")
-    maps["new"] = lvm_derive.Map(wire, 2 * vg.extent_size)
+    maps["new"] = lvm_derive.Map(wire, 2 * vg.extent_size, ("253:1",))
     log.write_text("")
 
     uuid = await engine.create_logical_volume("labcap", "new", vg.extent_size + 1, Options())
@@ -479,10 +477,10 @@ async def test_create_extend_remove_of_a_plain_lv_derive_the_state_from_its_map(
         "new", 2 * vg.extent_size, "/dev/labcap/new", True, VG_UUID)
     assert made.attributes == "-wi-a-----"
     assert engine.store.get(VolumeGroup, VG_UUID).free_size == vg.free_size - made.size
-    pvs = [engine.store.get(PhysicalVolume, key) for key in vg.physical_volumes]
-    assert len(pvs) == 2          # which PV gave the extents: left to the report after
+    assert [engine.store.get(PhysicalVolume, pv.uuid).free_size for pv in pvs] == [
+        pvs[0].free_size, pvs[1].free_size - made.size]      # the map is on the second
 
-    maps["new"] = lvm_derive.Map(wire, 3 * vg.extent_size)
+    maps["new"] = lvm_derive.Map(wire, 3 * vg.extent_size, ("253:1",))
     log.write_text("")
     await engine.extend_logical_volume(uuid, 1, Options())
     assert log.read_text().split() == ["lvextend"]
@@ -495,10 +493,14 @@ async def test_create_extend_remove_of_a_plain_lv_derive_the_state_from_its_map(
     assert log.read_text().split() == ["lvremove"]
     assert uuid not in engine.store.all(LogicalVolume)
     assert engine.store.get(VolumeGroup, VG_UUID).free_size == vg.free_size
+    assert [engine.store.get(PhysicalVolume, pv.uuid).free_size for pv in pvs] == [
+        pv.free_size for pv in pvs]
 
-    # the map of another VG's LV, or of the wrong size: LVM's report decides
-    for other in ("LVM-" + "x" * 32 + lv_uuid.replace("-", ""), wire):
-        maps["odd"] = lvm_derive.Map(other, 5 * vg.extent_size)
+    # the map of another VG's LV, of the wrong size, or over both PVs: LVM's report
+    # decides
+    for other, size, under in (("LVM-" + "x" * 32 + lv_uuid.replace("-", ""), 1, ("253:0",)),
+                               (wire, 5, ("253:0",)), (wire, 1, ("253:0", "253:1"))):
+        maps["odd"] = lvm_derive.Map(other, size * vg.extent_size, under)
         log.write_text("")
         with pytest.raises(NotFound):      # the captured report has no "odd"
             await engine.create_logical_volume("labcap", "odd", vg.extent_size, Options())
@@ -517,8 +519,11 @@ def test_read_map_reads_the_kernels_map(tmp_path):
     (block / "dm/name").write_text("my--vg-a--b\n")
     (block / "dm/uuid").write_text("LVM-" + "v" * 32 + "l" * 32 + "\n")
     (block / "size").write_text("8192\n")
+    for slave, number in (("dm-3", "253:3"), ("sdb", "8:16")):
+        (block / "slaves" / slave).mkdir(parents=True)
+        (block / "slaves" / slave / "dev").write_text(number + "\n")
     assert read_map("my-vg", "a-b", str(dev), str(sysfs)) == Map(
-        "LVM-" + "v" * 32 + "l" * 32, 8192 * 512)
+        "LVM-" + "v" * 32 + "l" * 32, 8192 * 512, ("253:3", "8:16"))
     assert read_map("my-vg", "other", str(dev), str(sysfs)) is None
     (block / "dm/name").write_text("someone-else\n")     # the node is another map's
     assert read_map("my-vg", "a-b", str(dev), str(sysfs)) is None

@@ -662,13 +662,15 @@ class LvmMixin:
             await self.lvm.change(f"create {found.name}/{name}", "lvcreate", "-y", "-L",
                                   f"{size}b", "-n", name, *inactive, "--", found.name,
                                   devices=self._pv_devices(found))
-            made = None if inactive else lvm_derive.lv_of_map(
-                found, name, await asyncio.to_thread(lvm_derive.read_map, found.name, name),
-                rounded)
-            if made is None:
+            made = pv_key = None
+            if not inactive:
+                mapped, pv_key = await asyncio.to_thread(self._map_and_pv, found, name)
+                made = lvm_derive.lv_of_map(found, name, mapped, rounded)
+            if made is None or pv_key is None:
                 await self.refresh_lvm([found.name])
                 return resolve.logical_volume(self.store, f"{found.name}/{name}").uuid
-            self.store.publish([made, *lvm_derive.spent(self.store, found, made.size)])
+            self.store.publish([made, *lvm_derive.spent(self.store, found, pv_key,
+                                                        made.size)])
             return made.uuid
 
     async def extend_logical_volume(self, lv: str, size: int, opts: Options) -> None:
@@ -682,13 +684,19 @@ class LvmMixin:
                                   f"+{size}b", "--", f"{vg.name}/{found.name}",
                                   devices=self._pv_devices(vg))
             grown = -(-(found.size + size) // vg.extent_size) * vg.extent_size
-            mapped = await asyncio.to_thread(lvm_derive.read_map, vg.name, found.name) \
-                if found.active and lvm_derive.plain(found) else None
-            if mapped is None or mapped.size != grown:
+            mapped, pv_key = await asyncio.to_thread(self._map_and_pv, vg, found.name) \
+                if found.active and lvm_derive.plain(found) else (None, None)
+            if mapped is None or mapped.size != grown or pv_key is None:
                 await self.refresh_lvm([vg.name])
                 return
             self.store.publish([found.model_copy(update={"size": grown}),
-                                *lvm_derive.spent(self.store, vg, grown - found.size)])
+                                *lvm_derive.spent(self.store, vg, pv_key,
+                                                  grown - found.size)])
+
+    def _map_and_pv(self, vg: VolumeGroup, lv_name: str) -> tuple:
+        """The LV's map and the one PV it lies on (lvm_derive); in a thread."""
+        mapped = lvm_derive.read_map(vg.name, lv_name)
+        return mapped, lvm_derive.one_pv(self.store, vg, mapped)
 
     async def remove_logical_volume(self, lv: str, opts: Options) -> None:
         found, vg = self._lv_and_vg(lv)
@@ -702,6 +710,11 @@ class LvmMixin:
             if snaps:
                 raise Busy(f"{found.name} has snapshots ({', '.join(snaps)}); "
                            "remove them first")
+            # the PV it gives its space back to, read before its map goes
+            pv_key = None
+            if lvm_derive.plain(found):
+                pv_key = (await asyncio.to_thread(self._map_and_pv, vg, found.name))[1] \
+                    if found.active else lvm_derive.one_pv(self.store, vg, None)
             # LVM refuses an open LV itself; udev's probe holds a new or changed
             # device for a moment, so a refusal is looked at again after udev is done
             try:
@@ -710,10 +723,10 @@ class LvmMixin:
                 if await self._held(vg, found):
                     raise Busy(f"{found.path} is open") from None
                 await self._lvremove(vg, found)
-            if not lvm_derive.plain(found):
+            if pv_key is None:
                 await self.refresh_lvm([vg.name])
                 return
-            self.store.publish(lvm_derive.spent(self.store, vg, -found.size),
+            self.store.publish(lvm_derive.spent(self.store, vg, pv_key, -found.size),
                                [("LogicalVolume", found.uuid)])
 
     async def _lvremove(self, vg: VolumeGroup, lv: LogicalVolume) -> None:

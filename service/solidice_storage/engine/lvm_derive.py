@@ -7,13 +7,14 @@ extending or removing a plain LV we know what LVM did from what it was asked and
 from the kernel: the map device-mapper now has for the LV gives its UUID and its
 size. The models are updated from that, and the reply goes out after one LVM
 process. The report still comes, after the reply: LVM rewrites the VG's metadata
-backup on every change, and its watch (host_lvm.py) reads the VG again, so anything
-not derived here (how a VG of several PVs spread the extents) is corrected a moment
-later, with a PropertiesChanged.
+backup on every change, and its watch (host_lvm.py) reads the VG again, and finds
+nothing to correct.
 
 Only what is sure is derived: an LV whose map was read back with the size LVM was
-asked for, of a plain (linear or striped) kind. Anything else (an inactive LV,
-which has no map; a snapshot, thin or RAID volume) is read with a report, as before.
+asked for, of a plain (linear or striped) kind, on one PV (the map's one underlying
+device, or the VG's only PV), so the space it took or gave back is that PV's.
+Anything else (an inactive LV, which has no map; an LV spread over several PVs; a
+snapshot, thin or RAID volume) is read with a report before the reply, as before.
 """
 
 import os
@@ -30,6 +31,7 @@ NEW_ACTIVE_ATTRIBUTES = "-wi-a-----"     # lv_attr of a new linear LV, active, c
 class Map:
     uuid: str          # device-mapper's UUID: LVM-<VG UUID><LV UUID>, no dashes
     size: int          # bytes
+    under: tuple[str, ...] = ()    # the devices it maps onto, as "major:minor"
 
 
 def dm_name(vg_name: str, lv_name: str) -> str:
@@ -52,9 +54,37 @@ def read_map(vg_name: str, lv_name: str, dev: str = "/dev/mapper",
             uuid = handle.read().strip()
         with open(os.path.join(base, "size")) as handle:
             size = int(handle.read()) * 512
+        under = []
+        for slave in sorted(os.listdir(os.path.join(base, "slaves"))):
+            with open(os.path.join(base, "slaves", slave, "dev")) as handle:
+                under.append(handle.read().strip())
     except (OSError, ValueError):
         return None
-    return Map(uuid, size)
+    return Map(uuid, size, tuple(under))
+
+
+def device_number(path: str) -> str | None:
+    """A block device's "major:minor", or None."""
+    try:
+        rdev = os.stat(path).st_rdev
+    except OSError:
+        return None
+    return f"{os.major(rdev)}:{os.minor(rdev)}"
+
+
+def one_pv(store: StateStore, vg: VolumeGroup, mapped: Map | None) -> str | None:
+    """The PV (its UUID) an LV lies on, when that is one PV: the VG's only one, or
+    the one device the LV's map is on. None when not sure. Stats the VG's PV device
+    nodes: call it off the loop."""
+    if len(vg.physical_volumes) == 1:
+        return vg.physical_volumes[0]
+    if mapped is None or len(mapped.under) != 1:
+        return None
+    for key in vg.physical_volumes:
+        pv = store.get(PhysicalVolume, key)
+        if pv is not None and device_number(pv.device) == mapped.under[0]:
+            return key
+    return None
 
 
 def plain(lv: LogicalVolume) -> bool:
@@ -76,13 +106,11 @@ def lv_of_map(vg: VolumeGroup, name: str, mapped: Map | None,
                          origin=None, attributes=NEW_ACTIVE_ATTRIBUTES)
 
 
-def spent(store: StateStore, vg: VolumeGroup, used: int) -> list[Model]:
-    """The VG (and its PV, if it has only one) after `used` more bytes were taken
-    (less than zero: given back). With several PVs, which one gave the extents is
-    left to the report that follows."""
+def spent(store: StateStore, vg: VolumeGroup, pv_key: str, used: int) -> list[Model]:
+    """The VG and its PV `pv_key` after `used` more bytes of it were taken (less than
+    zero: given back)."""
     models: list[Model] = [vg.model_copy(update={"free_size": vg.free_size - used})]
-    if len(vg.physical_volumes) == 1:
-        pv = store.get(PhysicalVolume, vg.physical_volumes[0])
-        if pv is not None:
-            models.append(pv.model_copy(update={"free_size": pv.free_size - used}))
+    pv = store.get(PhysicalVolume, pv_key)
+    if pv is not None:
+        models.append(pv.model_copy(update={"free_size": pv.free_size - used}))
     return models
