@@ -112,18 +112,19 @@ exit 0
 """
 
 
-async def test_reads_run_no_lvm_and_a_change_runs_its_command_and_one_report(tmp_path):
+def fake_lvm_engine(tmp_path: Path, **tools: str) -> tuple[HostEngine, Path]:
+    """A HostEngine whose lvm is FAKE_LVM, and the log of the commands it ran."""
     from solidice_storage.engine.runner import Runner
     log = tmp_path / "lvm.log"
     script = tmp_path / "lvm"
     script.write_text(FAKE_LVM.replace("@LOG@", str(log)).replace(
         "@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
     script.chmod(0o755)
-    dmsetup = tmp_path / "dmsetup"
-    dmsetup.write_text("#!/bin/sh\nexit 0\n")              # nothing is open
-    dmsetup.chmod(0o755)
-    engine = HostEngine(Runner({"lvm": str(script), "dmsetup": str(dmsetup),
-                                "udevadm": "/bin/true"}))
+    return HostEngine(Runner({"lvm": str(script), **tools})), log
+
+
+async def test_reads_run_no_lvm_and_a_change_runs_its_command_and_one_report(tmp_path):
+    engine, log = fake_lvm_engine(tmp_path, dmsetup="/bin/true", udevadm="/bin/true")
     await engine.refresh_lvm()
     log.write_text("")
 
@@ -371,18 +372,12 @@ async def test_the_echo_of_our_own_change_runs_no_second_report(tmp_path, monkey
     """LVM rewrites /etc/lvm/backup/<vg> for our own commands too: the inotify
     event of a backup the last refresh already read runs nothing."""
     import asyncio
-    from solidice_storage.engine.runner import Runner
     backups = tmp_path / "backup"
     backups.mkdir()
     (backups / "labcap").write_text("metadata 1")
     monkeypatch.setattr("solidice_storage.engine.host_lvm.BACKUP_DIR", backups)
     monkeypatch.setattr("solidice_storage.engine.host_lvm.DEBOUNCE", 0.01)
-    log = tmp_path / "lvm.log"
-    script = tmp_path / "lvm"
-    script.write_text(FAKE_LVM.replace("@LOG@", str(log)).replace(
-        "@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
-    script.chmod(0o755)
-    engine = HostEngine(Runner({"lvm": str(script)}))
+    engine, log = fake_lvm_engine(tmp_path)
     await engine.refresh_lvm(["labcap"])
     log.write_text("")
     engine._refresh_later("labcap")                  # the echo
@@ -398,17 +393,11 @@ async def test_the_echo_during_our_own_change_waits_for_its_refresh(tmp_path, mo
     """lvcreate writes the backup long before it exits (activation, udev sync): the
     event must wait for our change's own refresh rather than run a report of its own."""
     import asyncio
-    from solidice_storage.engine.runner import Runner
     backups = tmp_path / "backup"
     backups.mkdir()
     monkeypatch.setattr("solidice_storage.engine.host_lvm.BACKUP_DIR", backups)
     monkeypatch.setattr("solidice_storage.engine.host_lvm.DEBOUNCE", 0.01)
-    log = tmp_path / "lvm.log"
-    script = tmp_path / "lvm"
-    script.write_text(FAKE_LVM.replace("@LOG@", str(log)).replace(
-        "@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
-    script.chmod(0o755)
-    engine = HostEngine(Runner({"lvm": str(script)}))
+    engine, log = fake_lvm_engine(tmp_path)
     await engine.refresh_lvm(["labcap"])
     log.write_text("")
     async with engine._vg_lock("labcap"):              # our change, mid-command
@@ -449,15 +438,8 @@ async def test_create_extend_remove_of_a_plain_lv_derive_the_state_from_its_map(
     (read_map, here a stand-in) and the VG's free space follows; a map that
     disagrees falls back to a report."""
     from solidice_storage.engine import lvm_derive
-    from solidice_storage.engine.runner import Runner
     from solidice_storage.validation import Options
-    log = tmp_path / "lvm.log"
-    script = tmp_path / "lvm"
-    script.write_text(FAKE_LVM.replace("@LOG@", str(log)).replace(
-        "@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
-    script.chmod(0o755)
-    engine = HostEngine(Runner({"lvm": str(script), "dmsetup": "/bin/true",
-                                "udevadm": "/bin/true"}))
+    engine, log = fake_lvm_engine(tmp_path, dmsetup="/bin/true", udevadm="/bin/true")
     await engine.refresh_lvm()
     vg = engine.store.get(VolumeGroup, VG_UUID)
     lv_uuid = "AbCdEf-0123-4567-89ab-cdef-ghij-KLMNOP"
