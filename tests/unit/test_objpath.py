@@ -36,6 +36,7 @@ def test_escape_uses_only_path_characters(key):
 @pytest.mark.parametrize("key,escaped", [
     pytest.param("abc123", "abc123", id="plain"),
     pytest.param("a-b", "a_2db", id="dash"),
+    pytest.param("--", "_2d_2d", id="dashes-only"),
     pytest.param("a_b", "a_5fb", id="underscore"),
     pytest.param("/", "_2f", id="slash"),
     pytest.param("ü", "_c3_bc", id="utf8-bytes"),

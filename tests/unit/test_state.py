@@ -198,3 +198,21 @@ async def test_jobs_run_completes_a_cancelled_task(jobs, seen):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert seen[-1].completed == [(handle.id, False, "CancelledError")]
+
+
+def lv(uuid, vg, name="lv", size=4096):
+    return models.LogicalVolume(uuid=uuid, name=name, volume_group=vg, size=size,
+                                path=f"/dev/{vg}/{name}", active=True)
+
+
+def test_the_lvs_of_a_vg_follow_adds_changes_moves_and_removals(store):
+    store.publish([lv("a", "vg1"), lv("b", "vg2"), lv("c", "vg1")])
+    assert store.logical_volumes_of("vg1") == ["a", "c"]
+    store.publish([lv("a", "vg1", size=8192)])            # changed, same VG
+    assert store.logical_volumes_of("vg1") == ["a", "c"]
+    store.publish([lv("c", "vg2")])                       # moved (vgsplit)
+    assert (store.logical_volumes_of("vg1"), store.logical_volumes_of("vg2")) == \
+        (["a"], ["b", "c"])
+    store.publish(removals=[("LogicalVolume", "a"), ("LogicalVolume", "b")])
+    assert store.logical_volumes_of("vg1") == [] and store.logical_volumes_of("vg2") == ["c"]
+    assert store.logical_volumes_of("no-such-vg") == []

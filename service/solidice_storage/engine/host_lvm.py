@@ -192,15 +192,16 @@ class LvmMixin:
                        if pv.volume_group and covered(pv.volume_group)}
         removals = [("VolumeGroup", key) for key, vg in self.store.all(VolumeGroup).items()
                     if covered(key) and key not in vgs]
+        reported = {lv.uuid for lv in lvs}      # once: a set per LV was N² at 10,000
         removals += [("LogicalVolume", key) for key, lv in self.store.all(LogicalVolume).items()
-                     if covered(lv.volume_group) and key not in {lv.uuid for lv in lvs}]
+                     if covered(lv.volume_group) and key not in reported]
         # a PV the store still has on a device the report now shows with another
         # PV (relabelled behind our back) is gone, whichever report this is
         relabelled = {pv.device: pv.uuid for pv in pvs}
         old_pvs |= {key for key, pv in self.store.all(PhysicalVolume).items()
                     if relabelled.get(pv.device, key) != key}
-        removals += [("PhysicalVolume", key) for key in old_pvs
-                     if key not in {pv.uuid for pv in pvs}]
+        reported = {pv.uuid for pv in pvs}
+        removals += [("PhysicalVolume", key) for key in old_pvs if key not in reported]
         luns = self._linked_luns(pvs, {key for kind, key in removals
                                        if kind == "PhysicalVolume"})
         self.store.publish([*volume_groups, *pvs, *lvs, *luns], removals)
@@ -322,9 +323,7 @@ class LvmMixin:
         return list(resolve.volume_group(self.store, vg).physical_volumes)
 
     def list_logical_volumes(self, vg: str) -> list[str]:
-        found = resolve.volume_group(self.store, vg)
-        return [lv.uuid for lv in self.store.all(LogicalVolume).values()
-                if lv.volume_group == found.uuid]
+        return self.store.logical_volumes_of(resolve.volume_group(self.store, vg).uuid)
 
     # ---- helpers for changes ----
 

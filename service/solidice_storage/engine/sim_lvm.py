@@ -46,9 +46,7 @@ class SimLvm:
         return list(resolve.volume_group(self.store, vg).physical_volumes)
 
     def list_logical_volumes(self, vg: str) -> list[str]:
-        uuid = resolve.volume_group(self.store, vg).uuid
-        return [lv.uuid for lv in self.store.all(LogicalVolume).values()
-                if lv.volume_group == uuid]
+        return self.store.logical_volumes_of(resolve.volume_group(self.store, vg).uuid)
 
     # ---- helpers ----
 

@@ -36,6 +36,9 @@ class StateStore:
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, models.Model]] = {k: {} for k in models.KINDS}
         self._listeners: list[Listener] = []
+        # VG UUID → its LVs' UUIDs (a dict for order): listing one VG's LVs must
+        # not walk every LV of the host
+        self._lvs_of: dict[str, dict[str, None]] = {}
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -46,6 +49,19 @@ class StateStore:
     def get(self, cls: type[M], key: str | None) -> M | None:
         return None if key is None else self.objects[cls.KIND].get(key)  # type: ignore
 
+    def logical_volumes_of(self, vg_uuid: str) -> list[str]:
+        """UUIDs of VG `vg_uuid`'s LVs, in the order they appeared."""
+        return list(self._lvs_of.get(vg_uuid, ()))
+
+    def _index(self, old: models.Model | None, new: models.Model | None) -> None:
+        if isinstance(old, models.LogicalVolume):
+            lvs = self._lvs_of.get(old.volume_group, {})
+            lvs.pop(old.uuid, None)
+            if not lvs:
+                self._lvs_of.pop(old.volume_group, None)
+        if isinstance(new, models.LogicalVolume):
+            self._lvs_of.setdefault(new.volume_group, {})[new.uuid] = None
+
     def publish(self, upserts: Iterable[models.Model] = (),
                 removals: Iterable[tuple[str, str]] = (),
                 completed: Iterable[tuple[int, bool, str]] = (),
@@ -55,12 +71,18 @@ class StateStore:
         changes = Changes(completed=list(completed), host=host)
         for model in upserts:
             table = self.objects[model.KIND]
-            if table.get(model.key) != model:
+            old = table.get(model.key)
+            if old != model:
                 table[model.key] = model
                 changes.upserts.append(model)
+                if isinstance(model, models.LogicalVolume) and (
+                        old is None or old.volume_group != model.volume_group):
+                    self._index(old, model)
         for kind, key in removals:
-            if self.objects[kind].pop(key, None) is not None:
+            old = self.objects[kind].pop(key, None)
+            if old is not None:
                 changes.removals.append((kind, key))
+                self._index(old, None)
         if changes:
             for listener in self._listeners:
                 listener(changes)
