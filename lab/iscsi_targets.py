@@ -7,6 +7,7 @@ file and uses deprecated calls, which the lab suite's strict warnings would refu
     iscsi_targets.py add-lun TARGET NUMBER --size-mib N     (prints the new LUN's WWN)
     iscsi_targets.py remove-lun TARGET NUMBER
     iscsi_targets.py grow NAME --size-mib N     (the backing file and LIO's idea of it)
+    iscsi_targets.py remove-target TARGET       (gone from the array, LUNs and all)
 """
 
 import argparse
@@ -68,6 +69,18 @@ def remove_lun(args: argparse.Namespace) -> None:
     storage.delete()
 
 
+def remove_target(args: argparse.Namespace) -> None:
+    """A target deleted on the array, with its LUNs' storage: sessions to it lose
+    their connection and cannot log in again."""
+    from rtslib_fb import FabricModule, Target
+    (name,) = args.targets
+    target = Target(FabricModule("iscsi"), name, mode="lookup")
+    storage = [lun.storage_object for tpg in target.tpgs for lun in tpg.luns]
+    target.delete()
+    for item in storage:
+        item.delete()
+
+
 def grow(args: argparse.Namespace) -> None:
     """A LUN grown on the array: the backing file, then LIO's size for it (a FILEIO
     object on a regular file keeps the size it was given, until told)."""
@@ -83,7 +96,7 @@ def grow(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("action", choices=("setup", "clear", "add-lun", "remove-lun",
-                                           "grow"))
+                                           "grow", "remove-target"))
     parser.add_argument("targets", nargs="*", help="IQN:LUNS or IQN:LUNS:chap")
     parser.add_argument("--portals", default="127.0.0.1")
     parser.add_argument("--user", default="")
@@ -99,6 +112,8 @@ def main() -> None:
         remove_lun(args)
     elif args.action == "grow":
         grow(args)
+    elif args.action == "remove-target":
+        remove_target(args)
     else:
         from rtslib_fb import RTSRoot
         RTSRoot().clear_existing(confirm=True)
