@@ -34,9 +34,13 @@ async def calls(bus: MessageBus, path: str) -> list:
     results = []
     with open(path) as file:
         for obj, interface, member, signature, body in json.load(file):
-            reply = await asyncio.wait_for(bus.call(Message(
-                destination=NAME, path=obj, interface=interface, member=member,
-                signature=signature, body=_body(signature, body))), 120)
+            try:
+                reply = await asyncio.wait_for(bus.call(Message(
+                    destination=NAME, path=obj, interface=interface, member=member,
+                    signature=signature, body=_body(signature, body))), 120)
+            except asyncio.TimeoutError:
+                results.append([False, "timeout", f"{member}: no reply in 120 s"])
+                continue
             if reply.message_type is MessageType.ERROR:
                 results.append([False, reply.error_name,
                                 reply.body[0] if reply.body else ""])

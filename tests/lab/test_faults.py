@@ -135,7 +135,23 @@ async def test_every_path_of_a_pv_lost_with_its_lv_active_then_restored(
                  f"attr {report.stdout.strip()!r}")
             info = await bus.host("GetBlockInfo", "sa{sv}", wwid, {}, timeout=60)
             assert info[0] != "error", info
-            await asyncio.sleep(3)
+
+            async def vg_partial():
+                objects = await bus.objects()
+                return objects[pv_on_a_lun["vg"]][IFACE + "VolumeGroup"]["Partial"]
+            await until(vg_partial, "VolumeGroup.Partial with its LUN's paths gone", 30)
+            # a report of the VG now (LVM sees no VG at all) loses nothing: its
+            # metadata backup rewritten, as an outside change would, sets one off
+            backup = Path("/etc/lvm/backup/faultvg")
+            backup.write_text(backup.read_text())
+            daemon_log = LOGS / "solidice-storaged.log"
+
+            async def reported():
+                return "faultvg: LVM cannot read them" in daemon_log.read_text()
+            await until(reported, "the report of the VG with no path", 90)
+            objects = await bus.objects()
+            assert objects[pv_on_a_lun["vg"]][IFACE + "VolumeGroup"]["Partial"]
+            assert objects[pv_on_a_lun["lv"]][IFACE + "LogicalVolume"]["Active"]
             reader.check("every path of a PV lost")
 
             restored = time.monotonic()

@@ -105,6 +105,7 @@ async def test_chap_target_refuses_a_wrong_secret_and_takes_the_right_one(
     assert luns == [f"{ROOT}/Lun/{wwid}"]
     assert wwid in multipath_maps()
     objects = await bus.objects()
+    assert CHAP_PASSWORD not in repr(objects), "a CHAP secret in a property"
     lun = objects[luns[0]][IFACE + "Lun"]
     assert lun["Device"] == f"/dev/mapper/{wwid}" and lun["Size"] == LUN_SIZE
     assert [state for _, state in lun["Paths"]] == ["active"]

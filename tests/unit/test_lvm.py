@@ -334,6 +334,45 @@ def _engine_with_report(name: str) -> HostEngine:
     return engine
 
 
+def test_a_vg_whose_luns_lost_every_path_is_kept_partial_until_a_path_returns():
+    engine = HostEngine()
+    report = parse_report(captured("lvm-fullreport-all.txt").stdout)
+    wwids = [row["pv_name"].rsplit("/", 1)[1] for row in report.pvs]
+    engine._disks = [Disk(name=w, node=f"/dev/mapper/{w}", size=64 << 20, wwid=w,
+                          multipath=True) for w in wwids]
+
+    def paths(*states):
+        engine.store.publish([Lun(wwid=w, device=f"/dev/mapper/{w}", size=64 << 20,
+                                  multipath=True, physical_volume=lun.physical_volume
+                                  if (lun := engine.store.get(Lun, w)) else None,
+                                  status="pv", paths=tuple(
+                                      (f"sd{i}", state) for i, state in enumerate(states)))
+                              for w in wwids])
+        engine.lvm_paths_changed()
+
+    paths("active", "active")
+    engine._apply_report(report, None)
+    whole = dict(engine.store.objects["LogicalVolume"])
+    assert not engine.store.get(VolumeGroup, VG_UUID).partial
+    paths("failed", "active")                       # one path left: nothing missing
+    assert not engine.store.get(VolumeGroup, VG_UUID).partial
+    paths("failed", "failed")
+    assert engine.store.get(VolumeGroup, VG_UUID).partial
+    # LVM cannot read the PVs now, so a report finds no VG: it is kept, with its
+    # LVs and PVs, partial
+    engine._apply_report(parse_report('{"report": []}'), ["labcap"])
+    vg = engine.store.get(VolumeGroup, VG_UUID)
+    assert vg.partial and len(vg.physical_volumes) == 2
+    assert engine.store.objects["LogicalVolume"] == whole
+    paths("active", "failed")                       # a path back
+    assert not engine.store.get(VolumeGroup, VG_UUID).partial
+    engine._apply_report(report, None)
+    assert not engine.store.get(VolumeGroup, VG_UUID).partial
+    # with a path, a report without the VG means it is gone
+    engine._apply_report(parse_report('{"report": []}'), ["labcap"])
+    assert not engine.store.all(VolumeGroup) and not engine.store.all(LogicalVolume)
+
+
 def test_a_pv_relabelled_behind_our_back_replaces_the_old_one():
     engine = _engine_with_report("lvm-fullreport-orphans.txt")
     old = sorted(engine.store.all(PhysicalVolume).values(), key=lambda p: p.device)

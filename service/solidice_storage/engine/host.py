@@ -112,6 +112,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
             gone += [("IscsiSession", key) for key in self.store.all(IscsiSession)
                      if key not in {session.key for session in iscsi}]
             self.store.publish([*luns, *iscsi], gone, host=host_changed)
+            self.lvm_paths_changed()
             self.lvm_devices_changed(active_lvs, read_at)
             self.lvm_labels_seen({disk.wwid for disk in disks
                                   if disk.path_of is None and disk.status == "pv"})

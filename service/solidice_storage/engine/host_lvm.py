@@ -77,6 +77,7 @@ class LvmMixin:
         self._backups_read: dict[str, tuple | None] = {}
         self._deferred: dict[str, asyncio.Task] = {}
         self._reported_at: dict[str, float] = {}   # VG name → when its last report began
+        self._lvm_partial: dict[str, bool] = {}    # VG UUID → partial, as LVM last said
         self.intents = Intents(self.state_dir)
 
     async def _lvm_start(self) -> None:
@@ -176,6 +177,11 @@ class LvmMixin:
                 extent_size=_int(row.get("vg_extent_size")),
                 physical_volumes=tuple(sorted(pvs_of.get(uuid, []))), tags=tags,
                 managed=MANAGED_TAG in tags, partial=len(attr) > 3 and attr[3] == "p"))
+        self._lvm_partial.update({vg.uuid: vg.partial for vg in volume_groups})
+        unreachable = self._unreachable_pvs()
+        volume_groups = [vg.model_copy(update={"partial": True})
+                         if not vg.partial and unreachable & set(vg.physical_volumes)
+                         else vg for vg in volume_groups]
         # what this report covers: everything, or the named VGs and their objects
         if vg_names is None:
             def covered(vg_uuid):
@@ -190,6 +196,23 @@ class LvmMixin:
                 return vg_uuid in covered_uuids
             old_pvs = {key for key, pv in self.store.all(PhysicalVolume).items()
                        if pv.volume_group and covered(pv.volume_group)}
+        # A VG LVM no longer sees because the LUNs under its PVs have no path left
+        # is kept, partial, with its LVs and PVs: the paths may come back, and its
+        # LVs' maps are still there (LVM reads nothing on a LUN with no path).
+        cut_off = {key for key, vg in self.store.all(VolumeGroup).items()
+                   if covered(key) and key not in vgs
+                   and unreachable & set(vg.physical_volumes)}
+        if cut_off:
+            log.warning("volume groups %s: LVM cannot read them, their LUNs have no "
+                        "path left; kept as partial", ", ".join(
+                            self.store.all(VolumeGroup)[key].name for key in cut_off))
+            volume_groups += [self.store.all(VolumeGroup)[key].model_copy(
+                update={"partial": True}) for key in cut_off]
+            vgs = {**vgs, **{key: {} for key in cut_off}}
+            lvs += [lv for lv in self.store.all(LogicalVolume).values()
+                    if lv.volume_group in cut_off]
+            pvs += [pv for pv in self.store.all(PhysicalVolume).values()
+                    if pv.volume_group in cut_off]
         removals = [("VolumeGroup", key) for key, vg in self.store.all(VolumeGroup).items()
                     if covered(key) and key not in vgs]
         reported = {lv.uuid for lv in lvs}      # once: a set per LV was N² at 10,000
@@ -279,6 +302,26 @@ class LvmMixin:
         finally:
             del self._deferred[name]
         self._refresh_later(name)
+
+    def _unreachable_pvs(self) -> set[str]:
+        """UUIDs of the PVs on a LUN whose every path has failed."""
+        dead = {lun.wwid for lun in self.store.all(Lun).values()
+                if lun.paths and all(state == "failed" for _, state in lun.paths)}
+        return {pv.uuid for pv in self.store.all(PhysicalVolume).values()
+                if pv.lun in dead} if dead else set()
+
+    def lvm_paths_changed(self) -> None:
+        """From a host scan: a VG is partial while a LUN under one of its PVs has
+        no path left, and back to what LVM says when a path returns."""
+        unreachable = self._unreachable_pvs()
+        changed = []
+        for vg in self.store.all(VolumeGroup).values():
+            partial = self._lvm_partial.get(vg.uuid, False) or bool(
+                unreachable & set(vg.physical_volumes))
+            if partial != vg.partial:
+                changed.append(vg.model_copy(update={"partial": partial}))
+        if changed:
+            self.store.publish(changed)
 
     def lvm_labels_seen(self, labelled: set[str]) -> None:
         """From a host scan: the WWIDs of the LUNs udev's probe finds a PV label on.
