@@ -37,7 +37,7 @@ NAME = "org.solidice.Storage"
 NAMED = {ERROR + cls.name for cls in STORAGE_ERRORS}
 DBUS_ERROR = "org.freedesktop.DBus.Error."
 GiB = 1024**3
-EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "200"))   # per method
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.data_too_large])
@@ -72,7 +72,22 @@ LV_RESERVED = ["_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_imeta", "_iori
 
 
 def tagged(strategy, kind):
-    return strategy.map(lambda value: (value, kind))
+    return strategy.map(lambda value: (value, kind)), kind
+
+
+class Arg:
+    """An argument's strategies: `any` (hostile or not) and `ok` (may be valid)."""
+
+    def __init__(self, *branches, ok=None) -> None:
+        self.any = st.one_of([strategy for strategy, _ in branches])
+        oks = [strategy for strategy, kind in branches if kind == OK]
+        self.ok = ok if ok is not None else st.one_of(oks) if oks else None
+
+    def filter(self, keep) -> "Arg":
+        filtered = Arg()
+        filtered.any = self.any.filter(keep)
+        filtered.ok = None if self.ok is None else self.ok.filter(keep)
+        return filtered
 
 
 def _insert(text: str, piece: str, at: int) -> str:
@@ -114,7 +129,7 @@ def bad_lvm_name(valid):
 
 
 def vg_names():
-    return st.one_of(tagged(bad_lvm_name(LVM_NAME), BAD), tagged(LVM_NAME, OK),
+    return Arg(tagged(bad_lvm_name(LVM_NAME), BAD), tagged(LVM_NAME, OK),
                      tagged(st.just("vmstore"), OK))
 
 
@@ -124,12 +139,12 @@ def lv_names():
                   st.sampled_from(["snapshot", "pvmove"]), LV_NAME),
         st.builds(lambda a, part, b: a + part + b, LV_NAME, st.sampled_from(LV_RESERVED),
                   st.sampled_from(["", "x", "_1"])))
-    return st.one_of(tagged(bad_lvm_name(LV_NAME), BAD), tagged(reserved, BAD),
+    return Arg(tagged(bad_lvm_name(LV_NAME), BAD), tagged(reserved, BAD),
                      tagged(LV_NAME, OK), tagged(st.just("templates"), OK))
 
 
 def sizes():
-    return st.one_of(
+    return Arg(
         tagged(st.sampled_from([0, 2**63, 2**64 - 2, 2**64 - 1]), BAD),
         tagged(st.integers(2**63, 2**64 - 1), BAD),
         tagged(st.sampled_from([1, 2, 4095, 4096, 4 * 1024**2 + 1, GiB]), OK),
@@ -156,7 +171,7 @@ TRAVERSALS = ["/dev/../etc/shadow", "/dev/../../etc/passwd", "../../etc/passwd",
 
 def references(real):
     """A VG, PV, LV, LUN or device named by the caller."""
-    return st.one_of(
+    return Arg(
         tagged(bad_text(st.sampled_from(real)), BAD),
         tagged(st.builds(lambda dash, rest: dash + rest, st.sampled_from(OPTION_LIKE),
                          st.sampled_from(real + [""])), BAD),
@@ -169,11 +184,13 @@ def references(real):
 
 def device_lists(real):
     one = references(real)
-    return st.one_of(
-        tagged(st.just([]), BAD),
-        st.lists(one, min_size=1, max_size=4).map(
-            lambda items: ([v for v, _ in items], _worst([k for _, k in items]))),
-        tagged(st.sampled_from(real).map(lambda d: [d, d]), BAD))   # the same twice
+    mixed = st.lists(one.any, min_size=1, max_size=4).map(
+        lambda items: ([v for v, _ in items], _worst([k for _, k in items])))
+    oks = st.lists(one.ok, min_size=1, max_size=3).map(
+        lambda items: ([v for v, _ in items], _worst([k for _, k in items])))
+    return Arg(tagged(st.just([]), BAD), (mixed, None),
+               tagged(st.sampled_from(real).map(lambda d: [d, d]), BAD),  # twice
+               ok=oks)
 
 
 SYSTEM_DIRS = ["/", "/etc", "/etc/x", "/usr", "/usr/share/x", "/boot", "/dev/shm",
@@ -193,7 +210,7 @@ def local_paths():
         absolute.map(lambda p: p.replace("/", "//", 1)),
         absolute.map(lambda p: p + "/."), absolute.map(lambda p: p + "/.."),
         absolute.map(lambda p: "/mnt/.." + p), absolute.map(lambda p: p + "/../etc"))
-    return st.one_of(
+    return Arg(
         tagged(bad_text(absolute), BAD),
         tagged(absolute.map(lambda p: p[1:]), BAD),            # relative
         tagged(st.sampled_from(["mnt", "./mnt", "../mnt", "~root", "-o", "--bind"]), BAD),
@@ -207,7 +224,7 @@ def local_paths():
 
 
 def servers():
-    return st.one_of(
+    return Arg(
         tagged(bad_text(st.just("nfs.example.com")), BAD),
         tagged(with_piece(st.just("nfs.example.com"), [",", ",suid", ",dev,exec", " ",
                                                        ":", "/", "@", "_", "%", "\\"]), BAD),
@@ -220,7 +237,7 @@ def servers():
 
 
 def remote_paths():
-    return st.one_of(
+    return Arg(
         tagged(bad_text(st.just("/export")), BAD),
         tagged(st.sampled_from(["export", "./x", "/export/", "/a/../b", "//x", "/x/.",
                                 "-o", "--bind"]), BAD),
@@ -228,7 +245,7 @@ def remote_paths():
 
 
 def portals():
-    return st.one_of(
+    return Arg(
         tagged(bad_text(st.sampled_from(PORTALS)), BAD),
         tagged(st.sampled_from(["192.0.2.10:0", "192.0.2.10:65536", "192.0.2.10:99999",
                                 "192.0.2.10:-1", "192.0.2.10:x", "192.0.2.10:3260:1",
@@ -241,7 +258,7 @@ def portals():
 
 
 def targets(real):
-    return st.one_of(
+    return Arg(
         tagged(bad_text(st.sampled_from(real)), BAD),
         tagged(with_piece(st.sampled_from(real), ["/", " ", "\\", ",", "é", "\u2028"]), BAD),
         tagged(st.sampled_from(["target1", "-T", "--login", "iqn", "iqn.2003-01",
@@ -286,8 +303,10 @@ HARMLESS = {"timeout": ("u", 5), "vers": ("s", "4.2"), "ro": ("b", True),
             validation.AUTH_KEY: ("b", True)}
 
 
-def options(method):
-    """{} or a dict with at least one entry the method must refuse."""
+def options(method, bad_only=False):
+    """{} (or harmless valid entries) or a dict with at least one entry the method
+    must refuse; only the latter with `bad_only` (methods that would destroy the
+    objects the other calls go to)."""
     table = {**validation._COMMON, **validation.OPTIONS.get(method, {})}
     unknown = st.one_of(st.sampled_from(UNKNOWN_KEYS), st.text(CHARS, max_size=20)).filter(
         lambda key: key not in table)
@@ -306,8 +325,11 @@ def options(method):
         key, (sig, value) = bad
         given[key] = Variant(sig, value)
         return given
-    return st.one_of(tagged(st.just({}), OK),
-                     tagged(st.builds(build, st.one_of(bad_entries), extra), BAD))
+    bad = tagged(st.builds(build, st.one_of(bad_entries), extra), BAD)
+    if bad_only:
+        return Arg(bad)
+    fine = st.builds(lambda more: {k: Variant(*harmless[k]) for k in more}, extra)
+    return Arg(tagged(st.just({}), OK), tagged(fine, OK), bad)
 
 
 # ---- the daemon, one for the module ----
@@ -458,10 +480,13 @@ def check(client: Client, label: str, path: str, interface: str, member: str,
     assert client.objects() == before, f"{member}{args!r} failed ({error}) but changed state"
 
 
-def draw(data, *strategies):
+def draw(data, *args: Arg):
+    """One argument hostile (or none), the others from what may be valid."""
+    choices = [i for i, arg in enumerate(args) if arg.ok is not None]
+    hostile = data.draw(st.sampled_from([None, *choices]) if choices else st.none())
     values, kinds = [], []
-    for strategy in strategies:
-        value, kind = data.draw(strategy)
+    for i, arg in enumerate(args):
+        value, kind = data.draw(arg.any if arg.ok is None or i == hostile else arg.ok)
         values.append(value)
         kinds.append(kind)
     return values, _worst(kinds)
@@ -496,7 +521,7 @@ def _methods():
          lambda r: [servers(), remote_paths(), local_paths(), options("MountNfs")]),
         ("StoragePool.Unmount", "StoragePool", "Unmount", "sba{sv}", HOST,   # not /mnt/iso
          lambda r: [local_paths().filter(lambda t: t[0] != "/mnt/iso"),
-                    tagged(st.booleans(), OK), options("Unmount")]),
+                    Arg(tagged(st.booleans(), OK)), options("Unmount")]),
         ("VolumeGroup.ListPhysicalVolumes", "VolumeGroup", "ListPhysicalVolumes", "a{sv}",
          vg, lambda r: [options("ListPhysicalVolumes")]),
         ("VolumeGroup.ListLogicalVolumes", "VolumeGroup", "ListLogicalVolumes", "a{sv}",
@@ -508,22 +533,22 @@ def _methods():
         ("VolumeGroup.CreateLogicalVolume", "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
          vg, lambda r: [lv_names(), sizes(), options("CreateLogicalVolume")]),
         ("VolumeGroup.Remove", "VolumeGroup", "Remove", "a{sv}", vg,
-         lambda r: [options("VolumeGroup.Remove").filter(lambda t: t[1] == BAD)]),
+         lambda r: [options("VolumeGroup.Remove", bad_only=True)]),
         ("LogicalVolume.Extend", "LogicalVolume", "Extend", "ta{sv}", lv,
          lambda r: [sizes(), options("LogicalVolume.Extend")]),
         ("LogicalVolume.Remove", "LogicalVolume", "Remove", "a{sv}", lv,
-         lambda r: [options("LogicalVolume.Remove").filter(lambda t: t[1] == BAD)]),
+         lambda r: [options("LogicalVolume.Remove", bad_only=True)]),
         ("LogicalVolume.Snapshot", "LogicalVolume", "Snapshot", "sta{sv}", lv,
          lambda r: [lv_names(), sizes(), options("Snapshot")]),
         ("LogicalVolume.Activate", "LogicalVolume", "Activate", "a{sv}", lv,
-         lambda r: [options("Activate").filter(lambda t: t[1] == BAD)]),
+         lambda r: [options("Activate", bad_only=True)]),
         ("LogicalVolume.Deactivate", "LogicalVolume", "Deactivate", "a{sv}", lv,
-         lambda r: [options("Deactivate").filter(lambda t: t[1] == BAD)]),
+         lambda r: [options("Deactivate", bad_only=True)]),
         ("IscsiSession.Logout", "IscsiSession", "Logout", "a{sv}", "session",
-         lambda r: [options("Logout").filter(lambda t: t[1] == BAD)]),
+         lambda r: [options("Logout", bad_only=True)]),
         ("Mount.Unmount", "Mount", "Unmount", "ba{sv}", "mount",
-         lambda r: [tagged(st.booleans(), OK),
-                    options("Unmount").filter(lambda t: t[1] == BAD)]),
+         lambda r: [Arg(tagged(st.booleans(), OK)),
+                    options("Unmount", bad_only=True)]),
     ]
 
 
@@ -604,7 +629,7 @@ def test_job_cancel(client):
     client.moved = []
 
     @SETTINGS
-    @given(opts=options("Cancel").filter(lambda t: t[1] == BAD))
+    @given(opts=options("Cancel", bad_only=True).any)
     def cancel(opts):
         job = _running_job(client)
         TRIED["Job.Cancel"] += 1
