@@ -178,7 +178,10 @@ def remote_path(value: str) -> str:
     _text(value, "remote path")
     if not value.startswith("/"):
         raise InvalidArgument(f"remote path {value!r} is not absolute")
-    if posixpath.normpath(value) != value and value != "/":
+    normal = posixpath.normpath(value)
+    if normal.startswith("//"):          # POSIX keeps a leading "//"; we do not
+        normal = "/" + normal.lstrip("/")
+    if normal != value:
         raise InvalidArgument(f"remote path {value!r} is not normalized")
     return value
 
