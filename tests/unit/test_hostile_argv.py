@@ -33,6 +33,7 @@ from solidice_storage.engine.blockdev import Disk
 from solidice_storage.engine.host import HostEngine
 from solidice_storage.engine.iscsi import Iscsi, SysSession, split_portal
 from solidice_storage.engine.lvm import parse_report
+from solidice_storage.engine.mountinfo import MountEntry
 from solidice_storage.engine.runner import TOOLS, Result, Runner
 from solidice_storage.errors import ALL as STORAGE_ERRORS
 from solidice_storage.models import IscsiSession, LogicalVolume, Lun, Mount, VolumeGroup
@@ -158,9 +159,12 @@ def make_engine(tmp: Path) -> tuple[HostEngine, RecordingRunner, dict]:
                               status=d.status) for d in disks])
     engine.store.publish([IscsiSession(target=TARGET, portal=PORTAL)])
     engine._apply_report(report, None)
+    # one NFS mount there is, on a directory of the test's own
+    full = str(tmp / "mnt/full")
+    engine.nfs._mounts = {full: MountEntry(full, "nfs4", "192.0.2.20:/export", "rw")}
     ctx = Context(engine, Allow())
     lv = next(m for m in engine.store.all(LogicalVolume).values() if m.name == "lv2")
-    mount = Mount(server="192.0.2.20", remote_path="/export", local_path="/mnt/x",
+    mount = Mount(server="192.0.2.20", remote_path="/export", local_path=full,
                   options="rw")
     objects = {
         "host": HostInterface(ctx), "pool": StoragePoolInterface(ctx),
@@ -376,7 +380,7 @@ OPERATIONS = {
 TRIED: dict[str, int] = {}
 EXPECTED_TOOL = {label: ("iscsiadm" if label.startswith(("Host.", "IscsiSession"))
                          else "mount" if label == "StoragePool.MountNfs"
-                         else None if label.endswith("Unmount") else "lvm")
+                         else "umount" if label.endswith("Unmount") else "lvm")
                  for label in OPERATIONS}
 
 
@@ -408,10 +412,12 @@ def check_argv(argv: tuple[str, ...], user: set[str]) -> None:
                 and argv[i - 1] != "-printf":           # find's format, ours
             assert element in FLAGS or TIMEOUT_FLAG.fullmatch(element), \
                 f"{element!r} is no option of ours: {argv}"
+        if tool == "find" and i < argv.index("-maxdepth"):
+            # find's starting points (no `--` there): absolute, normalized paths only
+            assert element.startswith("/") and os.path.normpath(element) == element \
+                and "//" not in element, argv
+            continue
         if element in user:
-            if tool == "find":              # no `--`: only absolute paths, validated
-                assert element.startswith("/"), argv
-                continue
             assert (separator is not None and i > separator) or \
                 argv[i - 1] in VALUE_OPTIONS, f"{element!r} before `--`: {argv}"
         if separator is not None and i > separator:
