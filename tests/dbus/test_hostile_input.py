@@ -3,7 +3,9 @@ hypothesis makes up (names with LVM's forbidden characters, leading `-`,
 `--config`-like strings, control and Unicode line-separator characters, very long
 strings, unicode; sizes 0, 1, 2^64-1; relative, `..`-laden and system paths; mount
 options smuggled through commas; option dicts with unknown keys, wrong variant
-types and values out of range; object paths that do not exist).
+types and values out of range; object paths that do not exist; now and then no
+interface field at all). The standard Properties methods get hostile names too, and
+every method a wrong signature and a missing object.
 
 Each call ends in a named `org.solidice.Storage.Error.*` (exactly `InvalidArgument`
 when an argument is malformed by construction; success only where every argument
@@ -24,7 +26,7 @@ import sys
 import time
 
 import pytest
-from dbus_fast import DBusError, Message, MessageType, Variant
+from dbus_fast import DBusError, Message, Variant
 from dbus_fast.aio import MessageBus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -115,7 +117,8 @@ def bad_text(base):
         st.just(""),
         with_piece(base, SEPARATORS),
         st.integers(validation.MAX_STRING + 1, 3 * validation.MAX_STRING).map(
-            lambda n: "x" * n))
+            lambda n: "x" * n),
+        st.just("x" * 2**20))
 
 
 def bad_lvm_name(valid):
@@ -356,7 +359,15 @@ class Client:
         return text
 
     def call(self, path, interface, member, signature, args):
-        """(error name or None, reply text or value)."""
+        """(error name or None, reply text or value); no interface field when
+        `interface` is None (D-Bus allows that: the member alone picks the method)."""
+        if interface is None:
+            reply = self.run(self.storage.bus.call(Message(
+                destination=NAME, path=path, member=member, signature=signature,
+                body=list(args))))
+            if reply.error_name:
+                return reply.error_name, reply.body[0] if reply.body else ""
+            return None, reply.body
         try:
             return None, self.run(self.storage.call(path, interface, member, signature,
                                                     *args))
@@ -424,7 +435,6 @@ def client(system_bus, polkitd, tmp_path_factory):
 
 def _seed(client: Client) -> None:
     """The objects the calls go to: the sim's own, and a managed VG `hjob` for jobs."""
-    objects = client.objects()
     client.run(client.storage.pool("CreateVolumeGroup", "sasa{sv}", "hjob",
                                    [LUN(3), LUN(4)], {}))
     p = client.paths
@@ -434,11 +444,11 @@ def _seed(client: Client) -> None:
     p["mount"] = client.find("Mount", LocalPath="/mnt/iso")
     p["hjob"] = client.find("VolumeGroup", Name="hjob")
     objects = client.objects()
-    vg = objects[p["vg"]][validation_iface("VolumeGroup")]
+    vg = objects[p["vg"]][iface("VolumeGroup")]
     client.real = {
         "vg": ["vmstore", vg["Uuid"], p["vg"]],
         "pv": [*vg["PhysicalVolumes"], LUN(1), f"/dev/mapper/{LUN(1)}", LUN(2),
-               *[objects[pv][validation_iface("PhysicalVolume")]["Uuid"]
+               *[objects[pv][iface("PhysicalVolume")]["Uuid"]
                  for pv in vg["PhysicalVolumes"]]],
         "device": [LUN(1), NVME, "35000c500a1b2c3d4", "pci-0000:00:04.0", "/dev/vda",
                    "/dev/sde", "/dev/nvme0n1", f"/dev/mapper/{LUN(5)}", "naa." + LUN(1)[1:],
@@ -450,7 +460,7 @@ def _seed(client: Client) -> None:
     client.new_log()
 
 
-def validation_iface(kind: str) -> str:
+def iface(kind: str) -> str:
     return "org.solidice.Storage." + kind
 
 
@@ -562,14 +572,16 @@ def test_generated_arguments(client, method, data):
     label, interface, member, signature, target, make = method
     path = client.paths.get(target, target)
     args, kind = draw(data, *make(client.real))
+    if data.draw(st.integers(0, 9)) == 0:      # now and then without an interface
+        interface = None
     check(client, label, path, interface, member, signature, args, kind)
 
 
 # Job.Cancel needs a job that runs: a pv-move in `hjob`, started again when it ends.
 
 def _jobs(objects: dict) -> dict[str, dict]:
-    return {path: interfaces[validation_iface("Job")] for path, interfaces in objects.items()
-            if validation_iface("Job") in interfaces}
+    return {path: interfaces[iface("Job")] for path, interfaces in objects.items()
+            if iface("Job") in interfaces}
 
 
 def _wait_for_no_jobs(client: Client, timeout: float = 10) -> None:
@@ -592,19 +604,19 @@ def _running_job(client: Client) -> str:
         client.run(asyncio.sleep(0.05))
     objects = client.objects()
     hjob = client.paths["hjob"]
-    vg = objects[hjob][validation_iface("VolumeGroup")]
+    vg = objects[hjob][iface("VolumeGroup")]
     if len(vg["PhysicalVolumes"]) == 1:       # the last move took one PV out
-        lun3 = objects[f"{ROOT}/Lun/{LUN(3)}"][validation_iface("Lun")]
+        lun3 = objects[f"{ROOT}/Lun/{LUN(3)}"][iface("Lun")]
         free = LUN(3) if lun3["PhysicalVolume"] == "/" else LUN(4)
         client.run(client.storage.call(hjob, "VolumeGroup", "Extend", "asa{sv}", [free],
                                        {}))
-        vg = client.objects()[hjob][validation_iface("VolumeGroup")]
+        vg = client.objects()[hjob][iface("VolumeGroup")]
     if not client.run(client.storage.call(hjob, "VolumeGroup", "ListLogicalVolumes",
                                           "a{sv}", {})):
         client.run(client.storage.call(hjob, "VolumeGroup", "CreateLogicalVolume",
                                        "sta{sv}", "data", 8 * GiB, {}))
     for pv in vg["PhysicalVolumes"]:
-        props = client.objects()[pv][validation_iface("PhysicalVolume")]
+        props = client.objects()[pv][iface("PhysicalVolume")]
         if props["FreeSize"] < props["Size"]:
             job = client.run(client.storage.call(hjob, "VolumeGroup", "RemovePhysicalVolume",
                                                  "sa{sv}", pv,
@@ -620,7 +632,7 @@ def _stable(objects: dict) -> dict:
     out = {}
     for path, interfaces in objects.items():
         out[path] = {name: ({k: v for k, v in props.items() if k != "Progress"}
-                            if name == validation_iface("Job") else props)
+                            if name == iface("Job") else props)
                      for name, props in interfaces.items()}
     return out
 
@@ -635,6 +647,7 @@ def test_job_cancel(client):
         TRIED["Job.Cancel"] += 1
         before = _stable(client.objects())
         error, reply = client.call(job, "Job", "Cancel", "a{sv}", [opts[0]])
+        OUTCOMES["Job.Cancel"][(error or "success").rsplit(".", 1)[-1]] += 1
         assert client.proc.poll() is None
         log = client.new_log()
         assert "Traceback" not in log and "internal error" not in log, log
@@ -648,7 +661,7 @@ def test_job_cancel(client):
     _wait_for_no_jobs(client)
     # no move was cancelled: each took its PV out of the VG
     assert client.moved
-    vg = client.objects()[client.paths["hjob"]][validation_iface("VolumeGroup")]
+    vg = client.objects()[client.paths["hjob"]][iface("VolumeGroup")]
     assert client.moved[-1] not in vg["PhysicalVolumes"]
 
 
@@ -677,6 +690,7 @@ def test_properties(client, data):
     before = client.objects()
     error, reply = client.call(path, "org.freedesktop.DBus.Properties", member, signature,
                                args)
+    OUTCOMES["Properties." + member][(error or "success").rsplit(".", 1)[-1]] += 1
     assert client.proc.poll() is None
     assert "Traceback" not in client.new_log()
     if error is not None:
@@ -760,3 +774,4 @@ def test_strings_the_bus_refuses(client, system_bus, poison):
 
 
 IFACE_POOL = "org.solidice.Storage.StoragePool"
+
