@@ -87,13 +87,13 @@ UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class RecordingRunner(Runner):
-    """Records each argument list and answers as a quiet host would; `find` (a
-    read-only look at the test's own directories) really runs."""
+    """The runner with its own record of argument lists (`history`), answering as
+    a quiet host would instead of running anything; `find` (a read-only look at
+    the test's own directories) really runs."""
 
     def __init__(self, iscsi_dir: Path) -> None:
         super().__init__(dict(TOOLS))
         self.iscsi_dir = iscsi_dir
-        self.calls: list[tuple[str, ...]] = []
 
     def missing(self) -> list[str]:
         return []
@@ -102,10 +102,9 @@ class RecordingRunner(Runner):
         return tool in self.tools
 
     async def _run(self, tool, args, timeout, collect, with_stdin) -> Result:
-        argv = (self.tools[tool], *args)
-        self.calls.append(argv)
-        if tool == "find":
+        if tool == "find":                      # records it in `history` itself
             return await super()._run(tool, args, timeout, collect, with_stdin)
+        self.history.append((self.tools[tool], *args))
         if tool == "lvm" and args[0] == "fullreport":
             return Result(0, REPORT, "")
         if tool == "iscsiadm" and "-o" in args and args[args.index("-o") + 1] == "new":
@@ -449,7 +448,7 @@ def test_hostile_arguments_reach_no_command_line(label, tmp_path):
                 error, reply = await call(objects[target], member, *args)
                 if engine._moves:                   # a data move runs as a job
                     await asyncio.wait(engine._moves, timeout=10)
-                return error, reply, runner.calls
+                return error, reply, list(runner.history)
             finally:
                 await engine.nfs.close()
         error, reply, calls = asyncio.run(one())
