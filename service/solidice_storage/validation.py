@@ -8,6 +8,7 @@ that names the argument and the rule it broke.
 import ipaddress
 import posixpath
 import re
+import unicodedata
 from typing import Any, Callable
 
 from .errors import InvalidArgument
@@ -25,6 +26,12 @@ _LV_RESERVED_PARTS = ("_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_imeta",
                       "_tdata", "_tmeta", "_vdata", "_vorigin", "_wcorig")
 
 
+# C0 and C1 controls, DEL, and U+2028/U+2029: every character str.splitlines()
+# breaks a line at (\x85 and U+2028 too), so no value can add a line to a file
+# we write (iscsiadm's records) or to a log line
+_BREAKS = ("Cc", "Zl", "Zp")
+
+
 def _text(value: str, what: str, max_len: int = MAX_STRING) -> str:
     if not isinstance(value, str):
         raise InvalidArgument(f"{what} must be a string")
@@ -32,8 +39,9 @@ def _text(value: str, what: str, max_len: int = MAX_STRING) -> str:
         raise InvalidArgument(f"{what} is empty")
     if len(value) > max_len:
         raise InvalidArgument(f"{what} is longer than {max_len} characters")
-    if any(ord(c) < 0x20 or ord(c) == 0x7f for c in value):
-        raise InvalidArgument(f"{what} contains a control character")
+    if any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or
+           (ord(c) > 0x7f and unicodedata.category(c) in _BREAKS) for c in value):
+        raise InvalidArgument(f"{what} contains a control character or line break")
     return value
 
 
@@ -170,7 +178,10 @@ def remote_path(value: str) -> str:
     _text(value, "remote path")
     if not value.startswith("/"):
         raise InvalidArgument(f"remote path {value!r} is not absolute")
-    if posixpath.normpath(value) != value and value != "/":
+    normal = posixpath.normpath(value)
+    if normal.startswith("//"):          # POSIX keeps a leading "//"; we do not
+        normal = "/" + normal.lstrip("/")
+    if normal != value:
         raise InvalidArgument(f"remote path {value!r} is not normalized")
     return value
 
@@ -179,6 +190,8 @@ def portal(value: str) -> str:
     """An iSCSI portal `host[:port]`; returns `host:port` (3260 by default)."""
     _text(value, "portal", max_len=262)
     if value.startswith("["):
+        if "]" not in value:
+            raise InvalidArgument(f"portal {value!r}: an IPv6 address needs a ']'")
         address, _, rest = value.partition("]")
         address += "]"
         port = rest[1:] if rest.startswith(":") else ("" if not rest else None)
