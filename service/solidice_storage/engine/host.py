@@ -9,6 +9,7 @@ show up by themselves.
 """
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
@@ -253,9 +254,31 @@ class HostEngine(LvmMixin, UnavailableEngine):
 
     async def _login(self, portal: str, target: str, opts: Options) -> str:
         timeout = opts.get("timeout", ISCSI_TIMEOUT)
-        await self.iscsi.login(portal, target, opts, timeout)
+        had_session = self._find_session(target, portal) is not None
+        try:
+            await self.iscsi.login(portal, target, opts, timeout)
+        except Exception:
+            if not had_session:
+                await self._drop_failed_login(target, portal)
+            raise
         await self._wait_for_session(target, portal)
         return IscsiSession(target=target, portal=portal).key
+
+    async def _drop_failed_login(self, target: str, portal: str) -> None:
+        """A failed login leaves no session behind, in the kernel or in the tree:
+        the kernel's session for the attempt (iscsid tears it down on its own, but
+        not always by the time iscsiadm has given up) is logged out, and the tree
+        is read again before the caller hears of the failure."""
+        await self._settle()
+        await self.scan()
+        session = self._find_session(target, portal)
+        if session is not None:
+            log.warning("login to %s through %s failed, but left a session; logging "
+                        "it out", target, portal)
+            with contextlib.suppress(Exception):
+                await self.iscsi.logout(session, Options())
+            await self._settle()
+            await self.scan()
 
     async def _wait_for_session(self, target: str, portal: str) -> None:
         """Until the session is in sysfs and each of its disks that multipath will
