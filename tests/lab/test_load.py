@@ -35,15 +35,15 @@ CALL_TIMEOUT = 120          # LVM under emulation: an lvcreate takes about 1 s, 
 READ_THINK = (0.5, 1.5)     # about 45 reads a second in all
 WRITE_THINK = (0.5, 1.5)
 NOT_AUTHORIZED = "org.solidice.Storage.Error.NotAuthorized"
-# The bounds. Measured in the lab under TCG (2 emulated CPUs, the guest's CPU busy
-# throughout: 50 clients here, LVM, udev, multipathd): about 30 reads and 0.4
-# writes a second; read p50 0.13 s, p99 1.4 s, max 2.5 s; lvcreate took 4.6 s on
-# average (about 1 s idle) and labvg's lock was held nearly all the time, so a
-# write waited 15 s at the median, 34 s at most. Were LVM commands run on the event
-# loop, it would be blocked nearly all the time too and most reads would wait
-# seconds: a median under 1 s (7x what was measured) says it is not; the p99
-# bound only catches a gross stall. A write's bound is CALL_TIMEOUT (3.5x the
-# slowest seen).
+# The bounds. Measured in two lab runs under TCG (2 emulated CPUs, the guest's CPU
+# busy throughout: 50 clients here, LVM, udev, multipathd): about 35 reads and 0.5
+# writes a second; read p50 0.07-0.13 s, p99 0.6-1.4 s, max 0.8-2.5 s; lvcreate
+# took 4.6 s on average (about 1 s idle) and labvg's lock was held nearly all the
+# time, so a write waited 11-15 s at the median, 34 s at most. Were LVM commands
+# run on the event loop, it would be blocked nearly all the time too and most
+# reads would wait seconds: a median under 1 s (7x the worst measured) says it is
+# not; the p99 bound only catches a gross stall. A write's bound is CALL_TIMEOUT
+# (3.5x the slowest seen).
 READ_P50_BOUND = 1.0
 READ_P99_BOUND = 5.0
 MiB = 1024**2
@@ -220,7 +220,7 @@ async def test_fifty_clients_read_and_write_the_real_host(
     expect(CYCLED_VG not in [r["vg_name"] for r in lvm_report("vgs", "-o", "vg_name")],
            f"{CYCLED_VG} left behind")
     cycles = sum(1 for c in calls if c.kind == "RemoveVolumeGroup" and c.outcome == "ok")
-    expect(cycles >= 1 and len(sizes) + len(removed) > 5,     # 2 and 17 were seen
+    expect(cycles >= 1 and len(sizes) + len(removed) > 5,     # 2-3 and 14-21 seen
            f"too little done: {cycles} VG cycles, {len(removed)} removed")
     expect(result["reads"]["p50_ms"] < READ_P50_BOUND * 1000, "read p50")
     expect(result["reads"]["p99_ms"] < READ_P99_BOUND * 1000, "read p99")
