@@ -251,7 +251,7 @@ async def test_the_lab_user_makes_what_its_rule_grants_and_removes_nothing(bus, 
                                                "--", MANAGED_VG)}
     assert set(lvs) == {"userlv", "usersnap"}
     assert int(lvs["userlv"]["lv_size"]) == 24 * MiB and lvs["usersnap"]["origin"] == "userlv"
-    assert (lvs["userlv"]["lv_attr"][4] == "a") is results[2][0]      # as it answered
+    assert (lvs["userlv"]["lv_attr"][4] == "a") is not results[2][0]  # as it answered
     assert [r["vg_name"] for r in lvm_report("vgs", "-o", "vg_name", "--", MANAGED_VG)] == \
         [MANAGED_VG]
     log = (LOGS / "solidice-storaged.log").read_text()
