@@ -27,7 +27,7 @@ from ..validation import Options
 from . import blockdev, lvm_derive, resolve
 from .base import MANAGED_TAG
 from .intents import Intent
-from .lvm import CONFIG, Lvm, Report, error_for
+from .lvm import CONFIG, Lvm, Report, error_for, parse_report
 
 log = logging.getLogger(__name__)
 BACKUP_DIR = Path("/etc/lvm/backup")
@@ -534,7 +534,13 @@ class LvmMixin:
             return []                              # the VG is gone: orphans, wiped next
         done = []
         members = [row["pv_name"] for row in report.pvs if row.get("vg_name") == name]
-        if any(row.get("lv_attr", "").startswith("p") for row in report.lvs):
+        # a pvmove's LV is hidden (fullreport leaves it out): `lvs -a` shows it
+        hidden = await self.lvm.run("lvs", "-a", "--reportformat", "json", "-o",
+                                    "lv_name,lv_attr", "--", name, devices=members)
+        if not hidden.ok:
+            raise error_for(hidden, f"look for a data move in {name}")
+        if any(row.get("lv_attr", "").startswith("p")
+               for row in parse_report(hidden.stdout).lvs):
             await self.lvm.change(f"abort the data move in {name}", "pvmove", "--abort",
                                   devices=members)
             done.append(f"aborted the data move in {name}")

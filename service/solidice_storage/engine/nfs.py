@@ -303,6 +303,7 @@ class NfsMounts:
             raise
         await self.refresh()
         if local_path not in self._mounts:
+            await self._remove_dirs(created)
             raise Failed(f"mount reported success, but no NFS mount is on {local_path}")
         log.info("mounted %s on %s (%s)", source, local_path,
                  self._mounts[local_path].options)
