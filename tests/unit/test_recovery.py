@@ -306,6 +306,7 @@ def gone_report() -> str:
 
 
 @pytest.mark.parametrize("kind, step, orphan, commands", [
+    ("remove-pv", "vgreduce-done", True, ["pvremove"]),  # out, its label left: wiped
     ("remove-pv", "before-end", False, []),          # done: nothing left to do
     ("remove-vg", "vgremove-done", True, ["pvremove"]),  # its label left: wiped
     ("remove-vg", "before-end", False, []),
