@@ -2,20 +2,18 @@
 groups, physical and logical volumes, snapshots checked by their bytes, every
 refusal, and changes made with LVM's own tools behind the daemon's back. Each result
 is checked with `vgs`/`pvs`/`lvs`; after each test the exported objects and a fresh
-LVM report agree (no drift). CreateVolumeGroup is killed at each of its steps
-(crash.py) and the host must be clean after the restart. One test turns LVM's devices
-file on (as Fedora and RHEL ship it) and checks it with `lvmdevices`."""
+LVM report agree (no drift). One test turns LVM's devices file on (as Fedora and
+RHEL ship it) and checks it with `lvmdevices`. The crash tests (SIGKILL at each
+step of each change) are in test_crash.py."""
 
 import asyncio
 import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
 from dbus_fast import Variant
 
-from crash import NO_REPLY, crash_at
 from labbus import ERROR, IFACE, ROOT
 from solidice_storage import objpath
 from labhost import LOGS, TOP, lvm, lvm_report, multipath_maps, run, settle
@@ -280,38 +278,6 @@ async def test_move_data_moves_the_bytes_off_a_pv_as_a_job(bus, luns, no_drift):
         assert handle.read(MiB) == pattern
         handle.seek(39 * MiB)
         assert handle.read(MiB) == pattern
-
-
-INTENTS = Path("/var/lib/solidice-storage/intents")
-
-
-@pytest.mark.parametrize("point, completed", [
-    ("create-vg:started", False),            # record written, nothing done
-    ("create-vg:pvcreate-done", False),      # labels written, no VG: wiped at restart
-    ("create-vg:vgcreate-done", True),       # the VG exists: kept, it is what was asked
-    ("create-vg:before-end", True),
-])
-async def test_create_volume_group_killed_at_each_step_leaves_a_clean_host(
-        lab, bus, luns, no_drift, point, completed):
-    first, second = luns[:2]
-    with crash_at(lab, point) as crash:
-        reply = await call(bus, f"{ROOT}/Host", "StoragePool", "CreateVolumeGroup",
-                           "sasa{sv}", VG_NAME, [first, second], {})
-    assert crash.died and crash.status == -signal.SIGKILL, crash
-    assert tuple(reply[:2]) == ("error", NO_REPLY), reply
-    assert not list(INTENTS.glob("*.json"))             # finished or undone at start
-    rows = [r for r in lvm_report("vgs", "-o", "vg_name,vg_uuid,pv_count,vg_tags")
-            if r["vg_name"] == VG_NAME]
-    if completed:
-        (row,) = rows
-        assert row["pv_count"] == "2" and MANAGED_TAG in row["vg_tags"]
-        vg_path = objpath.path("VolumeGroup", row["vg_uuid"])
-        await settled(bus, lambda o: vg_path in o, "the VG after the restart")
-        assert await call(bus, vg_path, "VolumeGroup", "Remove", "a{sv}", {}) == []
-    else:
-        assert rows == []
-    for wwid in (first, second):                          # no label nobody owns
-        assert run("pvs", f"/dev/mapper/{wwid}", check=False).returncode != 0, wwid
 
 
 def lvm_runs_since(mark: int) -> list[str]:

@@ -22,10 +22,12 @@ from ..models import IscsiSession, Lun
 from ..validation import Options
 from . import blockdev
 from .base import BlockInfo
-from .host_lvm import LvmMixin
-from .iscsi import SYSFS, Iscsi, SysSession, format_portal, read_sessions, split_portal
+from .host_lvm import LVM_KINDS, LvmMixin
+from .intents import Intent, Intents, by_owner
+from .iscsi import (ISCSI_KINDS, SYSFS, Iscsi, SysSession, format_portal, read_sessions,
+                    split_portal)
 from .multipath import parse_dm_status
-from .nfs import NfsMounts
+from .nfs import NFS_KINDS, NfsMounts
 from .runner import Runner
 from .shared import ISCSI_TIMEOUT, wwid_candidates
 from .state import Jobs
@@ -46,9 +48,10 @@ class HostEngine(LvmMixin, UnavailableEngine):
     def __init__(self, runner: Runner | None = None, sysfs: Path = SYSFS,
                  state_dir: Path | None = None) -> None:
         super().__init__()
-        self.state_dir = state_dir          # intent records (intents.py)
+        self.state_dir = state_dir
+        self.intents = Intents(state_dir)   # multi-step changes in progress (intents.py)
         self.runner = runner or Runner()
-        self.iscsi = Iscsi(self.runner)
+        self.iscsi = Iscsi(self.runner, intents=self.intents)
         self.jobs = Jobs(self.store)
         self.multipath = False
         self.iscsi_initiator_name = ""
@@ -59,22 +62,40 @@ class HostEngine(LvmMixin, UnavailableEngine):
         self._scan_lock = asyncio.Lock()
         self._session_locks: dict[str, asyncio.Lock] = {}
         self._active_lvs: dict[str, bool] = {}
-        self.nfs = NfsMounts(self.runner, self.store, self.jobs, state_dir)
+        self.nfs = NfsMounts(self.runner, self.store, self.jobs, state_dir, self.intents)
         self._lvm_init()
 
     async def start(self) -> None:
         if missing := self.runner.missing():
             log.info("not installed here: %s", ", ".join(missing))
         self.iscsi_initiator_name = await asyncio.to_thread(_initiator_name)
+        # changes a daemon that died left half-done: each to the engine that owns
+        # its kind, finished or undone before anyone is answered
+        pending = by_owner(await self.intents.pending(), {
+            "iscsi": ISCSI_KINDS, "lvm": LVM_KINDS, "nfs": NFS_KINDS})
+        await self._recover_logins(pending["iscsi"])    # first: they change the LUNs
         self._watch.start()                # before the scan: no event falls in between
         started = asyncio.get_running_loop().time()
         await self.scan()
         log.info("first scan: %d LUNs, %d block devices, %d iSCSI sessions in %.3f s",
                  len(self.store.all(Lun)), len(self._disks), len(self._sessions),
                  asyncio.get_running_loop().time() - started)
-        await self._lvm_start()
+        await self._lvm_start(pending["lvm"])
         await self.scan()                  # the LUNs again, with their PV links
         await self.nfs.start()
+        for intent in pending["nfs"]:
+            await self.intents.settle(intent, self.nfs.recover(intent))
+
+    async def _recover_logins(self, pending: list[Intent]) -> None:
+        if not pending:
+            return
+        if not self.runner.has("iscsiadm"):
+            log.error("%d iSCSI intent records left in place: no iscsiadm", len(pending))
+            return
+        for intent in pending:
+            sessions = await _off_loop(read_sessions, self._sysfs)
+            if await self.intents.settle(intent, self.iscsi.recover(intent, sessions)):
+                await self._settle()           # a logout or a record gone: udev's turn
 
     def serving(self) -> None:
         self.nfs.serving()

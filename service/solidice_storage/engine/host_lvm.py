@@ -19,20 +19,23 @@ import os
 import re
 from pathlib import Path
 
+from .. import validation
 from ..errors import (AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, NotFound,
                       NotSupported)
 from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
 from . import blockdev, lvm_derive, resolve
 from .base import MANAGED_TAG
-from .intents import Intents
-from .lvm import CONFIG, Lvm, Report, error_for
+from .intents import Intent
+from .lvm import CONFIG, Lvm, Report, error_for, parse_report
 
 log = logging.getLogger(__name__)
 BACKUP_DIR = Path("/etc/lvm/backup")
 MOVE_TIMEOUT = 24 * 3600          # a pvmove of a big PV takes hours; cancel is the way
 _MOVED = re.compile(r"Moved:\s*([0-9.]+)%")
 DEBOUNCE = 0.2
+# the intent kinds this engine records and recovers (intents.py)
+LVM_KINDS = frozenset({"create-vg", "extend-vg", "remove-vg", "remove-pv", "snapshot-lv"})
 
 
 _exists = os.path.exists
@@ -78,15 +81,18 @@ class LvmMixin:
         self._deferred: dict[str, asyncio.Task] = {}
         self._reported_at: dict[str, float] = {}   # VG name → when its last report began
         self._lvm_partial: dict[str, bool] = {}    # VG UUID → partial, as LVM last said
-        self.intents = Intents(self.state_dir)
 
-    async def _lvm_start(self) -> None:
+    async def _lvm_start(self, pending: list[Intent]) -> None:
+        """`pending`: the LVM changes a daemon that died left recorded."""
         if not self.runner.has("lvm"):
             log.info("lvm is not installed: no volume groups")
+            if pending:
+                log.error("%d LVM intent records left in place: no lvm to recover "
+                          "them with", len(pending))
             return
         await self.lvm.probe()
         await self.refresh_lvm()
-        await self._recover()
+        await self._recover(pending)
         self._lvm_started = True
         self._backup_task = asyncio.ensure_future(self._watch_backups())
 
@@ -520,36 +526,75 @@ class LvmMixin:
                      ", ".join(orphans))
         return orphans
 
-    async def _recover(self) -> None:
-        """Finish or undo the changes a daemon that died mid-way left recorded.
-        Labels written for a VG that never came to be are wiped; a VG or PV removal
-        the caller asked for is finished where its VG is already gone; anything
-        else (a VG that was created after all, a removal that never started) is
-        left as it is. Nothing outside the record's own devices is touched."""
-        pending = await self.intents.pending()
+    async def _recover(self, pending: list[Intent] | None = None) -> None:
+        """Finish or undo the LVM changes a daemon that died mid-way left recorded
+        (`pending`; None: read them). Labels written for a VG that never came to be
+        are wiped; a VG or PV removal the caller asked for is finished where its
+        VG is already gone or its PV already empty; a data move still in LVM's
+        metadata is aborted (atomic: the data stays where it was); anything else
+        (a VG that was created after all, a removal that never started, a snapshot,
+        whose one lvcreate LVM commits whole or not at all) is left as it is.
+        Nothing outside the record's own devices and VG is touched."""
+        if pending is None:
+            pending = [i for i in await self.intents.pending() if i.kind in LVM_KINDS]
         for intent in pending:
-            # create-vg, extend-vg: the labels this change wrote ("labelled");
-            # remove-vg, remove-pv: the labels the caller asked to remove ("devices").
-            # Either way: wipe those left in no VG, leave the rest.
-            if intent.kind not in ("create-vg", "extend-vg", "remove-vg", "remove-pv"):
-                log.error("intent record %s of unknown kind %r left in place",
-                          intent.path, intent.kind)
-                continue
-            named = intent.data.get("labelled", intent.data.get("devices", []))
-            devices = [d for d in named if isinstance(d, str) and d.startswith("/dev/")]
-            try:
-                wiped = await self._unlabel_orphans(devices)
-                await self.intents.end(intent)
-            except Exception:
-                log.exception("recovering %s failed; the record stays for the next "
-                              "start", intent.path)
-                continue
-            log.warning("recovered an unfinished %s of %s (it had reached %s): %s",
-                        intent.kind, intent.data.get("name"), intent.step,
-                        f"wiped the labels on {', '.join(wiped)}" if wiped
-                        else "nothing to undo")
+            await self.intents.settle(intent, self._recover_one(intent))
         if pending:
             await self.refresh_lvm()
+
+    async def _recover_one(self, intent: Intent) -> str:
+        if intent.kind == "snapshot-lv":
+            vg_name, name = intent.data.get("name"), intent.data.get("snapshot")
+            vg_uuid = next((vg.uuid for vg in self.store.all(VolumeGroup).values()
+                            if vg.name == vg_name), None)
+            made = any(lv.name == name and lv.volume_group == vg_uuid
+                       for lv in self.store.all(LogicalVolume).values())
+            return (f"snapshot {vg_name}/{name} {'exists' if made else 'was not made'}; "
+                    "LVM commits it whole or not at all: nothing to undo")
+        # create-vg, extend-vg: the labels this change wrote ("labelled");
+        # remove-vg, remove-pv: the labels the caller asked to remove ("devices").
+        # Either way: wipe those left in no VG, leave the rest.
+        named = intent.data.get("labelled", intent.data.get("devices", []))
+        devices = [d for d in named if isinstance(d, str) and d.startswith("/dev/")]
+        done = []
+        if intent.kind == "remove-pv":
+            done = await self._finish_pv_removal(intent.data.get("name"), devices)
+        if wiped := await self._unlabel_orphans(devices):
+            done.append(f"wiped the labels on {', '.join(wiped)}")
+        return "; ".join(done) or "nothing to undo"
+
+    async def _finish_pv_removal(self, vg_name, devices: list[str]) -> list[str]:
+        """A PV removal cut short: a move still in the VG's metadata is aborted
+        (`--atomic`: every extent goes back where it was, and the PV stays, with
+        its data); a PV still in the VG and empty leaves it, as the caller asked."""
+        if not isinstance(vg_name, str) or not devices:
+            return []
+        name = validation.vg_name(vg_name)        # from a file, but a command line
+        try:
+            report, _ = await self.lvm.report([name])
+        except NotFound:
+            return []                              # the VG is gone: orphans, wiped next
+        done = []
+        members = [row["pv_name"] for row in report.pvs if row.get("vg_name") == name]
+        # a pvmove's LV is hidden (fullreport leaves it out): `lvs -a` shows it
+        hidden = await self.lvm.run("lvs", "-a", "--reportformat", "json", "-o",
+                                    "lv_name,lv_attr", "--", name, devices=members)
+        if not hidden.ok:
+            raise error_for(hidden, f"look for a data move in {name}")
+        if any(row.get("lv_attr", "").startswith("p")
+               for row in parse_report(hidden.stdout).lvs):
+            await self.lvm.change(f"abort the data move in {name}", "pvmove", "--abort",
+                                  devices=members)
+            done.append(f"aborted the data move in {name}")
+            report, _ = await self.lvm.report([name])
+        for row in report.pvs:
+            device = row.get("pv_name")
+            if device in devices and row.get("vg_name") == name and len(members) > 1 \
+                    and not _int(row.get("pv_used")):
+                await self.lvm.change(f"take {device} out of {name}", "vgreduce", "--",
+                                      name, device, devices=members)
+                done.append(f"took the empty {device} out of {name}")
+        return done
 
     # ---- volume groups ----
 
@@ -639,16 +684,34 @@ class LvmMixin:
         """pvmove with its progress in the Job; a cancel aborts it (`--atomic`: an
         aborted move leaves every extent where it was), then the PV leaves the VG."""
         async with self._vg_lock(found.name):
-            devices = self._pv_devices(found)
+            intent = await self.intents.begin("remove-pv", name=found.name,
+                                              devices=[target.device], move=True)
+            try:
+                await self._move_off(found, target, job, intent)
+            except BaseException:
+                # a cancelled or failed move: whatever it left, as a restart would
+                await asyncio.shield(self.intents.settle(intent, self._recover_one(intent)))
+                raise
+            await self.intents.step(intent, "pvmove-done")
+            await self._reduce(self.store.get(VolumeGroup, found.uuid) or found, target,
+                               intent)
 
-            def progress(line: str) -> None:
-                if match := _MOVED.search(line):
-                    job.progress(float(match[1]) / 100)
-            move = asyncio.ensure_future(self.lvm.runner.run_lines(
-                "lvm", "pvmove", "--config", CONFIG, "--devices", ",".join(devices),
-                "-i", "1", "--atomic", "--", target.device, timeout=MOVE_TIMEOUT,
-                on_line=progress))
-            cancelled = asyncio.ensure_future(job.cancelled.wait())
+    async def _move_off(self, found: VolumeGroup, target: PhysicalVolume, job,
+                        intent: Intent) -> None:
+        devices = self._pv_devices(found)
+        moving = asyncio.Event()          # pvmove's first progress line: it is under way
+
+        def progress(line: str) -> None:
+            if match := _MOVED.search(line):
+                moving.set()
+                job.progress(float(match[1]) / 100)
+        noted = asyncio.ensure_future(self._note_moving(intent, moving))
+        move = asyncio.ensure_future(self.lvm.runner.run_lines(
+            "lvm", "pvmove", "--config", CONFIG, "--devices", ",".join(devices),
+            "-i", "1", "--atomic", "--", target.device, timeout=MOVE_TIMEOUT,
+            on_line=progress))
+        cancelled = asyncio.ensure_future(job.cancelled.wait())
+        try:
             await asyncio.wait({move, cancelled}, return_when=asyncio.FIRST_COMPLETED)
             if not move.done():
                 await self.lvm.run("pvmove", "--abort", devices=devices)
@@ -657,19 +720,30 @@ class LvmMixin:
                     move.cancel()
                 await self.refresh_lvm([found.name])
                 job.check()
+        finally:
             cancelled.cancel()
-            result = move.result()
-            if not result.ok:
-                await self.refresh_lvm([found.name])
-                raise error_for(result, f"move the data off {target.device}")
-            job.progress(1.0)
-            await self._reduce(self.store.get(VolumeGroup, found.uuid) or found, target)
+            if moving.is_set():
+                await noted                # its record write done before the next one
+            else:
+                noted.cancel()
+        result = move.result()
+        if not result.ok:
+            await self.refresh_lvm([found.name])
+            raise error_for(result, f"move the data off {target.device}")
+        job.progress(1.0)
 
-    async def _reduce(self, found: VolumeGroup, target: PhysicalVolume) -> None:
-        """An empty PV out of its VG, and its label wiped. Holds the VG's lock."""
+    async def _note_moving(self, intent: Intent, moving: asyncio.Event) -> None:
+        await moving.wait()
+        await self.intents.step(intent, "moving")
+
+    async def _reduce(self, found: VolumeGroup, target: PhysicalVolume,
+                      intent: Intent | None = None) -> None:
+        """An empty PV out of its VG, and its label wiped. Holds the VG's lock.
+        `intent`: the record of the removal this ends (a move's), or a new one."""
         devices = self._pv_devices(found)
-        intent = await self.intents.begin("remove-pv", name=found.name,
-                                          devices=[target.device])
+        if intent is None:
+            intent = await self.intents.begin("remove-pv", name=found.name,
+                                              devices=[target.device])
         await self.lvm.change(f"take {target.device} out of {found.name}", "vgreduce",
                               "--", found.name, target.device, devices=devices)
         await self.intents.step(intent, "vgreduce-done")
@@ -790,9 +864,17 @@ class LvmMixin:
             if any(lv.name == name and lv.volume_group == vg.uuid
                    for lv in self.store.all(LogicalVolume).values()):
                 raise AlreadyExists(f"{vg.name}/{name} exists")
-            await self.lvm.change(f"snapshot {vg.name}/{origin.name}", "lvcreate", "-y",
-                                  "-s", "-L", f"{size}b", "-n", name, "--",
-                                  f"{vg.name}/{origin.name}", devices=self._pv_devices(vg))
+            # one lvcreate, which LVM commits whole or not at all: the record only
+            # lets a restart say which (its crash points prove nothing is half-made)
+            intent = await self.intents.begin("snapshot-lv", name=vg.name,
+                                              origin=origin.name, snapshot=name)
+            try:
+                await self.lvm.change(f"snapshot {vg.name}/{origin.name}", "lvcreate",
+                                      "-y", "-s", "-L", f"{size}b", "-n", name, "--",
+                                      f"{vg.name}/{origin.name}",
+                                      devices=self._pv_devices(vg))
+            finally:
+                await self.intents.end(intent)
             await self.refresh_lvm([vg.name])
             return resolve.logical_volume(self.store, f"{vg.name}/{name}").uuid
 

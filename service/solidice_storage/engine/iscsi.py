@@ -17,7 +17,9 @@ Commands:
   the credentials into `send_targets/ADDR,PORT/st_config`, then `--discover -o
   nonpersistent`;
 - login: `-m node -T TARGET -p ADDR:PORT -o new` when no record exists, the record
-  edited, then `-m node -T TARGET -p ADDR:PORT --login`;
+  edited, then `-m node -T TARGET -p ADDR:PORT --login`; each step noted in an
+  intent record (intents.py), so that after a crash the next start finishes the
+  login (a session is there) or undoes it (`recover`);
 - logout: `-m session -r SID --logout`, after flushing the multipath maps whose every
   path goes through that session (`multipath -f MAP`), so no pathless map is left
   queueing I/O forever;
@@ -31,15 +33,19 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import validation
 from ..errors import Busy, Failed, NotFound, Timeout
 from ..validation import Options
 from . import iscsi_parse
+from .intents import Intent, Intents
 from .runner import Runner
 from .shared import DISCOVERY_TIMEOUT
 
 ISCSI_DIR = Path("/etc/iscsi")
 SYSFS = Path("/sys")
 LOGOUT_TIMEOUT = 60
+LOGIN_KIND = "iscsi-login"       # its intent record (intents.py)
+ISCSI_KINDS = frozenset({LOGIN_KIND})
 GRACE = 10                        # beyond iscsid's own bound, before we kill iscsiadm
 # iscsid's defaults (iscsid.conf): 8 tries of 15 s each
 LOGIN_TRIES_KEY = "node.session.initial_login_retry_max"
@@ -164,9 +170,11 @@ def chap_values(opts: Options, prefix: str) -> dict[str, str]:
 class Iscsi:
     """iscsiadm, driven safely. Reads nothing from memory: the engine does that."""
 
-    def __init__(self, runner: Runner, iscsi_dir: Path = ISCSI_DIR) -> None:
+    def __init__(self, runner: Runner, iscsi_dir: Path = ISCSI_DIR,
+                 intents: Intents | None = None) -> None:
         self.runner = runner
         self.iscsi_dir = iscsi_dir
+        self.intents = intents or Intents()
         self._db = asyncio.Lock()          # iscsiadm's database: one writer at a time
 
     def _secrets(self, opts: Options) -> tuple[str, ...]:
@@ -201,7 +209,9 @@ class Iscsi:
 
     async def login(self, portal: str, target: str, opts: Options, timeout: int) -> None:
         """Log in to `target` through `portal`; a session that already exists is
-        success. On failure, a record this call created is deleted again."""
+        success. On failure, a record this call created is deleted again; a
+        record that was there gets its login bounds back. An intent record
+        (`iscsi-login`, no secret in it) lets a restart do the same after a crash."""
         secrets = self._secrets(opts)
         node = ("-m", "node", "-T", target, "-p", portal)
         values = {**chap_values(opts, "node.session.auth"), **login_bounds(timeout)}
@@ -210,35 +220,24 @@ class Iscsi:
             values.update({"node.startup": startup, "node.conn[0].startup": startup})
         async with self._db:
             records = await asyncio.to_thread(node_records, target, portal, self.iscsi_dir)
-            created = not records
-            if created:
-                result = await self.runner.run("iscsiadm", *node, "-o", "new", timeout=30)
-                if not result.ok:
-                    raise iscsi_parse.error_for(result, f"add a record for {target}")
-                records = await asyncio.to_thread(node_records, target, portal,
-                                                  self.iscsi_dir)
-                if not records:
-                    raise Failed(f"iscsiadm wrote no record for {target} through {portal}")
-            previous = [await asyncio.to_thread(set_record, record, values)
-                        for record in records]
+            intent = await self.intents.begin(LOGIN_KIND, target=target, portal=portal,
+                                              created=not records)
         result = None
         try:
-            result = await self.runner.run("iscsiadm", *node, "--login",
-                                           timeout=timeout + GRACE, secrets=secrets)
-        except Timeout:
-            # iscsid was bounded to `timeout`; this is the belt to those braces.
-            await self.runner.run("iscsiadm", *node, "--logout", timeout=LOGOUT_TIMEOUT)
-            result = None
+            await self._prepare(intent, node, values)
+            try:
+                result = await self.runner.run("iscsiadm", *node, "--login",
+                                               timeout=timeout + GRACE, secrets=secrets)
+            except Timeout:
+                # iscsid was bounded to `timeout`; this is the belt to those braces.
+                await self.runner.run("iscsiadm", *node, "--logout", timeout=LOGOUT_TIMEOUT)
+                result = None
+            if result is not None and result.returncode in (0, iscsi_parse.ERR_SESS_EXISTS):
+                await self.intents.step(intent, "logged-in")
         finally:
             async with self._db:
-                if created and (result is None or result.returncode not in (0, 15)):
-                    await self.runner.run("iscsiadm", *node, "-o", "delete", timeout=30)
-                else:
-                    for record, before in zip(records, previous):
-                        restore = {key: before[key] for key in login_bounds(1)
-                                   if key in before}
-                        if restore:
-                            await asyncio.to_thread(set_record, record, restore)
+                await self._settle_records(intent.data, logged_in=intent.step == "logged-in")
+            await self.intents.end(intent)
         if result is None:
             raise Timeout(f"login to {target} through {portal} did not finish within "
                           f"{timeout} s")
@@ -246,6 +245,62 @@ class Iscsi:
             return
         if not result.ok:
             raise iscsi_parse.error_for(result, f"log in to {target} through {portal}")
+
+    async def _prepare(self, intent: Intent, node: tuple[str, ...],
+                       values: dict[str, str]) -> None:
+        """The node record, made if missing, with the login's settings (CHAP, bounds)."""
+        target, portal = intent.data["target"], intent.data["portal"]
+        async with self._db:
+            if intent.data["created"]:
+                result = await self.runner.run("iscsiadm", *node, "-o", "new", timeout=30)
+                if not result.ok:
+                    raise iscsi_parse.error_for(result, f"add a record for {target}")
+                await self.intents.step(intent, "record-created")
+            records = await asyncio.to_thread(node_records, target, portal, self.iscsi_dir)
+            if not records:
+                raise Failed(f"iscsiadm wrote no record for {target} through {portal}")
+            bounds = {}
+            for record in records:
+                before = await asyncio.to_thread(set_record, record, values)
+                # only the bounds are put back: never a secret into the intent record
+                bounds[str(record)] = {key: before[key] for key in login_bounds(1)
+                                       if key in before}
+            await self.intents.step(intent, "settings-written", bounds=bounds)
+
+    async def _settle_records(self, data: dict, logged_in: bool) -> str:
+        """After a login (or a crash in one): a record the login created goes if
+        there is no session (its CHAP secret with it); any other keeps its
+        settings, with its login bounds as they were. Holds the database lock."""
+        node = ("-m", "node", "-T", data["target"], "-p", data["portal"])
+        if data.get("created") and not logged_in:
+            await self.runner.run("iscsiadm", *node, "-o", "delete", timeout=30)
+            return "deleted the node record it had created"
+        restored = []
+        for path, before in data.get("bounds", {}).items():
+            record = Path(path)
+            if before and record in await asyncio.to_thread(
+                    node_records, data["target"], data["portal"], self.iscsi_dir):
+                await asyncio.to_thread(set_record, record, before)
+                restored.append(path)
+        return ("put the login bounds back in " + ", ".join(restored)) if restored \
+            else "no record to put back"
+
+    async def recover(self, intent: Intent, sessions: list[SysSession]) -> str:
+        """A login cut short by a crash, from its record and the kernel's `sessions`:
+        logged in, it is finished (the record keeps its settings, with its bounds
+        put back); not logged in, it is undone (an attempt iscsid may still be
+        making is stopped, and a record it created is deleted)."""
+        data = {**intent.data, "target": validation.iscsi_target(intent.data["target"]),
+                "portal": validation.portal(intent.data["portal"])}
+        logged_in = any((s.target, s.portal, s.state) == (data["target"], data["portal"],
+                                                          "LOGGED_IN") for s in sessions)
+        async with self._db:
+            if not logged_in and intent.step != "started":
+                # iscsid goes on with a login whose iscsiadm died: stop it
+                await self.runner.run("iscsiadm", "-m", "node", "-T", data["target"], "-p",
+                                      data["portal"], "--logout", timeout=LOGOUT_TIMEOUT)
+            done = await self._settle_records(data, logged_in)
+        return f"{'logged in (finished)' if logged_in else 'not logged in (undone)'}; {done}"
 
     async def flush_maps(self, maps: list[str]) -> None:
         """Remove multipath maps about to lose their last path. `Busy` if one is in

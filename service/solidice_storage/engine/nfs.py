@@ -35,7 +35,7 @@ from ..errors import (AlreadyExists, Busy, Cancelled, Failed, InvalidArgument, N
 from ..models import Mount
 from ..validation import Options
 from .files import write_atomically
-from .intents import STATE_DIR
+from .intents import STATE_DIR, Intent, Intents
 from .mountinfo import MountEntry, MountinfoWatch, nfs_mounts, read_mountinfo, split_source
 from .runner import Result, Runner
 from .shared import NFS_MOUNT_TIMEOUT, nfs_mount_options
@@ -48,6 +48,8 @@ UNMOUNT_TIMEOUT = 30           # seconds an unmount may take (umount has no opti
 CHECK_TIMEOUT = 10             # seconds a look at a local mount point may take
 RETRY_FIRST, RETRY_MAX = 5, 300  # backoff of a persistent mount's re-establishment
 REMOUNT_DELAY = 1              # after a persistent mount vanished, before it is remade
+MOUNT_KIND = "nfs-mount"       # a MountNfs call's intent record (intents.py)
+NFS_KINDS = frozenset({MOUNT_KIND})
 
 
 # ---- the persistent mounts' configuration ----
@@ -113,10 +115,11 @@ class NfsMounts:
     """The NFS part of the host engine (host.HostEngine delegates to it)."""
 
     def __init__(self, runner: Runner, store: StateStore, jobs: Jobs,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, intents: Intents | None = None) -> None:
         self.runner = runner
         self.store = store
         self.jobs = jobs
+        self.intents = intents or Intents(state_dir)
         self.config = MountConfig(state_dir)
         self.mount_helper = MOUNT_HELPER
         self.wanted: dict[str, Wanted] = {}
@@ -137,6 +140,31 @@ class NfsMounts:
         await self.refresh()
         log.info("%d NFS mounts; %d persistent mounts recorded", len(self._mounts),
                  len(self.wanted))
+
+    async def recover(self, intent: Intent) -> str:
+        """A MountNfs cut short by a crash, from its record and the mount table
+        (read by `start`): mounted, it is finished; recorded persistent, it is
+        finished by the keeper once serving, as any missing persistent mount is;
+        otherwise it is undone: the persistent record as it was before the call,
+        and the mount point directories it created removed (`rmdir`: only if empty)."""
+        wanted = Wanted.from_json(intent.data["wanted"])
+        previous = intent.data.get("previous")
+        previous = Wanted.from_json(previous) if previous is not None else None
+        path = wanted.local_path
+        entry = self._mounts.get(path)
+        if entry is not None and self._is(entry, wanted):
+            return f"{wanted.server}:{wanted.remote_path} is mounted on {path} (finished)"
+        if wanted.options.get("persistent") and self.wanted.get(path) == wanted:
+            return (f"{path} is recorded persistent: it is mounted once the daemon serves "
+                    "(finished)")
+        if self.wanted.get(path) != previous:
+            await self._record(path, previous)
+        created = [validation.local_path(d) for d in intent.data.get("created", [])
+                   if isinstance(d, str) and (d == path or path.startswith(d + "/"))]
+        if entry is None and created:
+            await self._remove_dirs(created)
+        return f"nothing mounted on {path} (undone); removed what it created: " \
+            f"{', '.join(created) or 'nothing'}"
 
     def serving(self) -> None:
         """The bus name is ours: re-establish the missing persistent mounts."""
@@ -202,18 +230,24 @@ class NfsMounts:
                 options = {k: v for k, v in opts.items() if k != validation.AUTH_KEY}
                 wanted = Wanted(server, remote_path, local_path, options)
                 previous = self.wanted.get(local_path)
-                # the record this call asks for replaces (or ends) an earlier one
-                if opts.get("persistent") or previous is not None:
-                    await self._record(local_path,
-                                       wanted if opts.get("persistent") else None)
-                job = self.jobs.start("nfs-mount", [], uid, cancelable=False)
+                intent = await self.intents.begin(
+                    MOUNT_KIND, wanted=wanted.to_json(),
+                    previous=previous.to_json() if previous is not None else None)
                 try:
+                    # the record this call asks for replaces (or ends) an earlier one
+                    if opts.get("persistent") or previous is not None:
+                        await self._record(local_path,
+                                           wanted if opts.get("persistent") else None)
+                        await self.intents.step(intent, "recorded")
+                    job = self.jobs.start("nfs-mount", [], uid, cancelable=False)
                     await self.jobs.run(job, self._stoppable(local_path,
-                                                             self._mount(wanted)))
+                                                             self._mount(wanted, intent)))
                 except BaseException:
                     if self.wanted.get(local_path) != previous:
                         await self._record(local_path, previous)  # as it was before
+                    await self.intents.end(intent)
                     raise
+                await self.intents.end(intent)
                 return local_path
         finally:
             self._keep_all()
@@ -234,8 +268,9 @@ class NfsMounts:
             raise Cancelled(f"mounting on {local_path} was stopped by a forced unmount")
         task.result()
 
-    async def _mount(self, wanted: Wanted) -> None:
-        """Mount it now, within its `timeout`; on completion it is in the store."""
+    async def _mount(self, wanted: Wanted, intent: Intent | None = None) -> None:
+        """Mount it now, within its `timeout`; on completion it is in the store.
+        `intent`: the MountNfs call's record, told each step."""
         timeout = wanted.options.get("timeout", NFS_MOUNT_TIMEOUT)
         deadline = asyncio.get_running_loop().time() + timeout
         local_path, source = wanted.local_path, f"{wanted.server}:{wanted.remote_path}"
@@ -249,11 +284,15 @@ class NfsMounts:
         created = await self._mount_point(local_path,
                                           wanted.options.get("create-mountpoint", False))
         try:
+            if intent is not None:
+                await self.intents.step(intent, "mountpoint-ready", created=created)
             result = await self.runner.run(
                 "mount", "-t", "nfs", "-o", nfs_mount_options(Options(wanted.options)),
                 "--", source, local_path, timeout=max(deadline - _now(), 1))
             if not result.ok:
                 raise _mount_error(result, source, local_path)
+            if intent is not None:
+                await self.intents.step(intent, "mounted")
         except Timeout:
             await self._detach_leftover(local_path)
             await self._remove_dirs(created)
@@ -264,6 +303,7 @@ class NfsMounts:
             raise
         await self.refresh()
         if local_path not in self._mounts:
+            await self._remove_dirs(created)
             raise Failed(f"mount reported success, but no NFS mount is on {local_path}")
         log.info("mounted %s on %s (%s)", source, local_path,
                  self._mounts[local_path].options)

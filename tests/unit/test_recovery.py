@@ -1,0 +1,326 @@
+"""Recovery at start-up from a daemon that died mid-change (intents.py): each
+engine's recovery, on the state a real crash point leaves. The change runs in a
+child process with SOLIDICE_CRASH_AT set, against stand-in tools, and SIGKILLs
+itself there; what it left (intent records, iscsiadm's database, directories) is
+then recovered here, as the next start would. LVM's recoveries run on reports
+shaped as LVM's own (a pvmove in progress shows as an LV with attribute `p`)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from solidice_storage.engine.host import HostEngine
+from solidice_storage.engine.intents import Intents, by_owner
+from solidice_storage.engine.iscsi import Iscsi, SysSession, node_records
+from solidice_storage.engine.mountinfo import MountEntry
+from solidice_storage.engine.nfs import MountConfig, NfsMounts, Wanted
+from solidice_storage.engine.runner import TOOLS, Runner
+from solidice_storage.engine.state import Jobs, StateStore
+from test_iscsi import CHAP_TARGET, FAKE_ISCSIADM, RECORD
+
+PORTAL = "127.0.0.1:3260"
+SECRET = "right-secret"
+
+
+def crash_in_child(tmp_path: Path, point: str, code: str) -> None:
+    """Run `code` (an async body, `tmp` is tmp_path) in a child that dies at `point`."""
+    script = ("import asyncio, sys\nfrom pathlib import Path\n"
+              "from solidice_storage.engine.intents import Intents\n"
+              "from solidice_storage.engine.runner import Runner, TOOLS\n"
+              "from solidice_storage.validation import Options\n"
+              "tmp = Path(sys.argv[1])\n"
+              "async def main():\n" + "".join(f"    {line}\n" for line in code.splitlines())
+              + "asyncio.run(main())\n")
+    child = subprocess.run([sys.executable, "-c", script, str(tmp_path)],
+                           env={**os.environ, "SOLIDICE_CRASH_AT": point},
+                           capture_output=True, text=True, timeout=60)
+    assert child.returncode == -9, (point, child.returncode, child.stderr)
+
+
+# ---- the owners of the records ----
+
+async def test_each_engine_gets_its_records_and_an_unknown_kind_stays(tmp_path, caplog):
+    intents = Intents(tmp_path)
+    for kind in ("create-vg", "iscsi-login", "nfs-mount", "format-disk"):
+        await intents.begin(kind)
+    mine = by_owner(await intents.pending(), {"lvm": frozenset({"create-vg"}),
+                                              "iscsi": frozenset({"iscsi-login"}),
+                                              "nfs": frozenset({"nfs-mount"})})
+    assert {owner: [i.kind for i in found] for owner, found in mine.items()} == {
+        "lvm": ["create-vg"], "iscsi": ["iscsi-login"], "nfs": ["nfs-mount"]}
+    assert "unknown kind 'format-disk' left in place" in caplog.text
+    engine = HostEngine(Runner({}), sysfs=tmp_path / "sys", state_dir=tmp_path)
+    engine.intents = intents
+    await engine._recover_logins(mine["iscsi"])         # no iscsiadm: left in place
+    assert len(await intents.pending()) == 4
+
+
+async def test_a_failed_recovery_keeps_its_record(tmp_path):
+    intents = Intents(tmp_path)
+    intent = await intents.begin("iscsi-login")
+
+    async def fails() -> str:
+        raise OSError("disk gone")
+    assert await intents.settle(intent, fails()) is False
+    assert [i.id for i in await intents.pending()] == [intent.id]
+
+
+# ---- iSCSI logins ----
+
+@pytest.fixture
+def iscsiadm(tmp_path):
+    script = tmp_path / "iscsiadm"
+    script.write_text(FAKE_ISCSIADM.replace("@DIR@", str(tmp_path)))
+    script.chmod(0o755)
+    (tmp_path / "record.txt").write_text(RECORD)
+    (tmp_path / "tries").write_text("2\n")               # timeout 5: 2 tries of 2 s
+    return Runner({"iscsiadm": str(script)})
+
+
+LOGIN = (f"from solidice_storage.engine.iscsi import Iscsi\n"
+         f"iscsi = Iscsi(Runner({{'iscsiadm': str(tmp / 'iscsiadm')}}), tmp / 'db', "
+         f"Intents(tmp / 'state'))\n"
+         f"await iscsi.login({PORTAL!r}, {CHAP_TARGET!r}, "
+         f"Options(username='lab-initiator', password={SECRET!r}), timeout=5)")
+
+
+@pytest.mark.parametrize("point, logged_in", [
+    ("iscsi-login:started", False), ("iscsi-login:record-created", False),
+    ("iscsi-login:settings-written", False), ("iscsi-login:logged-in", True),
+    ("iscsi-login:before-end", True)])
+async def test_a_login_killed_at_each_step_is_finished_or_leaves_no_record(
+        tmp_path, iscsiadm, point, logged_in):
+    crash_in_child(tmp_path, point, LOGIN)
+    intents = Intents(tmp_path / "state")
+    (intent,) = await intents.pending()
+    assert SECRET not in intent.path.read_text() and "lab-initiator" not in \
+        intent.path.read_text(), "a CHAP secret went into the intent record"
+    sessions = [SysSession(1, CHAP_TARGET, PORTAL, "LOGGED_IN")] if logged_in else []
+    iscsi = Iscsi(iscsiadm, tmp_path / "db", intents)
+    assert await intents.settle(intent, iscsi.recover(intent, sessions))
+    assert await intents.pending() == []
+    records = node_records(CHAP_TARGET, PORTAL, tmp_path / "db")
+    argv = (tmp_path / "argv.log").read_text()
+    if logged_in:
+        (record,) = records
+        text = record.read_text().splitlines()
+        assert f"node.session.auth.password = {SECRET}" in text      # the login's own
+        assert "node.session.initial_login_retry_max = 8" in text      # bounds back
+        assert "node.conn[0].timeo.login_timeout = 15" in text
+        assert "-o delete" not in argv.split("--login", 1)[1]
+    else:
+        assert records == [] and "-o delete" in argv
+        if point != "iscsi-login:started":                 # iscsid may still be at it
+            assert argv.splitlines()[-2].endswith("--logout")
+    assert SECRET not in argv
+
+
+async def test_a_login_on_an_existing_record_that_died_gets_its_bounds_back(
+        tmp_path, iscsiadm):
+    flat = tmp_path / "db" / "nodes" / CHAP_TARGET / "127.0.0.1,3260"
+    flat.parent.mkdir(parents=True)
+    flat.write_text(RECORD)
+    crash_in_child(tmp_path, "iscsi-login:settings-written", LOGIN)
+    assert "node.session.initial_login_retry_max = 2" in flat.read_text()
+    intents = Intents(tmp_path / "state")
+    (intent,) = await intents.pending()
+    assert await intents.settle(intent, Iscsi(iscsiadm, tmp_path / "db",
+                                              intents).recover(intent, []))
+    assert flat.exists()                                   # not ours to delete
+    assert "node.session.initial_login_retry_max = 8" in flat.read_text()
+
+
+# ---- NFS mounts ----
+
+def mount_code(local: str, persistent: bool) -> str:
+    return ("from solidice_storage.engine.nfs import NfsMounts\n"
+            "from solidice_storage.engine.mountinfo import MountEntry\n"
+            "from solidice_storage.engine.state import Jobs, StateStore\n"
+            "store = StateStore()\n"
+            "nfs = NfsMounts(Runner({**TOOLS, 'mount': str(tmp / 'mount')}), store, "
+            "Jobs(store), tmp / 'state', Intents(tmp / 'state'))\n"
+            "nfs.mount_helper = '/bin/true'\n"
+            "nfs.wanted = nfs.config.load()\n"
+            "async def refresh():\n"           # the stand-in mount made it, as mount would
+            "    nfs._mounts = {" f"{local!r}" ": MountEntry("
+            f"{local!r}, 'nfs', '10.0.0.1:/x', 'rw')}}\n"
+            "nfs.refresh = refresh\n"
+            f"await nfs.mount('10.0.0.1', '/x', {local!r}, Options({{"
+            f"'create-mountpoint': True, 'persistent': {persistent}}}), 0)")
+
+
+def nfs_engine(tmp_path) -> NfsMounts:
+    store = StateStore()
+    engine = NfsMounts(Runner(dict(TOOLS)), store, Jobs(store), tmp_path / "state")
+    engine.wanted = engine.config.load()
+    return engine
+
+
+@pytest.mark.parametrize("point, persistent, mounted, kept", [
+    ("nfs-mount:started", False, False, False),
+    ("nfs-mount:mountpoint-ready", False, False, False),
+    ("nfs-mount:mounted", False, True, True),
+    ("nfs-mount:mounted", False, False, False),      # mounted, and gone before the start
+    ("nfs-mount:before-end", False, True, True),
+    ("nfs-mount:recorded", True, False, True),       # the keeper mounts it once serving
+    ("nfs-mount:mountpoint-ready", True, False, True),
+])
+async def test_a_mount_killed_at_each_step_is_finished_or_leaves_no_directory(
+        tmp_path, point, persistent, mounted, kept):
+    (tmp_path / "mount").write_text("#!/bin/sh\nexit 0\n")
+    (tmp_path / "mount").chmod(0o755)
+    (tmp_path / "base").mkdir()
+    local = str(tmp_path / "base" / "a" / "b")
+    crash_in_child(tmp_path, point, mount_code(local, persistent))
+    engine = nfs_engine(tmp_path)
+    if mounted:
+        engine._mounts = {local: MountEntry(local, "nfs", "10.0.0.1:/x", "rw")}
+    (intent,) = await engine.intents.pending()
+    assert await engine.intents.settle(intent, engine.recover(intent))
+    assert await engine.intents.pending() == []
+    if kept:
+        assert point == "nfs-mount:recorded" or Path(local).is_dir()
+        assert (local in engine.config.load()) == persistent
+    else:
+        assert not (tmp_path / "base" / "a").exists()     # ours, removed
+        assert (tmp_path / "base").is_dir()                # not ours, left
+        assert engine.config.load() == {}
+
+
+async def test_an_undone_mount_puts_back_the_record_it_replaced(tmp_path):
+    (tmp_path / "mount").write_text("#!/bin/sh\nexit 0\n")
+    (tmp_path / "mount").chmod(0o755)
+    local = str(tmp_path / "m")
+    os.mkdir(local)
+    before = Wanted("10.0.0.2", "/old", local, {"persistent": True})
+    MountConfig(tmp_path / "state").save({local: before})
+    crash_in_child(tmp_path, "nfs-mount:mountpoint-ready", mount_code(local, False))
+    assert MountConfig(tmp_path / "state").load() == {}  # the call ended the record
+    engine = nfs_engine(tmp_path)
+    (intent,) = await engine.intents.pending()
+    assert await engine.intents.settle(intent, engine.recover(intent))
+    assert engine.config.load() == {local: before}
+    assert Path(local).is_dir()                            # was there before: left
+
+
+# ---- LVM: a PV removal with its data moved ----
+
+VG_UUID = "Fwx8ij-Jkde-xft9-I7a2-I40o-4zPu-V5ViaD"
+MOVED, OTHER = "/dev/mapper/moved", "/dev/mapper/other"
+
+
+def report(moving: bool, used: int, in_vg: bool = True) -> str:
+    def pv(name, uuid, pv_used, member=True):
+        return {"pv_name": name, "pv_uuid": uuid, "pv_size": "67108864",
+                "pv_free": str(67108864 - pv_used), "pv_used": str(pv_used),
+                "vg_uuid": VG_UUID if member else "", "vg_name": "vg" if member else ""}
+    lvs = [{"lv_name": "data", "lv_uuid": "lv1", "vg_uuid": VG_UUID, "vg_name": "vg",
+            "lv_size": "41943040", "lv_path": "/dev/vg/data", "lv_attr": "-wi-a-----",
+            "origin_uuid": "", "lv_role": "public"}]
+    if moving:
+        lvs.append({**lvs[0], "lv_name": "[pvmove0]", "lv_uuid": "mv",
+                    "lv_attr": "p-C-aom---", "lv_role": "private,pvmove"})
+    vg = {"vg_name": "vg", "vg_uuid": VG_UUID, "vg_size": "134217728",
+          "vg_free": "92274688", "vg_extent_size": "4194304",
+          "vg_tags": "org.solidice.storage", "vg_attr": "wz--n-"}
+    entries = [{"vg": [vg], "pv": [pv(MOVED, "p1", used, in_vg), pv(OTHER, "p2", 41943040)]
+                if in_vg else [pv(OTHER, "p2", 41943040)], "lv": lvs}]
+    if not in_vg:
+        entries.append({"vg": [], "pv": [pv(MOVED, "p1", 0, False)], "lv": []})
+    return json.dumps({"report": entries})
+
+
+FAKE_LVM = """#!/bin/bash
+# lvm for the recovery tests: logs each command; reports $dir/report.json, and
+# `lvs -a` (hidden LVs: a pvmove's) $dir/lvs.json; a pvmove --abort or a vgreduce
+# turns them into the reports that follow.
+dir=@DIR@
+echo "$*" >> $dir/lvm.log
+case "$1" in
+  fullreport) cat $dir/report.json ;;
+  lvs) cat $dir/lvs.json ;;
+  pvmove) cp $dir/aborted.json $dir/report.json; cp $dir/aborted.json $dir/lvs.json ;;
+  vgreduce) cp $dir/reduced.json $dir/report.json ;;
+  lvmconfig) echo use_devicesfile=0 ;;
+esac
+exit 0
+"""
+
+
+@pytest.fixture
+def lvm_host(tmp_path, monkeypatch):
+    script = tmp_path / "lvm"
+    script.write_text(FAKE_LVM.replace("@DIR@", str(tmp_path)))
+    script.chmod(0o755)
+    (tmp_path / "aborted.json").write_text(report(moving=False, used=41943040))
+    (tmp_path / "reduced.json").write_text(report(moving=False, used=0, in_vg=False))
+    monkeypatch.setattr("solidice_storage.engine.host_lvm._exists", lambda path: True)
+    return HostEngine(Runner({"lvm": str(script), "dmsetup": "/bin/true",
+                              "udevadm": "/bin/true"}), state_dir=tmp_path / "state")
+
+
+@pytest.mark.parametrize("step, moving, used, commands", [
+    ("started", False, 41943040, []),                         # not begun: left
+    ("moving", True, 41943040, ["pvmove --abort"]),           # aborted: data stays
+    ("moving", False, 0, ["vgreduce", "pvremove"]),           # done meanwhile: finished
+    ("pvmove-done", False, 0, ["vgreduce", "pvremove"]),      # moved: finished
+])
+async def test_a_pv_removal_killed_mid_move_is_aborted_or_finished(
+        tmp_path, lvm_host, step, moving, used, commands):
+    (tmp_path / "report.json").write_text(report(False, used))   # fullreport: no pvmove
+    (tmp_path / "lvs.json").write_text(report(moving, used))
+    intents = Intents(tmp_path / "state")
+    intent = await intents.begin("remove-pv", name="vg", devices=[MOVED], move=True)
+    if step != "started":
+        await intents.step(intent, step)
+    await lvm_host._recover()
+    changes = [line for line in (tmp_path / "lvm.log").read_text().splitlines()
+               if line.split()[0] in ("pvmove", "vgreduce", "pvremove")]
+    assert [c.split()[0] + (" --abort" if "--abort" in c else "")
+            for c in changes] == commands
+    if "vgreduce" in commands:
+        assert changes[0].endswith(f"-- vg {MOVED}")
+        assert changes[1].endswith(f"-y -- {MOVED}")
+    assert await intents.pending() == []
+
+
+async def test_a_snapshot_record_is_only_dropped(tmp_path, lvm_host):
+    (tmp_path / "report.json").write_text(report(False, 41943040))
+    intents = Intents(tmp_path / "state")
+    await intents.begin("snapshot-lv", name="vg", origin="data", snapshot="snap")
+    await lvm_host.refresh_lvm()
+    await lvm_host._recover()
+    commands = [line.split()[0] for line in (tmp_path / "lvm.log").read_text().splitlines()]
+    assert set(commands) == {"fullreport"}
+    assert await intents.pending() == []
+
+
+def gone_report() -> str:
+    """The VG after the PV left it and its label was wiped: only the other PV."""
+    entries = json.loads(report(moving=False, used=0, in_vg=False))["report"]
+    return json.dumps({"report": entries[:1]})
+
+
+@pytest.mark.parametrize("kind, step, orphan, commands", [
+    ("remove-pv", "vgreduce-done", True, ["pvremove"]),  # out, its label left: wiped
+    ("remove-pv", "before-end", False, []),          # done: nothing left to do
+    ("remove-vg", "vgremove-done", True, ["pvremove"]),  # its label left: wiped
+    ("remove-vg", "before-end", False, []),
+])
+async def test_a_removal_killed_after_its_last_command_only_loses_its_record(
+        tmp_path, lvm_host, kind, step, orphan, commands):
+    text = report(moving=False, used=0, in_vg=False) if orphan else gone_report()
+    (tmp_path / "report.json").write_text(text)
+    (tmp_path / "lvs.json").write_text(text)
+    intents = Intents(tmp_path / "state")
+    intent = await intents.begin(kind, name="vg", devices=[MOVED])
+    await intents.step(intent, step)
+    await lvm_host._recover()
+    changes = [line.split()[0] for line in (tmp_path / "lvm.log").read_text().splitlines()
+               if line.split()[0] in ("pvmove", "vgreduce", "pvremove")]
+    assert changes == commands
+    assert await intents.pending() == []
