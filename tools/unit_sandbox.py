@@ -208,6 +208,20 @@ def apply_seccomp(values: dict, log: bool = False) -> None:
         seccomp_filter.load()
 
 
+def denials(kernel_log: str) -> list[tuple[str, str]]:
+    """(command, system call) of each refusal logged with --log-denials."""
+    lib = ctypes.CDLL("libseccomp.so.2")
+    lib.seccomp_syscall_resolve_num_arch.restype = ctypes.c_char_p
+    lib.seccomp_syscall_resolve_num_arch.argtypes = [ctypes.c_uint32, ctypes.c_int]
+    found = []
+    for line in kernel_log.splitlines():
+        match = re.search(r'type=1326 .*comm="([^"]*)".* syscall=(\d+)', line)
+        if match:
+            name = lib.seccomp_syscall_resolve_num_arch(0, int(match.group(2)))
+            found.append((match.group(1), name.decode() if name else match.group(2)))
+    return found
+
+
 def main(argv: list[str]) -> None:
     log = argv[:1] == ["--log-denials"]
     unit, separator, *command = argv[1:] if log else argv
