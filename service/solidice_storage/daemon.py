@@ -17,9 +17,13 @@ from . import __version__, objpath
 from .dbus.auth import Authority
 from .dbus.base import Context
 from .dbus.bus import StorageBus
+from .dbus import errors
 from .dbus.exporter import Exporter
 
 BUS_NAME = "org.solidice.Storage"
+# How long calls already at work get to finish at shutdown: well inside systemd's
+# TimeoutStopSec (90 s by default), after which everything is killed.
+SHUTDOWN_GRACE = 30
 log = logging.getLogger("solidice_storage")
 
 
@@ -68,7 +72,8 @@ async def serve(args: argparse.Namespace) -> int:
     await engine.start()
     bus_type = BusType.SESSION if args.session else BusType.SYSTEM
     bus = await StorageBus(bus_type=bus_type).connect()
-    exporter = Exporter(bus, Context(engine, Authority(bus, args.polkit_timeout)))
+    authority = Authority(bus, args.polkit_timeout)
+    exporter = Exporter(bus, Context(engine, authority))
     exporter.export_all()
 
     stop = asyncio.Event()
@@ -97,7 +102,7 @@ async def serve(args: argparse.Namespace) -> int:
     stopped.cancel()
     bus.remove_message_handler(on_name_lost)       # releasing it is no takeover
     reason = disconnected.exception() if lost_bus else None
-    await shut_down(bus, engine, disconnected)
+    await shut_down(bus, engine, authority, disconnected)
     if lost_bus:
         # Not reconnecting: a new bus (dbus.service restarted) means a restart by the
         # unit's Restart=on-failure, which scans afresh and takes the name again.
@@ -108,13 +113,24 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def shut_down(bus: StorageBus, engine, disconnected: asyncio.Future) -> None:
-    """Stop taking calls, stop the engine, answer every call still pending with
-    Error.Cancelled (dbus/errors.py), and only then close the connection
+async def shut_down(bus: StorageBus, engine, authority: Authority,
+                    disconnected: asyncio.Future) -> None:
+    """Stop taking calls; answer the calls still waiting for polkit with
+    Error.Cancelled (dbus/errors.py: nothing was done for them), let the calls at
+    work finish (within SHUTDOWN_GRACE; then they are cancelled too, and the tools
+    they run killed); stop the engine; only then close the connection
     (`disconnected`: done when it is closed)."""
     lost_bus = disconnected.done()
     if not lost_bus:
         await bus.release_name(BUS_NAME)    # new callers: activation, not us
+    asking = list(authority.asking)
+    for task in asking:
+        task.cancel()
+    working = [task for task in errors.in_flight if task not in asking]
+    if working:
+        log.info("finishing %d call(s) before stopping", len(working))
+    if working or asking:
+        await asyncio.wait([*working, *asking], timeout=SHUTDOWN_GRACE)
     await engine.close()
     keep = {asyncio.current_task(), disconnected}
     pending = [task for task in asyncio.all_tasks() if task not in keep]

@@ -158,15 +158,18 @@ def gdbus_as_nobody(address: str, *args: str) -> subprocess.CompletedProcess:
         text=True, timeout=90)
 
 
-async def test_sigterm_with_a_call_pending_stops_cleanly_and_answers_it(
+async def test_sigterm_answers_calls_waiting_for_polkit_and_lets_work_finish(
         start_daemon, bus, polkit, system_bus):
-    """A call held by a hanging polkit when SIGTERM comes: the caller gets an error
-    at once (not its timeout, not silence), the daemon exits 0 with no traceback."""
+    """SIGTERM with two calls pending: one held by a hanging polkit gets
+    Error.Cancelled at once (nothing was done for it: not its timeout, not silence);
+    one at work in the engine (a discovery of a portal that does not answer, 3 s)
+    is let finish and gets its own answer. Then the daemon exits 0, no traceback."""
     daemon = start_daemon("--polkit-timeout", "60")
     await polkit.allow("org.solidice.storage.manage-lvm")
     await polkit.hang()
-    vg = await Storage(bus).vg("vmstore")
-    pending = asyncio.ensure_future(asyncio.to_thread(
+    storage = Storage(bus)
+    vg = await storage.vg("vmstore")
+    held = asyncio.ensure_future(asyncio.to_thread(
         gdbus_as_nobody, system_bus, "--object-path", vg, "--method",
         IFACE + "VolumeGroup.CreateLogicalVolume", "held", str(1024**3), "{}"))
     for _ in range(100):                       # until polkit holds the question
@@ -174,12 +177,22 @@ async def test_sigterm_with_a_call_pending_stops_cleanly_and_answers_it(
             break
         await asyncio.sleep(0.05)
     assert await polkit.checks()
-    started = asyncio.get_running_loop().time()
-    assert await asyncio.to_thread(daemon.stop) == 0
-    result = await asyncio.wait_for(pending, 10)
-    assert asyncio.get_running_loop().time() - started < 5
+    working = asyncio.ensure_future(storage.host(
+        "DiscoverIscsiTargets", "sa{sv}", "unreachable.invalid", {"timeout": Variant("u", 3)}))
+    await asyncio.sleep(0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    stopping = asyncio.ensure_future(asyncio.to_thread(daemon.stop))
+    result = await asyncio.wait_for(held, 10)
+    assert loop.time() - started < 2 and not working.done()
     assert result.returncode != 0, result
     assert f"{ERROR}Cancelled: the storage service is shutting down" in result.stderr
+    with pytest.raises(DBusError) as raised:
+        await asyncio.wait_for(working, 10)
+    assert raised.value.type == ERROR + "Timeout"      # its own answer, not Cancelled
+    assert await stopping == 0
+    assert 2.5 < loop.time() - started < 8
+    assert "finishing 1 call(s) before stopping" in daemon.output()
     assert "Traceback" not in daemon.output() and "stopped" in daemon.output()
 
 

@@ -32,6 +32,8 @@ class Authority:
         self._bus = bus
         self._timeout = timeout
         self._ids = itertools.count(1)
+        #: the calls waiting for polkit's answer (nothing done for them yet)
+        self.asking: set[asyncio.Task] = set()
 
     async def uid(self, sender: str | None = None) -> int:
         reply = await self._call(Message(
@@ -60,7 +62,12 @@ class Authority:
         sender = caller()
         uid = await self.uid(sender)
         if uid != 0:
-            await self._ask_polkit(sender, action, details, interactive)
+            task = asyncio.current_task()
+            self.asking.add(task)
+            try:
+                await self._ask_polkit(sender, action, details, interactive)
+            finally:
+                self.asking.discard(task)
         log.info("uid %d allowed %s %s", uid, action,
                  " ".join(f"{k}={v}" for k, v in sorted(details.items())))
         return uid

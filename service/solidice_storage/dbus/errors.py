@@ -19,6 +19,8 @@ from ..errors import Cancelled, StorageError
 
 log = logging.getLogger(__name__)
 PREFIX = "org.solidice.Storage.Error."
+#: the method calls being answered now; daemon.py lets them finish at shutdown
+in_flight: set[asyncio.Task] = set()
 
 
 def to_dbus(error: StorageError) -> DBusError:
@@ -31,6 +33,8 @@ def storage_method(name: str | None = None) -> Callable[[Callable], Any]:
 
         @functools.wraps(fn)
         async def wrapper(self: Any, *args: Any) -> Any:
+            task = asyncio.current_task()
+            in_flight.add(task)
             try:
                 return await fn(self, *args)
             except DBusError:
@@ -45,6 +49,8 @@ def storage_method(name: str | None = None) -> Callable[[Callable], Any]:
                 log.exception("internal error in %s", fn.__qualname__)
                 raise DBusError(PREFIX + "Failed", "internal error in the storage "
                                 "service; its log has the details") from None
+            finally:
+                in_flight.discard(task)
 
         return dbus_method(name)(wrapper)
     return decorator
