@@ -3,10 +3,11 @@
 The guest does not run systemd, so tools/unit_sandbox.py applies what the unit asks
 of the kernel (capability bounding set, no_new_privs, UTS namespace, umask, the
 system call, address family, namespace and W^X filters) and execs the unit's
-ExecStart. With it the daemon creates and removes a VG and an LV on multipath LUNs,
-logs in to an iSCSI target with CHAP and out, and makes an NFS mount the host sees;
-each is checked with the system's tools, and the kernel logged no refused call of
-the daemon or of any tool it ran (except the ones docs/unit-hardening.md names)."""
+ExecStart. With it the daemon creates and removes a VG, an LV and a snapshot on
+multipath LUNs, logs in to an iSCSI target with CHAP and out, and makes an NFS
+mount the host sees; each is checked with the system's tools, and the kernel logged
+no refused call of the daemon or of any tool it ran (except the ones
+docs/unit-hardening.md names)."""
 
 import sys
 
@@ -118,6 +119,13 @@ async def test_the_daemon_works_within_the_units_hardening(sandboxed, cleanup, b
                  if r["vg_name"] == VG_NAME]
     assert (lv_row["lv_name"], int(lv_row["lv_size"]), lv_row["lv_attr"][4]) == (
         "inside", 16 * 2**20, "a")
+    # a snapshot suspends the origin: lvm locks its memory, raises its priority
+    (snap,) = ok(await bus.call(lv, "Snapshot", "sta{sv}", ["snap", 8 * 2**20, {}],
+                                interface=IFACE + "LogicalVolume"))
+    assert sorted(r["lv_name"] for r in lvm_report("lvs", "-o", "lv_name,vg_name")
+                  if r["vg_name"] == VG_NAME) == ["inside", "snap"]
+    assert await bus.call(snap, "Remove", "a{sv}", [{}],
+                          interface=IFACE + "LogicalVolume") == []
     assert await bus.call(lv, "Remove", "a{sv}", [{}], interface=IFACE + "LogicalVolume") == []
     assert not [r for r in lvm_report("lvs", "-o", "vg_name") if r["vg_name"] == VG_NAME]
     assert await bus.call(f"{ROOT}/Host", "RemoveVolumeGroup", "sa{sv}", [VG_NAME, {}],

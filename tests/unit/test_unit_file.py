@@ -16,7 +16,7 @@ TOP = Path(__file__).resolve().parents[2]
 UNIT = TOP / "systemd/solidice-storaged.service"
 # What `systemd-analyze security --offline=true` said, systemd 252: 9.6 before the
 # hardening (issue 9), this after. Lower it when the unit gets better.
-EXPOSURE = 4.4
+EXPOSURE = 4.5
 # The settings that would give the daemon a mount namespace of its own (or a device
 # allow-list), each of them explained in the unit's comments.
 NAMESPACED = {
@@ -97,9 +97,12 @@ def test_sandbox_reads_the_units_capabilities_and_filters():
 
 def test_sandbox_allows_mount_and_not_what_the_unit_takes_out():
     allowed = unit_sandbox.resolve_filter(unit_sandbox.service_section(UNIT)["SystemCallFilter"])
-    assert {"mount", "umount2", "ioctl", "openat", "socket", "mlock"} <= allowed
-    assert not {"chroot", "pivot_root", "setuid", "init_module", "reboot", "swapon",
-                "ptrace", "setpriority", "settimeofday"} & allowed
+    # setuid/setgid: mount(8) resets its ids before it runs mount.nfs, even as root
+    assert {"mount", "umount2", "ioctl", "openat", "socket", "mlock", "setuid",
+            "setgid"} <= allowed
+    assert not {"chroot", "pivot_root", "chown", "capset", "init_module", "reboot",
+                "swapon", "ptrace", "setpriority", "settimeofday", "sethostname",
+                "bpf"} & allowed
 
 
 def test_every_kept_capability_has_its_reason_in_the_docs():
