@@ -17,9 +17,13 @@ from . import __version__, objpath
 from .dbus.auth import Authority
 from .dbus.base import Context
 from .dbus.bus import StorageBus
+from .dbus import errors
 from .dbus.exporter import Exporter
 
 BUS_NAME = "org.solidice.Storage"
+# How long calls already at work get to finish at shutdown: well inside systemd's
+# TimeoutStopSec (90 s by default), after which everything is killed.
+SHUTDOWN_GRACE = 30
 log = logging.getLogger("solidice_storage")
 
 
@@ -68,14 +72,16 @@ async def serve(args: argparse.Namespace) -> int:
     await engine.start()
     bus_type = BusType.SESSION if args.session else BusType.SYSTEM
     bus = await StorageBus(bus_type=bus_type).connect()
-    exporter = Exporter(bus, Context(engine, Authority(bus, args.polkit_timeout)))
+    authority = Authority(bus, args.polkit_timeout)
+    exporter = Exporter(bus, Context(engine, authority))
     exporter.export_all()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    bus.add_message_handler(lambda msg: _on_name_lost(msg, stop))
+    on_name_lost = lambda msg: _on_name_lost(msg, stop)      # noqa: E731
+    bus.add_message_handler(on_name_lost)
 
     flags = NameFlag.ALLOW_REPLACEMENT | NameFlag.DO_NOT_QUEUE
     if args.replace:
@@ -93,15 +99,51 @@ async def serve(args: argparse.Namespace) -> int:
     stopped = asyncio.ensure_future(stop.wait())
     await asyncio.wait([disconnected, stopped], return_when=asyncio.FIRST_COMPLETED)
     lost_bus = disconnected.done()
-    for future in (disconnected, stopped):
-        future.cancel()
-    await engine.close()
+    stopped.cancel()
+    bus.remove_message_handler(on_name_lost)       # releasing it is no takeover
+    reason = disconnected.exception() if lost_bus else None
+    await shut_down(bus, engine, authority, disconnected)
+    if lost_bus:
+        # Not reconnecting: a new bus (dbus.service restarted) means a restart by the
+        # unit's Restart=on-failure, which scans afresh and takes the name again.
+        log.error("lost the connection to the bus (%s); exiting for a restart",
+                  str(reason) or type(reason).__name__)
+        return 1
+    log.info("stopped")
+    return 0
+
+
+async def shut_down(bus: StorageBus, engine, authority: Authority,
+                    disconnected: asyncio.Future) -> None:
+    """Stop taking calls; answer the calls still waiting for polkit with
+    Error.Cancelled (dbus/errors.py: nothing was done for them), let the calls at
+    work finish (within SHUTDOWN_GRACE; then they are cancelled too, and the tools
+    they run killed); stop the engine; only then close the connection
+    (`disconnected`: done when it is closed)."""
+    lost_bus = disconnected.done()
     if not lost_bus:
+        await bus.release_name(BUS_NAME)    # new callers: activation, not us
+    asking = list(authority.asking)
+    for task in asking:
+        task.cancel()
+    working = [task for task in errors.in_flight if task not in asking]
+    if working:
+        log.info("finishing %d call(s) before stopping", len(working))
+    if working or asking:
+        await asyncio.wait([*working, *asking], timeout=SHUTDOWN_GRACE)
+    await engine.close()
+    keep = {asyncio.current_task(), disconnected}
+    pending = [task for task in asyncio.all_tasks() if task not in keep]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if not lost_bus:
+        # a round trip: the bus has every reply sent before it, in order
+        await bus.call(Message(destination="org.freedesktop.DBus",
+                               path="/org/freedesktop/DBus",
+                               interface="org.freedesktop.DBus", member="GetId"))
         bus.disconnect()
-        log.info("stopped")
-        return 0
-    log.error("lost the connection to the bus")
-    return 1
+        await disconnected
 
 
 def _on_name_lost(msg: Message, stop: asyncio.Event) -> None:
