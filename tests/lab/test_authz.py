@@ -255,7 +255,8 @@ async def test_the_lab_user_makes_what_its_rule_grants_and_removes_nothing(bus, 
     assert [r["vg_name"] for r in lvm_report("vgs", "-o", "vg_name", "--", MANAGED_VG)] == \
         [MANAGED_VG]
     log = (LOGS / "solidice-storaged.log").read_text()
-    assert f"uid {4242} allowed {actions.MANAGE_LVM}" in log
+    assert f"uid 4242 allowed {actions.MANAGE_LVM}" in log
+    assert f"uid 4242 denied {actions.REMOVE}" in log
 
 
 async def test_the_bus_lets_no_one_else_own_the_name_or_speak_for_the_daemon(bus, lab):

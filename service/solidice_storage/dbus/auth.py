@@ -66,6 +66,10 @@ class Authority:
             self.asking.add(task)
             try:
                 await self._ask_polkit(sender, action, details, interactive)
+            except (NotAuthorized, NotAuthorizedCanObtain) as denied:   # audited too
+                log.info("uid %d denied %s %s: %s", uid, action, " ".join(
+                    f"{k}={v}" for k, v in sorted(details.items())), denied)
+                raise
             finally:
                 self.asking.discard(task)
         log.info("uid %d allowed %s %s", uid, action,
