@@ -423,6 +423,16 @@ async def raw_figures(args, stats: dict, accounting) -> dict:
     changes = {"create": lambda i: ("lvcreate", "-y", "-L4m", "-n", f"raw{i}", "--", VG),
                "extend": lambda i: ("lvextend", "-L+4m", "--", f"{VG}/raw{i}"),
                "remove": lambda i: ("lvremove", "-y", "--", f"{VG}/raw{i}")}
+    # the same commands as our daemon runs them: its --config and --devices
+    from solidice_storage.engine.lvm import CONFIG
+    (device,) = run("vgs", "--noheadings", "-o", "pv_name", "--", VG).stdout.split()
+    ours = ("--config", CONFIG, "--devices", device)
+    changes.update({
+        "create_as_ours": lambda i: ("lvm", "lvcreate", *ours, "-y", "-L4m", "-n",
+                                     f"rawf{i}", "--", VG),
+        "extend_as_ours": lambda i: ("lvm", "lvextend", *ours, "-L+4m", "--",
+                                     f"{VG}/rawf{i}"),
+        "remove_as_ours": lambda i: ("lvm", "lvremove", *ours, "-y", "--", f"{VG}/rawf{i}")})
     for key, argv_of in changes.items():
         runs = []
         for i in range(repeats):
@@ -647,8 +657,11 @@ class OurService(Daemon):
     size_interface, size_property = OURS + "LogicalVolume", "Size"
     list_note = "VolumeGroup.ListLogicalVolumes"
 
+    debug = False        # --profile: each command the daemon runs, timed, in its log
+
     def start(self) -> Service:
-        return Service("solidice-storaged-bench", *labhost.exec_start(), env=bus_env())
+        return Service("solidice-storaged-bench", *labhost.exec_start(),
+                       *(["--debug"] if self.debug else []), env=bus_env())
 
     async def list_lvs(self, bus, vg_path):
         return await call(bus, self.name, vg_path, OURS + "VolumeGroup",
@@ -879,6 +892,35 @@ async def guarded(coroutine) -> tuple[float, str | None, object]:
     return seconds, result, None
 
 
+class Profile:
+    """--profile DIR: py-spy samples the daemon (idle threads too) over one change
+    into DIR/<label>.txt, as collapsed stacks (py-spy's raw format)."""
+
+    def __init__(self, directory: Path | None, label: str, pid: int, wanted: bool) -> None:
+        spy = Path(sys.executable).parent / "py-spy"
+        self.command = None
+        if directory is not None and wanted and spy.exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            self.command = [str(spy), "record", "--idle", "--rate", "250", "--format", "raw",
+                            "--pid", str(pid), "--output", str(directory / f"{label}.txt")]
+        self.process = None
+
+    def __enter__(self) -> "Profile":
+        if self.command:
+            self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
+            time.sleep(1)                    # attached before the change starts
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
 async def change_figures(bus, daemon, vg_path, args, service, accounting, stats) -> dict:
     """R creates of a 4 MiB LV (activated), R extends of them by 4 MiB, R removes,
     each after an idle wait; failures and timeouts counted, not timed. The first of
@@ -894,7 +936,9 @@ async def change_figures(bus, daemon, vg_path, args, service, accounting, stats)
                 work = daemon.create(bus, vg_path, f"{daemon.prefix}{target}")
             else:
                 work = getattr(daemon, key)(bus, target)
-            with Counter(accounting if index == 0 else None, service.pid) as counter:
+            with Counter(accounting if index == 0 else None, service.pid) as counter, \
+                    Profile(args.profile, f"{daemon.label}-{key}-{index}", service.pid,
+                            daemon.label == "ours"):
                 seconds, error, result = await guarded(work)
             if index == 0:
                 figures["lvm_processes"][key] = await counter.result(stats)
@@ -1331,6 +1375,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="which services to measure (default ours,lvmdbusd,udisks2)")
     parser.add_argument("--phase-timeout", type=float, default=3600, metavar="S",
                         help="the bound on one service's phase at one N (default 3600)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="py-spy over each of our changes into DIR, and our daemon "
+                             "with --debug (its commands timed in its log); not a "
+                             "figure run: the sampling slows the daemon")
     parser.add_argument("--native", action="store_true",
                         help="on this host, not in the lab guest: a private bus, reads only")
     parser.add_argument("--out", type=Path, metavar="DIR",
@@ -1339,6 +1387,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--outside-lab", action="store_true",
                         help="run although this does not look like the lab guest")
     args = parser.parse_args(argv)
+    OurService.debug = args.profile is not None
     if args.repeats < 1 or args.property_reads < 1 or args.idle_seconds < 0:
         parser.error("--repeats and --property-reads must be at least 1")
     return args

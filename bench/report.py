@@ -29,6 +29,8 @@ FIGURES = (
     ("create 4 MiB LV [s]", "create", "time"),
     ("extend +4 MiB [s]", "extend", "time"),
     ("remove LV [s]", "remove", "time"),
+    ("raw, with our --config and --devices: create / extend / remove [s]",
+     ("create_as_ours", "extend_as_ours", "remove_as_ours"), "times"),
     ("outside lvcreate → InterfacesAdded, from its start [s]", "outside_from_start", "time"),
     ("outside lvcreate → InterfacesAdded, from its exit [s]", "outside_from_exit", "time"),
     ("failures: create / extend / remove", "failures", "failures"),
@@ -127,6 +129,13 @@ def rows(size: dict, n: int) -> list[list[str]]:
     ours = size.get("ours") or {}
     out = []
     for label, key, kind in FIGURES:
+        if kind == "times":           # raw only, and ours against it
+            measured = all(median(raw, k) is not None for k in key)
+            out.append([label, " / ".join(f"{median(raw, k):.3f}" for k in key)
+                        if measured else "n/a", *["n/a"] * len(SERVICES), "", "",
+                        " / ".join(ratio(median(ours, m), median(raw, k))
+                                   for m, k in zip(MUTATIONS, key)) if measured else ""])
+            continue
         raw_cell = "n/a"
         if kind in ("time", "ms") and key in raw:
             raw_cell = timing(raw[key], 1000 if kind == "ms" else 1) or "n/a"
