@@ -23,6 +23,8 @@ from typing import Any
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
+from solidice_storage.client.convert import plain
+
 NAME = "org.solidice.Storage"
 ROOT = "/org/solidice/Storage"
 HOST = ROOT + "/Host"
@@ -38,17 +40,6 @@ GONE = frozenset({"org.freedesktop.DBus.Error.UnknownObject",
 READS = ("GetManagedObjects", "GetAll", "Get", "EnumerateLuns", "EnumerateVolumeGroups",
          "ListLogicalVolumes", "GetBlockInfo")
 MiB = 1024**2
-
-
-def plain(value: Any) -> Any:
-    """Variants and tuples to plain Python values, for comparisons."""
-    if isinstance(value, Variant):
-        return plain(value.value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 @dataclass

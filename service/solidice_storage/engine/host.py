@@ -9,7 +9,6 @@ show up by themselves.
 """
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import os
@@ -286,20 +285,10 @@ class HostEngine(LvmMixin, UnavailableEngine):
         return IscsiSession(target=target, portal=portal).key
 
     async def _drop_failed_login(self, target: str, portal: str) -> None:
-        """A failed login leaves no session behind, in the kernel or in the tree:
-        the kernel's session for the attempt (iscsid tears it down on its own, but
-        not always by the time iscsiadm has given up) is logged out, and the tree
-        is read again before the caller hears of the failure."""
+        """The tree read again before the caller hears of a failed login: the
+        session of the attempt (which iscsi.login logs out) must not stay in it."""
         await self._settle()
         await self.scan()
-        session = self._find_session(target, portal)
-        if session is not None:
-            log.warning("login to %s through %s failed, but left a session; logging "
-                        "it out", target, portal)
-            with contextlib.suppress(Exception):
-                await self.iscsi.logout(session, Options())
-            await self._settle()
-            await self.scan()
 
     async def _wait_for_session(self, target: str, portal: str) -> None:
         """Until the session is in sysfs and each of its disks that multipath will

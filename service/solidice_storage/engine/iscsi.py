@@ -229,11 +229,13 @@ class Iscsi:
                 result = await self.runner.run("iscsiadm", *node, "--login",
                                                timeout=timeout + GRACE, secrets=secrets)
             except Timeout:
-                # iscsid was bounded to `timeout`; this is the belt to those braces.
-                await self.runner.run("iscsiadm", *node, "--logout", timeout=LOGOUT_TIMEOUT)
-                result = None
+                result = None        # iscsid was bounded to `timeout`; belt and braces
             if result is not None and result.returncode in (0, iscsi_parse.ERR_SESS_EXISTS):
                 await self.intents.step(intent, "logged-in")
+            else:
+                # a failed login can leave iscsid's session for the attempt behind
+                # (a target gone mid-login): stop it, as recovery does
+                await self.runner.run("iscsiadm", *node, "--logout", timeout=LOGOUT_TIMEOUT)
         finally:
             async with self._db:
                 await self._settle_records(intent.data, logged_in=intent.step == "logged-in")
