@@ -112,6 +112,9 @@ install: deps
 	    $(PREFIX)/lib/systemd/system/solidice-storaged.service
 	install -d $(PREFIX)/share/dbus-1/interfaces
 	install -m 644 interfaces/*.xml $(PREFIX)/share/dbus-1/interfaces/
+	install -D -m 644 etc/storage.conf /etc/solidice-storage/storage.conf.example
+	[ -e /etc/solidice-storage/storage.conf ] || \
+	    install -m 644 etc/storage.conf /etc/solidice-storage/storage.conf
 	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 uninstall:
@@ -121,7 +124,8 @@ uninstall:
 	    $(PREFIX)/share/dbus-1/system-services/org.solidice.Storage.service \
 	    $(PREFIX)/share/polkit-1/actions/org.solidice.storage.policy \
 	    $(PREFIX)/lib/systemd/system/solidice-storaged.service \
-	    $(PREFIX)/share/dbus-1/interfaces/org.solidice.Storage.*.xml
+	    $(PREFIX)/share/dbus-1/interfaces/org.solidice.Storage.*.xml \
+	    /etc/solidice-storage/storage.conf.example
 	if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 clean:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dbus_fast import BusType, Message, MessageType, NameFlag, RequestNameReply
 
-from . import __version__, objpath
+from . import __version__, config, objpath
 from .dbus.auth import Authority
 from .dbus.base import Context
 from .dbus.bus import StorageBus
@@ -39,8 +39,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "authorize session-bus callers)")
     parser.add_argument("--replace", action="store_true",
                         help="take the bus name over from a running instance")
-    parser.add_argument("--polkit-timeout", type=float, default=120, metavar="SECONDS",
-                        help="deny when polkit has not answered by then (default 120)")
+    parser.add_argument("--config", type=Path, default=config.DEFAULT_PATH, metavar="FILE",
+                        help="the configuration file (default %(default)s; a missing "
+                             "file means the built-in defaults)")
+    parser.add_argument("--polkit-timeout", type=float, default=None, metavar="SECONDS",
+                        help="deny when polkit has not answered by then (default: the "
+                             "configuration's [polkit] timeout, 120)")
     parser.add_argument("--sim-lvs", type=int, default=0, metavar="N",
                         help="with --sim: add a VG 'bulk' with N logical volumes")
     parser.add_argument("--sim-fault", action="append", default=[], metavar="OPERATION",
@@ -59,21 +63,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def make_engine(args: argparse.Namespace):
+def make_engine(args: argparse.Namespace, settings: config.Config):
     if args.sim:
         from .engine.sim import SimEngine
         return SimEngine(bulk_lvs=args.sim_lvs, faults=frozenset(args.sim_fault))
     from .engine.host import HostEngine
-    return HostEngine(state_dir=args.state_dir)
+    return HostEngine(state_dir=args.state_dir, config=settings)
 
 
-async def serve(args: argparse.Namespace) -> int:
-    engine = make_engine(args)
+async def serve(args: argparse.Namespace, settings: config.Config) -> int:
+    engine = make_engine(args, settings)
     await engine.start()
     bus_type = BusType.SESSION if args.session else BusType.SYSTEM
     bus = await StorageBus(bus_type=bus_type).connect()
-    authority = Authority(bus, args.polkit_timeout)
-    exporter = Exporter(bus, Context(engine, authority))
+    timeout = settings.polkit_timeout if args.polkit_timeout is None else args.polkit_timeout
+    authority = Authority(bus, timeout)
+    exporter = Exporter(bus, Context(engine, authority, settings))
     exporter.export_all()
 
     stop = asyncio.Event()
@@ -159,7 +164,14 @@ def main(argv: list[str] | None = None) -> None:
                         stream=sys.stderr)
     if args.debug:             # ours only: the D-Bus library's debug is a flood
         logging.getLogger("solidice_storage").setLevel(logging.DEBUG)
-    sys.exit(asyncio.run(serve(args)))
+    try:
+        settings = config.load(args.config)
+    except config.ConfigError as e:
+        log.error("%s", e)
+        sys.exit(2)
+    if settings.source:
+        log.info("configuration read from %s", settings.source)
+    sys.exit(asyncio.run(serve(args, settings)))
 
 
 if __name__ == "__main__":

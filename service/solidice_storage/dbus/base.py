@@ -1,7 +1,7 @@
 """What every adapter shares: the context it runs in and the object base class."""
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dbus_fast.aio.message_bus
@@ -10,6 +10,7 @@ from dbus_fast import Variant
 from dbus_fast.service import ServiceInterface
 
 from .. import objpath, validation
+from ..config import Config
 from ..engine.base import Engine
 from ..models import Model
 from .auth import Authority
@@ -21,6 +22,7 @@ INTERFACE = "org.solidice.Storage."
 class Context:
     engine: Engine
     auth: Authority
+    config: Config = field(default_factory=Config)
 
 
 def check_options(method: str, given: dict[str, Variant]) -> validation.Options:

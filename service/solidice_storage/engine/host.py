@@ -16,6 +16,7 @@ import socket
 from pathlib import Path
 
 from .. import __version__, objpath
+from ..config import Config
 from ..errors import Busy, InvalidArgument, NotFound, Timeout
 from ..models import IscsiSession, Lun
 from ..validation import Options
@@ -45,8 +46,9 @@ class HostEngine(LvmMixin, UnavailableEngine):
                    "LVM and NFS)")
 
     def __init__(self, runner: Runner | None = None, sysfs: Path = SYSFS,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, config: Config | None = None) -> None:
         super().__init__()
+        self.config = config or Config()
         self.state_dir = state_dir
         self.intents = Intents(state_dir)   # multi-step changes in progress (intents.py)
         self.runner = runner or Runner()
