@@ -1,7 +1,5 @@
 """The daemon and its configuration file: read at start, a malformed one refused."""
 
-import pytest
-
 from conftest import NAME, _wait_for_name
 
 
