@@ -3,6 +3,13 @@
 uid 0 is allowed without asking. A polkit that is missing, fails or does not answer
 within the timeout denies (never allows). Every allowed change is logged with uid.
 
+Checks waiting on polkit are capped per caller (bus name), per uid and in total,
+well under dbus-daemon's max_replies_per_connection (128): past that the bus would
+refuse our further CheckAuthorization calls with LimitsExceeded, for everyone. A
+caller whose own authentication agent never answers could otherwise keep more than
+that waiting and deny every other user. The excess is answered with Busy at once,
+before polkit is asked.
+
 polkitd gone (its name has no owner, and the bus cannot start it): the bus answers
 at once with an error, and every caller but root gets NotAuthorized saying the
 authority is unavailable, without waiting for the timeout. The bus connection lost
@@ -10,13 +17,16 @@ while asking denies the same way (the daemon is then exiting: daemon.py).
 """
 
 import asyncio
+import collections
+import contextlib
 import itertools
 import logging
+from typing import Iterator
 
 from dbus_fast import Message, MessageType, Variant
 
 from .. import actions
-from ..errors import NotAuthorized, NotAuthorizedCanObtain
+from ..errors import Busy, NotAuthorized, NotAuthorizedCanObtain
 from .bus import StorageBus, caller
 
 log = logging.getLogger(__name__)
@@ -28,10 +38,17 @@ ALLOW_USER_INTERACTION = 1
 
 
 class Authority:
-    def __init__(self, bus: StorageBus, timeout: float) -> None:
+    def __init__(self, bus: StorageBus, timeout: float, per_caller: int = 4,
+                 total: int = 64) -> None:
+        """`per_caller`: checks one bus name, and one uid, may have waiting on
+        polkit; `total`: checks waiting for everyone together."""
         self._bus = bus
         self._timeout = timeout
         self._ids = itertools.count(1)
+        self._per_caller = per_caller
+        self._total = total
+        self._by_sender: collections.Counter[str] = collections.Counter()
+        self._by_uid: collections.Counter[int] = collections.Counter()
         #: the calls waiting for polkit's answer (nothing done for them yet)
         self.asking: set[asyncio.Task] = set()
 
@@ -63,18 +80,42 @@ class Authority:
         uid = await self.uid(sender)
         if uid != 0:
             task = asyncio.current_task()
-            self.asking.add(task)
-            try:
-                await self._ask_polkit(sender, action, details, interactive)
-            except (NotAuthorized, NotAuthorizedCanObtain) as denied:   # audited too
-                log.info("uid %d denied %s %s: %s", uid, action, " ".join(
-                    f"{k}={v}" for k, v in sorted(details.items())), denied)
-                raise
-            finally:
-                self.asking.discard(task)
+            with self._waiting(sender, uid, action):
+                self.asking.add(task)
+                try:
+                    await self._ask_polkit(sender, action, details, interactive)
+                except (NotAuthorized, NotAuthorizedCanObtain) as denied:   # audited too
+                    log.info("uid %d denied %s %s: %s", uid, action, " ".join(
+                        f"{k}={v}" for k, v in sorted(details.items())), denied)
+                    raise
+                finally:
+                    self.asking.discard(task)
         log.info("uid %d allowed %s %s", uid, action,
                  " ".join(f"{k}={v}" for k, v in sorted(details.items())))
         return uid
+
+    @contextlib.contextmanager
+    def _waiting(self, sender: str, uid: int, action: str) -> Iterator[None]:
+        """One check of `sender` (of `uid`) waiting on polkit for the block; Busy
+        if that caller, that uid or everyone already has as many as allowed."""
+        if self._by_sender[sender] >= self._per_caller or self._by_uid[uid] >= self._per_caller:
+            log.debug("uid %d: too many checks waiting; %s refused", uid, action)
+            raise Busy("too many authorization requests waiting for this caller; call "
+                       "again once polkit has answered them")
+        if sum(self._by_uid.values()) >= self._total:
+            log.warning("%d authorization checks waiting on polkit; %s of uid %d refused",
+                        self._total, action, uid)
+            raise Busy("too many authorization requests waiting for polkit; call again "
+                       "shortly")
+        self._by_sender[sender] += 1
+        self._by_uid[uid] += 1
+        try:
+            yield
+        finally:
+            for counter, key in ((self._by_sender, sender), (self._by_uid, uid)):
+                counter[key] -= 1
+                if not counter[key]:
+                    del counter[key]
 
     async def _ask_polkit(self, sender: str, action: str, details: dict[str, str],
                           interactive: bool) -> None:
