@@ -1,8 +1,12 @@
 """The GetManagedObjects reply from entries marshalled one by one is the very bytes
 dbus-fast marshals from the whole tree."""
 
+import asyncio
+import io
+
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast._private.marshaller import Marshaller
+from dbus_fast._private.unmarshaller import Unmarshaller
 
 from solidice_storage.dbus.managed_objects import (SIGNATURE, ManagedObjects,
                                                    PreparedReply, body, entry)
@@ -69,15 +73,64 @@ def test_an_entry_is_marshalled_again_only_after_its_object_changed():
     assert managed.reply_body() == whole(tree) and asked == [job]
 
 
-def test_only_get_managed_objects_on_the_root_is_answered():
+def call(path, member="GetManagedObjects", interface="org.freedesktop.DBus.ObjectManager",
+         signature="", body=(), sender=":1.7"):
+    message = Message(path=path, member=member, interface=interface, serial=3,
+                      signature=signature, body=list(body))
+    message.sender = sender
+    return message
+
+
+def replied(managed, message) -> dict:
     sent = []
-    managed = ManagedObjects("/org/solidice/Storage", lambda path: {})
-    for path, member, interface in [("/org/solidice/Storage/Host", "GetManagedObjects",
-                                     "org.freedesktop.DBus.ObjectManager"),
-                                    ("/org/solidice/Storage", "Introspect",
-                                     "org.freedesktop.DBus.Introspectable")]:
-        message = Message(path=path, member=member, interface=interface, serial=3)
-        assert not managed.handle(sent.append, message)
-    message = Message(path="/org/solidice/Storage", member="GetManagedObjects",
-                      interface="org.freedesktop.DBus.ObjectManager", serial=3)
-    assert managed.handle(sent.append, message) and len(sent) == 1
+    assert managed.handle(sent.append, message) is True
+    [reply] = sent
+    return Unmarshaller(io.BytesIO(bytes(reply._marshall(False)))).unmarshall().body[0]
+
+
+def test_get_managed_objects_on_any_path_answers_the_objects_below_it():
+    managed = ManagedObjects("/org/solidice/Storage", TREE.__getitem__)
+    for path in TREE:
+        managed.added(path)
+    for path in ("/", "/org", "/org/solidice", "/org/solidice/Storage"):
+        assert replied(managed, call(path)) == TREE, path
+    assert list(replied(managed, call("/org/solidice/Storage/LogicalVolume"))) == [
+        "/org/solidice/Storage/LogicalVolume/x"]
+    for path in ("/org/solidice/Storage/Host", "/org/solidice/Storage/Job/7",
+                 "/org/solidice/Storage/Nothing", "/org/sol", "/elsewhere"):
+        assert replied(managed, call(path)) == {}, path
+    assert replied(managed, call("/", interface=None)) == TREE
+
+
+def test_other_calls_pass_and_arguments_are_invalid_args():
+    managed = ManagedObjects("/org/solidice/Storage", TREE.__getitem__)
+    sent = []
+    assert managed.handle(sent.append, call("/org/solidice/Storage", "Introspect",
+                                            "org.freedesktop.DBus.Introspectable")) is False
+    assert managed.handle(sent.append, call("/org/solidice/Storage", "GetAll",
+                                            "org.freedesktop.DBus.Properties")) is False
+    refused = managed.handle(sent.append, call("/", signature="s", body=["x"]))
+    assert refused.message_type is MessageType.ERROR and sent == []
+    assert refused.error_name == "org.freedesktop.DBus.Error.InvalidArgs"
+
+
+def test_replies_on_their_way_to_one_caller_are_capped():
+    managed = ManagedObjects("/org/solidice/Storage", TREE.__getitem__, per_sender=2)
+    pending = []
+
+    def send(message):
+        pending.append(asyncio.Future(loop=loop))
+        return pending[-1]
+    loop = asyncio.new_event_loop()
+    try:
+        assert managed.handle(send, call("/")) is True
+        assert managed.handle(send, call("/")) is True
+        busy = managed.handle(send, call("/"))
+        assert busy.error_name == "org.solidice.Storage.Error.Busy"
+        assert managed.handle(send, call("/", sender=":1.8")) is True   # another caller
+        pending[0].set_result(None)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert managed.handle(send, call("/")) is True
+        assert len(pending) == 4
+    finally:
+        loop.close()
