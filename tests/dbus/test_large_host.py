@@ -3,12 +3,13 @@ authorization: nothing they send may hold the daemon's event loop. Each test
 measures how long a root caller's small read waits while an unprivileged caller
 (uid 65534, on its own connection) sends expensive ones: the bounds are far above
 what the daemon needs and far below what a blocked loop costs (a GetManagedObjects
-through dbus-fast's own handler took 1.1 s per call at this size; a 21 MiB options
-dict took 1.5 s to unmarshal)."""
+through dbus-fast's own handler took 1.1 s per call at this size, an Introspect of
+the LogicalVolume node 0.13 s; a 21 MiB options dict took 1.5 s to unmarshal)."""
 
 import asyncio
 import signal
 import time
+from xml.etree import ElementTree
 
 import pytest
 from dbus_fast import DBusError, Message, MessageType
@@ -123,3 +124,21 @@ async def test_an_oversized_call_is_refused_before_it_holds_the_loop(large, syst
     with pytest.raises(DBusError) as refused:
         await large.host("GetBlockInfo", "sa{sv}", "x" * 70_000, {})
     assert refused.value.type == ERROR + "InvalidArgument"
+
+
+async def test_introspecting_a_path_with_many_children_does_not_hold_a_root_read(
+        large, system_bus):
+    lvs = ROOT + "/LogicalVolume"
+    introspect = {"path": lvs, "interface": "org.freedesktop.DBus.Introspectable",
+                  "member": "Introspect"}
+    async with caller.running(caller.run_as(system_bus, NOBODY, [introspect] * 20,
+                                            60)) as flood:
+        longest = await longest_wait_while(large, flood)
+        outcomes = {o["outcome"] for o in await flood}
+    assert longest < STALL_BOUND, longest
+    assert outcomes == {"ok"}
+    xml = await large.call(lvs, "org.freedesktop.DBus.Introspectable", "Introspect")
+    children = {node.get("name") for node in ElementTree.fromstring(xml.split("\n", 2)[2])}
+    tree = await large.objects()
+    assert children == {p.rsplit("/", 1)[1] for p in tree if p.startswith(lvs + "/")}
+    assert len(children) == LVS + 4

@@ -86,3 +86,9 @@ def test_too_large_too_many_options_or_too_long_strings_are_refused():
                  MessageFlag.NO_REPLY_EXPECTED)
     assert _refuse_bad_sizes(quiet) is True
     assert _refuse_bad_sizes(call("X", BIG, kind=MessageType.SIGNAL)) is None
+
+
+def test_the_standard_interfaces_get_the_standard_error():
+    get = Message(path="/", interface="org.freedesktop.DBus.Properties", member="Get",
+                  signature="ss", serial=3, body=["x" * 5000, "y"])
+    assert _refuse_bad_sizes(get).error_name == "org.freedesktop.DBus.Error.InvalidArgs"

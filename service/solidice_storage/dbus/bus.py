@@ -14,8 +14,13 @@
    21 MiB a{sv} took 1.5 s. The connection's reader reads through `_BoundedReader`,
    which drops the body of a method call over MAX_CALL_BODY before it is
    unmarshalled; `_refuse_bad_sizes` answers such a call, and one with more options
-   or longer strings than any method takes, with InvalidArgument, first of all
-   message handlers.
+   or longer strings than any method takes, with InvalidArgument (InvalidArgs on
+   the standard org.freedesktop.DBus interfaces), first of all message handlers.
+
+5. Introspection: dbus-fast builds an ElementTree of every child node, 0.13 s of
+   the loop for `.../LogicalVolume` at 10,000 LVs, for anyone who asks. Here the
+   children are found in one pass over the exported paths and written as text, and
+   each path's answer is kept until an object is exported or unexported.
 
 And one cost: dbus-fast makes a handler closure for every method of every object it
 exports, 50,000 of them for 10,000 LVs, a third of our start-up there. Here every
@@ -40,6 +45,7 @@ from ..validation import MAX_STRING
 
 log = logging.getLogger(__name__)
 INVALID_ARGUMENT = "org.solidice.Storage.Error.InvalidArgument"
+INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"     # for the standard interfaces
 #: bytes of arguments a method call may have: the largest real one (a VG over a
 #: thousand LUNs) is about 60 KiB, and a body is unmarshalled at ~15 ms per 256 KiB
 #: in the worst case (many small dict entries)
@@ -155,6 +161,7 @@ class StorageBus(MessageBus):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._shared_handlers: dict[Any, Any] = {}
+        self._introspected: dict[str, str] = {}
 
     async def _authenticate(self) -> None:
         """Authenticated: the message reader dbus-fast builds next reads through
@@ -194,11 +201,55 @@ class StorageBus(MessageBus):
         interface = self._path_exports[message.path][interface_name]
         super()._make_method_handler(interface, method)(message, send_reply)
 
+    def export(self, path: str, interface: Any) -> None:
+        super().export(path, interface)
+        self._introspected.clear()
+
+    def unexport(self, path: str, interface: Any = None) -> None:
+        super().unexport(path, interface)
+        self._introspected.clear()
+
+    def _default_introspect_handler(self, msg: Message, send_reply: Any) -> None:
+        xml = self._introspected.get(msg.path)
+        if xml is None:
+            if len(self._introspected) >= 1024:      # callers choose the paths
+                self._introspected.clear()
+            xml = self._introspected[msg.path] = self._introspection(msg.path)
+        send_reply(Message.new_method_return(msg, "s", [xml]))
+
     def _introspect_export_path(self, path: str) -> intr.Node:
+        """dbus-fast's node (the ObjectManager shown on the root): what
+        _introspection writes faster."""
         node = super()._introspect_export_path(path)
         if path == ROOT and not node.interfaces:   # the ObjectManager lives here
             node.interfaces = intr.Node.default(path).interfaces
         return node
+
+    def _introspection(self, path: str) -> str:
+        """What dbus-fast answers for `path` (the ObjectManager shown on the root),
+        its child nodes sorted."""
+        interfaces = self._path_exports.get(path)
+        node = intr.Node.default(path) if interfaces is not None or path == ROOT \
+            else intr.Node(path)
+        for interface in (interfaces or {}).values():
+            node.interfaces.append(interface.introspect())
+        xml = node.tostring()
+        children = "".join(f'  <node name="{name}" />\n'
+                           for name in sorted(self._children(path)))
+        if not children:
+            return xml
+        if xml.endswith(" />"):                      # <node name="/x" />
+            return f"{xml[:-3]}>\n{children}</node>"
+        assert xml.endswith("</node>"), xml
+        return f"{xml[:-len('</node>')]}{children}</node>"
+
+    def _children(self, path: str) -> set[str]:
+        """The next element of every exported path below `path` (object path
+        elements need no XML escaping: [A-Za-z0-9_] only)."""
+        prefix = path if path == "/" else path + "/"
+        start = len(prefix)
+        return {export[start:].split("/", 1)[0] for export in self._path_exports
+                if export.startswith(prefix)}
 
     def _emit_interface_added(self, path: str, interface: Any) -> None:
         pass   # exporter.py sends it from the root path
@@ -231,7 +282,9 @@ def _refuse_bad_sizes(message: Message) -> Message | bool | None:
         _refused["count"], _refused["logged"] = 0, now
     if not _expects_reply(message):
         return True
-    return Message.new_error(message, INVALID_ARGUMENT, problem)
+    standard = (message.interface or "").startswith("org.freedesktop.DBus.")
+    return Message.new_error(message, INVALID_ARGS if standard else INVALID_ARGUMENT,
+                             problem)
 
 
 def _too_many(body: list) -> str | None:
