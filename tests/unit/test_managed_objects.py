@@ -114,23 +114,47 @@ def test_other_calls_pass_and_arguments_are_invalid_args():
     assert refused.error_name == "org.freedesktop.DBus.Error.InvalidArgs"
 
 
-def test_replies_on_their_way_to_one_caller_are_capped():
-    managed = ManagedObjects("/org/solidice/Storage", TREE.__getitem__, per_sender=2)
+def test_replies_on_their_way_to_one_caller_are_capped_then_queued_then_busy():
+    managed = ManagedObjects("/org/solidice/Storage", TREE.__getitem__, per_sender=2,
+                             queued=1)
     pending = []
+    loop = asyncio.new_event_loop()
 
     def send(message):
-        pending.append(asyncio.Future(loop=loop))
-        return pending[-1]
-    loop = asyncio.new_event_loop()
+        pending.append((message, asyncio.Future(loop=loop)))
+        return pending[-1][1]
     try:
-        assert managed.handle(send, call("/")) is True
-        assert managed.handle(send, call("/")) is True
-        busy = managed.handle(send, call("/"))
+        first, second, third, fourth = (call("/") for _ in range(4))
+        for serial, message in enumerate((first, second, third, fourth), 11):
+            message.serial = serial
+        for message in (first, second, third):
+            assert managed.handle(send, message) is True
+        assert [m.reply_serial for m, _ in pending] == [first.serial, second.serial]
+        busy = managed.handle(send, fourth)
         assert busy.error_name == "org.solidice.Storage.Error.Busy"
         assert managed.handle(send, call("/", sender=":1.8")) is True   # another caller
-        pending[0].set_result(None)
+        assert len(pending) == 3
+        pending[0][1].set_result(None)
         loop.run_until_complete(asyncio.sleep(0))
-        assert managed.handle(send, call("/")) is True
-        assert len(pending) == 4
+        assert len(pending) == 4 and pending[3][0].reply_serial == third.serial
+        for _, future in pending[1:]:
+            future.set_result(None)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert not managed._sending and not managed._waiting
+    finally:
+        loop.close()
+
+
+def test_a_reply_written_at_once_is_not_counted():
+    managed = ManagedObjects("/org/solidice/Storage", TREE.__getitem__, per_sender=1,
+                             queued=0)
+    loop = asyncio.new_event_loop()
+
+    def send(message):
+        done = asyncio.Future(loop=loop)
+        done.set_result(None)
+        return done
+    try:
+        assert all(managed.handle(send, call("/")) is True for _ in range(5))
     finally:
         loop.close()

@@ -14,9 +14,12 @@ object we export. So the root and its ancestors (`/`, `/org`, ...) get the whole
 tree, from the joined entries; a path inside the tree (`.../LogicalVolume`) the
 entries below it; any other path (an object, or nothing of ours) an empty dict. A
 call with arguments is refused with the standard InvalidArgs, as for any method
-called with the wrong signature. A reply to one caller is at most `per_sender` in
-the connection's outgoing queue at once (5 MB each at 10,000 LVs): beyond that the
-call is answered with Busy until the caller has read them.
+called with the wrong signature.
+
+At most `per_sender` replies to one caller are in the connection's outgoing queue
+at once (5 MB each at 10,000 LVs): the next `queued` wait their turn, answered as
+the earlier ones are written out (a client reading several lists at once is served),
+and any more are answered with Busy.
 
 The layout (D-Bus specification, "Marshaling"): the body `a{oa{sa{sv}}}` is the
 array's byte length (uint32), padding to 8, then the entries, each one starting on
@@ -77,13 +80,16 @@ class ManagedObjects:
     `interfaces_of(path)` gives a path's interfaces with their properties."""
 
     def __init__(self, root: str, interfaces_of: Callable[[str], dict],
-                 per_sender: int = 2) -> None:
+                 per_sender: int = 2, queued: int = 8) -> None:
         self._root = root
         self._interfaces_of = interfaces_of
         self._entries: dict[str, bytes | None] = {}
         self._body: bytes | None = None
         self._per_sender = per_sender
+        self._queued = queued
         self._sending: collections.Counter[str] = collections.Counter()
+        self._waiting: dict[str, collections.deque[Message]] = {}
+        self._send: Callable[[Message], Any] = lambda message: None
 
     def added(self, path: str) -> None:
         self._entries[path] = None
@@ -128,18 +134,27 @@ class ManagedObjects:
         if message.signature != "":
             return Message.new_error(message, INVALID_ARGS, "GetManagedObjects takes no "
                                      f"arguments, not ({message.signature})")
+        self._send = send
         sender = message.sender
-        if self._sending[sender] >= self._per_sender:
-            return Message.new_error(message, PREFIX + "Busy", (
-                f"{self._per_sender} replies to GetManagedObjects are still on their way "
-                "to this caller; read them first"))
+        if self._sending[sender] < self._per_sender:
+            self._reply(sender, message)
+            return True
+        waiting = self._waiting.setdefault(sender, collections.deque())
+        if len(waiting) < self._queued:
+            waiting.append(message)
+            return True
+        return Message.new_error(message, PREFIX + "Busy", (
+            f"{self._per_sender + self._queued} calls of GetManagedObjects are waiting "
+            "for this caller to read their replies; read them first"))
+
+    def _reply(self, sender: str, message: Message) -> None:
+        """Send the reply, counted against `sender` until it is written out."""
         self._sending[sender] += 1
-        sent = send(PreparedReply(message, SIGNATURE, self.reply_body(message.path)))
-        if sent is None:
-            self._sent(sender, None)
+        sent = self._send(PreparedReply(message, SIGNATURE, self.reply_body(message.path)))
+        if sent is None or sent.done():      # the socket took it all at once
+            self._sent(sender, sent)
         else:
             sent.add_done_callback(lambda future: self._sent(sender, future))
-        return True
 
     def _sent(self, sender: str, future: Any) -> None:
         if future is not None and not future.cancelled():
@@ -147,3 +162,9 @@ class ManagedObjects:
         self._sending[sender] -= 1
         if not self._sending[sender]:
             del self._sending[sender]
+        waiting = self._waiting.get(sender)
+        if waiting:
+            message = waiting.popleft()
+            if not waiting:
+                del self._waiting[sender]
+            self._reply(sender, message)
