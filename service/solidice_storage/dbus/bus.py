@@ -10,8 +10,8 @@
    for the socket to become writable, as it does after a partial send.
 
 4. Size: dbus-fast unmarshals a whole message on the event loop before anyone
-   sees it, and the system bus passes messages up to 32 MiB: 350,000 options in a
-   21 MiB a{sv} took 1.5 s. The connection's reader reads through `_BoundedReader`,
+   sees it, and the system bus passes messages up to 32 MiB: 1,200,000 options in
+   a 29 MiB a{sv} held the loop 0.9 s. The connection's reader reads through `_BoundedReader`,
    which drops the body of a method call over MAX_CALL_BODY before it is
    unmarshalled; `_refuse_bad_sizes` answers such a call, and one with more options
    or longer strings than any method takes, with InvalidArgument (InvalidArgs on
@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 INVALID_ARGUMENT = "org.solidice.Storage.Error.InvalidArgument"
 INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"     # for the standard interfaces
 #: bytes of arguments a method call may have: the largest real one (a VG over a
-#: thousand LUNs) is about 60 KiB, and a body is unmarshalled at ~15 ms per 256 KiB
-#: in the worst case (many small dict entries)
+#: thousand LUNs) is about 60 KiB, and this much is unmarshalled in under 10 ms in
+#: the worst case (many small dict entries)
 MAX_CALL_BODY = 256 * 1024
 #: keys of one a{sv}: no method takes more than a dozen options
 MAX_OPTIONS = 64
