@@ -220,8 +220,9 @@ async def test_a_caller_with_hung_checks_cannot_block_another_users_authorizatio
         start_daemon, bus, polkit, hung_removals, system_bus):
     """200 removals waiting on polkit from one user on two connections (more than
     dbus-daemon's 128 pending replies on our connection to polkit, and each under
-    the 128 the caller's own connection may have): the excess is Busy at once,
-    without asking polkit, and another user's check is still answered by polkit."""
+    the 128 the caller's own connection may have): past 4 the checks are Busy
+    within a second (auth.SLOT_GRACE), without asking polkit, and another user's
+    check is still answered by polkit."""
     start_daemon("--polkit-timeout", "20")
     storage = Storage(bus)
     await polkit.allow(MANAGE_LVM)
