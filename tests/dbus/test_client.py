@@ -188,6 +188,22 @@ async def test_a_job_after_a_restart_is_not_taken_for_an_earlier_one(start_daemo
         assert job.object_path != earlier.object_path     # paths don't come again
 
 
+async def test_watch_ends_when_the_service_restarts(start_daemon, system_bus):
+    first = start_daemon()
+    async with StorageClient.connect(address=system_bus) as client:
+        watching = asyncio.Event()
+
+        async def watch():
+            async for _ in client.watch(watching):
+                pass
+
+        watcher = asyncio.create_task(watch())
+        await watching.wait()
+        assert await asyncio.to_thread(first.stop) == 0
+        with pytest.raises(sc.ServiceUnavailableError, match="watch again"):
+            await asyncio.wait_for(watcher, 10)
+
+
 async def test_iscsi(client):
     found = await client.discover_iscsi_targets("192.0.2.10")
     assert sc.DiscoveredTarget(target=BACKUP, portal="192.0.2.11:3260") in found

@@ -401,7 +401,9 @@ class StorageClient:
         ObjectRemoved, ObjectChanged (with the full new model), HostChanged and
         JobCompleted. Changes from before the call are not replayed; `ready` is
         set once every later change will be. Runs until the caller stops
-        iterating (or the connection ends)."""
+        iterating (or the connection ends); ServiceUnavailableError when the
+        service stops or another instance takes its name (its objects are not
+        replayed: watch again)."""
         async with self._subscription() as queue:
             snapshot = Message(destination=SERVICE, path=objpath.ROOT,
                                interface=OBJECT_MANAGER, member="GetManagedObjects")
@@ -415,6 +417,10 @@ class StorageClient:
                 ready.set()
             while True:
                 message = await queue.get()
+                if message is OWNER_CHANGED:
+                    raise ServiceUnavailableError(
+                        "the storage service stopped or was restarted; what was "
+                        "watched may be stale: watch again")
                 if isinstance(message, Message):
                     for event in _events(self, tree, message):
                         yield event
