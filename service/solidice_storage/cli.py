@@ -102,6 +102,7 @@ async def with_progress(storage: StorageClient, operation: str, call) -> Any:
         return result
     finally:
         follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)   # the service may be gone
         bar.done()
 
 

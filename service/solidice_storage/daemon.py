@@ -77,7 +77,8 @@ async def serve(args: argparse.Namespace, settings: config.Config) -> int:
     bus_type = BusType.SESSION if args.session else BusType.SYSTEM
     bus = await StorageBus(bus_type=bus_type).connect()
     timeout = settings.polkit_timeout if args.polkit_timeout is None else args.polkit_timeout
-    authority = Authority(bus, timeout)
+    authority = Authority(bus, timeout, per_caller=settings.polkit_pending_per_caller,
+                          total=settings.polkit_pending_total)
     exporter = Exporter(bus, Context(engine, authority, settings))
     exporter.export_all()
 

@@ -1,14 +1,16 @@
 """polkit and the bus policy: who may do what, asked the right way."""
 
 import asyncio
+import collections
 import os
 import subprocess
 import time
 
 import pytest
 
+import caller
 from conftest import NOBODY
-from storage import ERROR, HOST, opts
+from storage import ERROR, HOST, Storage, opts
 
 DEST = "org.solidice.Storage"
 MANAGE_LVM = "org.solidice.storage.manage-lvm"
@@ -182,3 +184,84 @@ async def test_polkit_actions_are_checked_per_operation(storage, polkit, as_nobo
         status, out, err = as_nobody(*call)
         assert status != 0 and action in err, (call, err)
     assert [check[1] for check in await polkit.checks()] == [a for _, a in cases]
+
+
+OTHER_USER = 1          # "daemon": a second non-root uid, besides NOBODY
+BUSY = ERROR + "Busy"
+
+
+async def calls_as(system_bus: str, uid: int, calls: list[dict], timeout: float = 30):
+    return await caller.run_as(system_bus, uid, calls, timeout)
+
+
+def remove_call(lv: str) -> dict:
+    return {"path": lv, "interface": "org.solidice.Storage.LogicalVolume",
+            "member": "Remove", "signature": "a{sv}", "body": [{"force": ["b", True]}]}
+
+
+@pytest.fixture
+async def hung_removals(polkit, bus):
+    """polkit leaves every check of the remove action unanswered."""
+    async def hang(*actions):
+        await polkit._call("SimulateHangActions", "as", [list(actions)])
+    await hang(REMOVE)
+    yield
+    await hang()
+
+
+async def wait_for_checks(polkit, count: int, limit: float = 10) -> None:
+    deadline = time.monotonic() + limit
+    while len(await polkit.checks()) < count:
+        assert time.monotonic() < deadline, await polkit.checks()
+        await asyncio.sleep(0.05)
+
+
+async def test_a_caller_with_hung_checks_cannot_block_another_users_authorization(
+        start_daemon, bus, polkit, hung_removals, system_bus):
+    """200 removals waiting on polkit from one user on two connections (more than
+    dbus-daemon's 128 pending replies on our connection to polkit, and each under
+    the 128 the caller's own connection may have): past 4 the checks are Busy
+    within a second (auth.SLOT_GRACE), without asking polkit, and another user's
+    check is still answered by polkit."""
+    start_daemon("--polkit-timeout", "20")
+    storage = Storage(bus)
+    await polkit.allow(MANAGE_LVM)
+    templates = await storage.lv("templates")
+    vg = await storage.vg("vmstore")
+    calls = [calls_as(system_bus, NOBODY, [remove_call(templates)] * 100) for _ in range(2)]
+    async with caller.running(asyncio.gather(*calls)) as flood:
+        await wait_for_checks(polkit, 4)
+        await asyncio.sleep(0.5)                    # the rest of the flood is in
+        started = time.monotonic()
+        [other] = await calls_as(system_bus, OTHER_USER, [{
+            "path": vg, "interface": "org.solidice.Storage.VolumeGroup",
+            "member": "CreateLogicalVolume", "signature": "sta{sv}",
+            "body": ["fromother", 1024**3, {}]}])
+        assert other["outcome"] == "ok", other
+        assert time.monotonic() - started < 5
+        assert await storage.lv("fromother")
+        await polkit.release()                      # the hung checks: "no" at last
+        outcomes = [o for each in await flood for o in each]
+    busy = [o for o in outcomes if o["outcome"] == BUSY]
+    assert len(busy) == 200 - 4, collections.Counter(o["outcome"] for o in outcomes)
+    assert all("too many authorization requests" in o["message"] for o in busy)
+    assert max(o["seconds"] for o in busy) < 5
+    assert [o["outcome"] for o in outcomes if o not in busy] == [ERROR + "NotAuthorized"] * 4
+    checks = await polkit.checks()
+    assert [c[1] for c in checks].count(REMOVE) == 4 and len(checks) == 5
+    assert await storage.lv("templates")
+
+
+async def test_pending_checks_are_capped_per_user_across_connections(
+        start_daemon, bus, polkit, hung_removals, system_bus):
+    """Three connections of one uid, two hung checks each: four wait, two are Busy."""
+    start_daemon("--polkit-timeout", "20")
+    templates = await Storage(bus).lv("templates")
+    calls = [calls_as(system_bus, NOBODY, [remove_call(templates)] * 2) for _ in range(3)]
+    async with caller.running(asyncio.gather(*calls)) as callers:
+        await wait_for_checks(polkit, 4)
+        await asyncio.sleep(2)                      # every caller has called by now
+        await polkit.release()
+        outcomes = [o["outcome"] for each in await callers for o in each]
+    assert sorted(outcomes) == sorted([BUSY] * 2 + [ERROR + "NotAuthorized"] * 4)
+    assert len(await polkit.checks()) == 4

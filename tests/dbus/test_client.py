@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from dbus_fast import Message, MessageType
 
 from conftest import NOBODY
 from solidice_storage import client as sc, models
@@ -124,6 +125,83 @@ async def test_cancelled_job_fails_its_followers_and_leaves_the_data(client):
     with pytest.raises(sc.NotFoundError, match="no running job 999"):
         await client.job(999)
     await vg.remove()
+
+
+def forged_completed(path: str, destination: str | None, success: bool, text: str):
+    return Message(message_type=MessageType.SIGNAL, path=path, destination=destination,
+                   interface=IFACE + "Job", member="Completed", signature="bs",
+                   body=[success, text])
+
+
+async def test_a_job_completes_only_by_the_services_own_signal(client, bus):
+    """Completed from another connection, unicast to the client or broadcast,
+    succeeding or failing, is not the job's end; the service's is."""
+    vg = await client.create_volume_group("vg0", FREE_LUNS)
+    await vg.create_logical_volume("big", 40 * GiB)
+    first = vg.physical_volumes[0]
+    seen: list = []
+    watching = asyncio.Event()
+
+    async def watch():
+        async for event in client.watch(watching):
+            seen.append(event)
+
+    watcher = asyncio.create_task(watch())
+    await watching.wait()
+    job = await vg.remove_physical_volume(first, move_data=True)
+    waiting = asyncio.ensure_future(job.wait())
+    try:
+        await asyncio.sleep(0.3)
+        for destination in (client._bus.unique_name, None):
+            for success, text in ((True, ""), (False, "forged")):
+                await bus.send(forged_completed(job.object_path, destination, success, text))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        [running] = await client.jobs()
+        assert running.object_path == job.object_path and running.progress < 1
+        await asyncio.wait_for(waiting, 10)
+    finally:
+        waiting.cancel()
+        watcher.cancel()
+    assert first not in (await vg.refresh()).physical_volumes
+    assert [(e.path, e.success) for e in seen if isinstance(e, sc.JobCompleted)] == [
+        (job.object_path, True)]
+    await vg.remove()
+
+
+async def test_a_job_after_a_restart_is_not_taken_for_an_earlier_one(start_daemon,
+                                                                    system_bus):
+    first = start_daemon()
+    async with StorageClient.connect(address=system_bus) as client:
+        async def moving():
+            vg = await client.create_volume_group("vg0", FREE_LUNS)
+            await vg.create_logical_volume("big", 40 * GiB)
+            return await vg.remove_physical_volume(vg.physical_volumes[0], move_data=True)
+        earlier = await moving()
+        await earlier.wait()
+        assert await asyncio.to_thread(first.stop) == 0
+        await asyncio.to_thread(start_daemon)
+        job = await moving()
+        await job.cancel()
+        with pytest.raises(sc.JobFailedError, match="cancelled"):
+            await asyncio.wait_for(job.wait(), 10)
+        assert job.object_path != earlier.object_path     # paths don't come again
+
+
+async def test_watch_ends_when_the_service_restarts(start_daemon, system_bus):
+    first = start_daemon()
+    async with StorageClient.connect(address=system_bus) as client:
+        watching = asyncio.Event()
+
+        async def watch():
+            async for _ in client.watch(watching):
+                pass
+
+        watcher = asyncio.create_task(watch())
+        await watching.wait()
+        assert await asyncio.to_thread(first.stop) == 0
+        with pytest.raises(sc.ServiceUnavailableError, match="watch again"):
+            await asyncio.wait_for(watcher, 10)
 
 
 async def test_iscsi(client):

@@ -4,6 +4,14 @@ One connection; every method of the contract as a Python method; models back, no
 variants; named errors as exceptions (`errors.py`). The client subscribes to the
 service's signals once, at connect, so a job it starts can't complete unseen
 before it starts following it.
+
+Signals are taken only from the service: broadcast (not unicast to this client) by
+the unique name that owns org.solidice.Storage now, followed through the bus's
+NameOwnerChanged. Any local user may send a signal with our path and interface,
+and the bus delivers one addressed to us whatever our match rules say; a forged
+`Job.Completed` must not end a data move the client is waiting on. What the client
+remembers of jobs is forgotten when the owner changes (a restarted service starts
+new jobs) and when a new job object appears at a path.
 """
 
 import asyncio
@@ -28,6 +36,10 @@ SERVICE = "org.solidice.Storage"
 INTERFACE = convert.INTERFACE
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
 PROPERTIES = "org.freedesktop.DBus.Properties"
+BUS = "org.freedesktop.DBus"
+BUS_PATH = "/org/freedesktop/DBus"
+OWNER_CHANGED = object()
+"""Queued to the subscriptions when the service's owner changes (or goes)."""
 
 READ_TIMEOUT = 30.0
 """Seconds a read may take by default: the service answers reads from memory."""
@@ -91,6 +103,8 @@ class StorageClient:
         # Outcomes of recently completed jobs, by path, for a follower that comes late.
         self._completed: collections.OrderedDict[str, tuple[bool, str]] = \
             collections.OrderedDict()
+        self._owner: str | None = None       # the service's unique name, if running
+        self._owner_query = 0                # the serial of our GetNameOwner call
 
     # ---- connection ----
 
@@ -127,10 +141,18 @@ class StorageClient:
                 f"cannot reach {where} ({error}); is D-Bus running?") from error
         self._bus = bus
         bus.add_message_handler(self._on_message)
-        rule = f"type='signal',sender='{SERVICE}',path_namespace='{objpath.ROOT}'"
-        await self._raw_call("org.freedesktop.DBus", "/org/freedesktop/DBus",
-                             "org.freedesktop.DBus", "AddMatch", "s", [rule],
-                             self.read_timeout)
+        for rule in (f"type='signal',sender='{SERVICE}',path_namespace='{objpath.ROOT}'",
+                     f"type='signal',sender='{BUS}',path='{BUS_PATH}',interface='{BUS}',"
+                     f"member='NameOwnerChanged',arg0='{SERVICE}'"):
+            await self._raw_call(BUS, BUS_PATH, BUS, "AddMatch", "s", [rule],
+                                 self.read_timeout)
+        # Its reply is taken in _on_message, in order among the NameOwnerChanged
+        # signals: the owner's changes from then on come after it.
+        query = Message(destination=BUS, path=BUS_PATH, interface=BUS,
+                        member="GetNameOwner", signature="s", body=[SERVICE])
+        query.serial = self._owner_query = bus.next_serial()
+        with contextlib.suppress(StorageClientError):    # not running: no owner
+            await self._send(query, self.read_timeout)
         return self
 
     async def close(self) -> None:
@@ -379,7 +401,9 @@ class StorageClient:
         ObjectRemoved, ObjectChanged (with the full new model), HostChanged and
         JobCompleted. Changes from before the call are not replayed; `ready` is
         set once every later change will be. Runs until the caller stops
-        iterating (or the connection ends)."""
+        iterating (or the connection ends); ServiceUnavailableError when the
+        service stops or another instance takes its name (its objects are not
+        replayed: watch again)."""
         async with self._subscription() as queue:
             snapshot = Message(destination=SERVICE, path=objpath.ROOT,
                                interface=OBJECT_MANAGER, member="GetManagedObjects")
@@ -393,6 +417,10 @@ class StorageClient:
                 ready.set()
             while True:
                 message = await queue.get()
+                if message is OWNER_CHANGED:
+                    raise ServiceUnavailableError(
+                        "the storage service stopped or was restarted; what was "
+                        "watched may be stale: watch again")
                 if isinstance(message, Message):
                     for event in _events(self, tree, message):
                         yield event
@@ -529,6 +557,10 @@ class StorageClient:
             yield progress
         while path not in self._completed:
             message = await queue.get()
+            if message is OWNER_CHANGED:
+                raise ServiceUnavailableError(
+                    f"the storage service stopped while job {path} ran; its outcome is "
+                    "unknown: look at the objects it worked on")
             if (isinstance(message, Message) and message.path == path
                     and message.member == "PropertiesChanged"
                     and "Progress" in message.body[1]):
@@ -540,18 +572,45 @@ class StorageClient:
     def _on_message(self, message: Message) -> None:
         """Runs for every message the connection receives, in order. Replies go to
         the queues too, so that watch() knows where its snapshot falls among the
-        signals (it compares them by identity)."""
-        if message.message_type is MessageType.SIGNAL:
-            if not (message.path or "").startswith(objpath.ROOT):
+        signals (it compares them by identity); signals only if the service sent
+        them to everyone."""
+        kind = message.message_type
+        if kind is not MessageType.SIGNAL:
+            if self._owner_query and message.reply_serial == self._owner_query:
+                self._owner_query = 0
+                self._owner_is(message.body[0] if kind is MessageType.METHOD_RETURN
+                               and message.body else None)
+            if kind is not MessageType.METHOD_RETURN:
                 return
-            if message.member == "Completed" and message.interface == INTERFACE + "Job":
-                self._completed[message.path] = (message.body[0], message.body[1])
-                while len(self._completed) > 256:
-                    self._completed.popitem(last=False)
-        elif message.message_type is not MessageType.METHOD_RETURN:
+        elif (message.sender == BUS and message.member == "NameOwnerChanged"
+                and message.path == BUS_PATH and message.body[0] == SERVICE):
+            self._owner_is(message.body[2] or None)
             return
+        elif not self._from_service(message):
+            return
+        elif message.member == "Completed" and message.interface == INTERFACE + "Job":
+            self._completed[message.path] = (message.body[0], message.body[1])
+            while len(self._completed) > 256:
+                self._completed.popitem(last=False)
+        elif message.member == "InterfacesAdded" and message.path == objpath.ROOT:
+            self._completed.pop(message.body[0], None)     # a new object there
         for queue in self._queues:
             queue.put_nowait(message)
+
+    def _from_service(self, message: Message) -> bool:
+        """A signal the service broadcast from one of its paths."""
+        path = message.path or ""
+        return (self._owner is not None and message.sender == self._owner
+                and not message.destination
+                and (path == objpath.ROOT or path.startswith(objpath.ROOT + "/")))
+
+    def _owner_is(self, owner: str | None) -> None:
+        if owner == self._owner:
+            return
+        self._owner = owner
+        self._completed.clear()        # its jobs are not the new owner's
+        for queue in self._queues:
+            queue.put_nowait(OWNER_CHANGED)
 
 
 _HOST_READS = {"EnumerateLuns", "EnumerateVolumeGroups", "GetBlockInfo"}

@@ -3,6 +3,15 @@
 uid 0 is allowed without asking. A polkit that is missing, fails or does not answer
 within the timeout denies (never allows). Every allowed change is logged with uid.
 
+Checks waiting on polkit are capped per caller (bus name), per uid and in total,
+well under dbus-daemon's max_replies_per_connection (128): past that the bus would
+refuse our further CheckAuthorization calls with LimitsExceeded, for everyone. A
+caller whose own authentication agent never answers could otherwise keep more than
+that waiting and deny every other user. A check past a cap waits up to
+SLOT_GRACE for a slot (polkit answers in milliseconds when it answers at all, so a
+client of one uid with several calls at once is not refused), then is answered with
+Busy; polkit is never asked for it.
+
 polkitd gone (its name has no owner, and the bus cannot start it): the bus answers
 at once with an error, and every caller but root gets NotAuthorized saying the
 authority is unavailable, without waiting for the timeout. The bus connection lost
@@ -10,13 +19,16 @@ while asking denies the same way (the daemon is then exiting: daemon.py).
 """
 
 import asyncio
+import collections
+import contextlib
 import itertools
 import logging
+from typing import AsyncIterator
 
 from dbus_fast import Message, MessageType, Variant
 
 from .. import actions
-from ..errors import NotAuthorized, NotAuthorizedCanObtain
+from ..errors import Busy, NotAuthorized, NotAuthorizedCanObtain
 from .bus import StorageBus, caller
 
 log = logging.getLogger(__name__)
@@ -25,13 +37,23 @@ POLKIT = "org.freedesktop.PolicyKit1"
 AUTHORITY_PATH = "/org/freedesktop/PolicyKit1/Authority"
 AUTHORITY = "org.freedesktop.PolicyKit1.Authority"
 ALLOW_USER_INTERACTION = 1
+#: seconds a check past the caps waits for one of them to be answered
+SLOT_GRACE = 0.5
 
 
 class Authority:
-    def __init__(self, bus: StorageBus, timeout: float) -> None:
+    def __init__(self, bus: StorageBus, timeout: float, per_caller: int = 4,
+                 total: int = 64) -> None:
+        """`per_caller`: checks one bus name, and one uid, may have waiting on
+        polkit; `total`: checks waiting for everyone together."""
         self._bus = bus
         self._timeout = timeout
         self._ids = itertools.count(1)
+        self._per_caller = per_caller
+        self._total = total
+        self._by_sender: collections.Counter[str] = collections.Counter()
+        self._by_uid: collections.Counter[int] = collections.Counter()
+        self._answered = asyncio.Event()    # set (and replaced) when a slot frees
         #: the calls waiting for polkit's answer (nothing done for them yet)
         self.asking: set[asyncio.Task] = set()
 
@@ -63,18 +85,56 @@ class Authority:
         uid = await self.uid(sender)
         if uid != 0:
             task = asyncio.current_task()
-            self.asking.add(task)
-            try:
-                await self._ask_polkit(sender, action, details, interactive)
-            except (NotAuthorized, NotAuthorizedCanObtain) as denied:   # audited too
-                log.info("uid %d denied %s %s: %s", uid, action, " ".join(
-                    f"{k}={v}" for k, v in sorted(details.items())), denied)
-                raise
-            finally:
-                self.asking.discard(task)
+            async with self._waiting(sender, uid, action):
+                self.asking.add(task)
+                try:
+                    await self._ask_polkit(sender, action, details, interactive)
+                except (NotAuthorized, NotAuthorizedCanObtain) as denied:   # audited too
+                    log.info("uid %d denied %s %s: %s", uid, action, " ".join(
+                        f"{k}={v}" for k, v in sorted(details.items())), denied)
+                    raise
+                finally:
+                    self.asking.discard(task)
         log.info("uid %d allowed %s %s", uid, action,
                  " ".join(f"{k}={v}" for k, v in sorted(details.items())))
         return uid
+
+    @contextlib.asynccontextmanager
+    async def _waiting(self, sender: str, uid: int, action: str) -> AsyncIterator[None]:
+        """One check of `sender` (of `uid`) waiting on polkit for the block. Busy
+        if that caller, that uid or everyone still has as many as allowed after
+        SLOT_GRACE."""
+        deadline = asyncio.get_running_loop().time() + SLOT_GRACE
+        while (full := self._full(sender, uid)) is not None:
+            answered = self._answered
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(answered.wait(),
+                                       deadline - asyncio.get_running_loop().time())
+            if not answered.is_set():
+                log.log(logging.WARNING if full == "polkit" else logging.DEBUG,
+                        "too many authorization checks waiting for %s; %s of uid %d "
+                        "refused", full, action, uid)
+                raise Busy(f"too many authorization requests waiting for {full}; call "
+                           "again once polkit has answered them")
+        self._by_sender[sender] += 1
+        self._by_uid[uid] += 1
+        try:
+            yield
+        finally:
+            for counter, key in ((self._by_sender, sender), (self._by_uid, uid)):
+                counter[key] -= 1
+                if not counter[key]:
+                    del counter[key]
+            self._answered.set()            # wakes every check waiting for a slot
+            self._answered = asyncio.Event()
+
+    def _full(self, sender: str, uid: int) -> str | None:
+        """Whose cap a new check of `sender` (of `uid`) would pass, if any."""
+        if self._by_sender[sender] >= self._per_caller or self._by_uid[uid] >= self._per_caller:
+            return "this caller"
+        if sum(self._by_uid.values()) >= self._total:
+            return "polkit"
+        return None
 
     async def _ask_polkit(self, sender: str, action: str, details: dict[str, str],
                           interactive: bool) -> None:

@@ -8,6 +8,7 @@ engine method returns, what it changed is already exported.
 import asyncio
 import itertools
 import logging
+import secrets
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, TypeVar
 
@@ -114,12 +115,20 @@ class JobHandle:
         self._store.publish([self.job])
 
 
+def first_job_id() -> int:
+    """Where one start's job numbers begin: a random 9-digit number. Jobs are not
+    kept across restarts, but their paths must not come again after one: a client
+    that saw Job/1 complete would take the next start's Job/1 for it."""
+    return 10**8 + secrets.randbelow(9 * 10**8)
+
+
 class Jobs:
-    """Jobs live in the store like any object, so they are exported the same way."""
+    """Jobs live in the store like any object, so they are exported the same way.
+    Numbered in order from a random start (`first_job_id`)."""
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(first_job_id())
         self._running: dict[int, JobHandle] = {}
 
     def start(self, operation: str, objects: Iterable[tuple[str, str]],
