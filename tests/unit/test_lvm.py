@@ -548,3 +548,44 @@ def test_read_map_reads_the_kernels_map(tmp_path):
     assert read_map("my-vg", "other", str(dev), str(sysfs)) is None
     (block / "dm/name").write_text("someone-else\n")     # the node is another map's
     assert read_map("my-vg", "a-b", str(dev), str(sysfs)) is None
+
+
+async def test_sizes_go_to_lvm_as_whole_extents(tmp_path):
+    """LVM refuses `-L <n>b` unless n is a multiple of 512: create, extend and
+    snapshot name whole extents (`-l`), rounded up (labcap's are 4 MiB)."""
+    from solidice_storage.engine.runner import Runner
+    from solidice_storage.validation import Options
+    log = tmp_path / "argv.log"
+    script = tmp_path / "lvm"
+    script.write_text(FAKE_LVM.replace('echo "$1" >> @LOG@', 'echo "$*" >> @LOG@')
+                      .replace("@LOG@", str(log))
+                      .replace("@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
+    script.chmod(0o755)
+    engine = HostEngine(Runner({"lvm": str(script), "dmsetup": "/bin/true",
+                                "udevadm": "/bin/true"}))
+    await engine.refresh_lvm()
+    MiB = 1 << 20
+
+    def changes() -> list[str]:
+        lines = [line for line in log.read_text().splitlines()
+                 if line.startswith(("lvcreate", "lvextend"))]
+        log.write_text("")
+        return lines
+    with pytest.raises(NotFound):           # the captured report does not show it
+        await engine.create_logical_volume("labcap", "odd", 4 * MiB + 1, Options())
+    (create,) = changes()
+    assert " -l 2 " in f" {create} " and " -L " not in create, create
+    await engine.extend_logical_volume("labcap/lv2", 4 * MiB + 3, Options())
+    (extend,) = changes()
+    assert extend.endswith("-l +2 -- labcap/lv2"), extend
+    with pytest.raises(NotFound):
+        await engine.snapshot_logical_volume("labcap/lv2", "snapx", 4 * MiB + 5,
+                                             Options(), 0)
+    (snapshot,) = changes()
+    assert " -s -l 2 " in snapshot and " -L " not in snapshot, snapshot
+
+
+def test_whole_extents_round_up():
+    from solidice_storage.engine.lvm import extents
+    assert [extents(n, 4 << 20) for n in (1, 4 << 20, (4 << 20) + 1, 4194305)] == \
+        [1, 1, 2, 2]

@@ -52,6 +52,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
         self.state_dir = state_dir
         self.intents = Intents(state_dir)   # multi-step changes in progress (intents.py)
         self.runner = runner or Runner()
+        self.runner.set_limit("lvm", self.config.lvm_concurrency)
         self.iscsi = Iscsi(self.runner, intents=self.intents)
         self.jobs = Jobs(self.store)
         self.multipath = False

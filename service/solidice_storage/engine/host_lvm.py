@@ -27,7 +27,7 @@ from ..validation import Options
 from . import blockdev, lvm_derive, resolve
 from .base import MANAGED_TAG
 from .intents import Intent
-from .lvm import CONFIG, Lvm, Report, error_for, parse_report
+from .lvm import Lvm, Report, error_for, extents, parse_report
 
 log = logging.getLogger(__name__)
 BACKUP_DIR = Path("/etc/lvm/backup")
@@ -706,10 +706,9 @@ class LvmMixin:
                 moving.set()
                 job.progress(float(match[1]) / 100)
         noted = asyncio.ensure_future(self._note_moving(intent, moving))
-        move = asyncio.ensure_future(self.lvm.runner.run_lines(
-            "lvm", "pvmove", "--config", CONFIG, "--devices", ",".join(devices),
-            "-i", "1", "--atomic", "--", target.device, timeout=MOVE_TIMEOUT,
-            on_line=progress))
+        move = asyncio.ensure_future(self.lvm.run_long(
+            "pvmove", "-i", "1", "--atomic", "--", target.device, devices=devices,
+            timeout=MOVE_TIMEOUT, on_line=progress))
         cancelled = asyncio.ensure_future(job.cancelled.wait())
         try:
             await asyncio.wait({move, cancelled}, return_when=asyncio.FIRST_COMPLETED)
@@ -770,13 +769,14 @@ class LvmMixin:
             if any(lv.name == name and lv.volume_group == found.uuid
                    for lv in self.store.all(LogicalVolume).values()):
                 raise AlreadyExists(f"{found.name}/{name} exists")
-            rounded = -(-size // found.extent_size) * found.extent_size
+            count = extents(size, found.extent_size)
+            rounded = count * found.extent_size
             if rounded > found.free_size:
                 raise NoSpace(f"volume group {found.name} has {found.free_size} bytes free; "
                               f"{name} needs {rounded}")
             inactive = ["-an", "-Zn"] if opts.get("activate") is False else []
-            await self.lvm.change(f"create {found.name}/{name}", "lvcreate", "-y", "-L",
-                                  f"{size}b", "-n", name, *inactive, "--", found.name,
+            await self.lvm.change(f"create {found.name}/{name}", "lvcreate", "-y", "-l",
+                                  str(count), "-n", name, *inactive, "--", found.name,
                                   devices=self._pv_devices(found))
             made = pv_key = None
             if not inactive:
@@ -796,10 +796,11 @@ class LvmMixin:
             if "expected-size" in opts and found.size != opts["expected-size"]:
                 raise InvalidArgument(f"{found.name} is {found.size} bytes, not the "
                                       f"expected {opts['expected-size']}")
-            await self.lvm.change(f"extend {vg.name}/{found.name}", "lvextend", "-L",
-                                  f"+{size}b", "--", f"{vg.name}/{found.name}",
+            count = extents(size, vg.extent_size)
+            await self.lvm.change(f"extend {vg.name}/{found.name}", "lvextend", "-l",
+                                  f"+{count}", "--", f"{vg.name}/{found.name}",
                                   devices=self._pv_devices(vg))
-            grown = -(-(found.size + size) // vg.extent_size) * vg.extent_size
+            grown = found.size + count * vg.extent_size
             mapped, pv_key = await asyncio.to_thread(self._map_and_pv, vg, found.name) \
                 if found.active and lvm_derive.plain(found) else (None, None)
             if mapped is None or mapped.size != grown or pv_key is None:
@@ -868,9 +869,10 @@ class LvmMixin:
             # lets a restart say which (its crash points prove nothing is half-made)
             intent = await self.intents.begin("snapshot-lv", name=vg.name,
                                               origin=origin.name, snapshot=name)
+            count = extents(size, vg.extent_size)
             try:
                 await self.lvm.change(f"snapshot {vg.name}/{origin.name}", "lvcreate",
-                                      "-y", "-s", "-L", f"{size}b", "-n", name, "--",
+                                      "-y", "-s", "-l", str(count), "-n", name, "--",
                                       f"{vg.name}/{origin.name}",
                                       devices=self._pv_devices(vg))
             finally:

@@ -36,6 +36,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..errors import AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, NotFound, StorageError
 from .runner import Result, Runner
@@ -112,6 +113,21 @@ def error_for(result: Result, doing: str) -> StorageError:
     return Failed(f"cannot {doing}: {reason}")
 
 
+def _argv(command: str, devices: tuple[str, ...] | list[str]) -> list[str]:
+    argv = [command, "--config", CONFIG]
+    if devices:
+        argv += ["--devices", ",".join(devices)]
+    return argv
+
+
+def extents(size: int, extent_size: int) -> int:
+    """Whole extents for `size` bytes, rounded up: what `-l` takes. LVM refuses
+    `-L <n>b` unless n is a multiple of 512 ("Invalid argument for --size")."""
+    if extent_size <= 0:
+        raise Failed("the volume group's extent size is unknown")
+    return -(-size // extent_size)
+
+
 class Lvm:
     def __init__(self, runner: Runner, hints_file: str | None = None) -> None:
         self.runner = runner
@@ -140,10 +156,16 @@ class Lvm:
 
     async def run(self, command: str, *args: str, devices: tuple[str, ...] | list[str] = (),
                   timeout: float = TIMEOUT) -> Result:
-        argv = [command, "--config", CONFIG]
-        if devices:
-            argv += ["--devices", ",".join(devices)]
-        return await self.runner.run("lvm", *argv, *args, timeout=timeout)
+        return await self.runner.run("lvm", *_argv(command, devices), *args,
+                                     timeout=timeout)
+
+    async def run_long(self, command: str, *args: str, devices: tuple[str, ...] | list[str],
+                       timeout: float, on_line: Callable[[str], None]) -> Result:
+        """A command of hours (pvmove), its output line by line: it takes none of
+        the runner's LVM slots, which stay for reports, changes and its abort."""
+        return await self.runner.run_lines("lvm", *_argv(command, devices), *args,
+                                           timeout=timeout, on_line=on_line,
+                                           long_running=True)
 
     async def change(self, doing: str, command: str, *args: str,
                      devices: tuple[str, ...] | list[str] = (),
