@@ -73,6 +73,7 @@ case "$1" in
   fullreport) sed -n '/^# stdout:$/,/^# stderr:$/p' @REPORT@ | sed '1d;$d' ;;
   vgcreate) if [ -e $dir/vgcreate-fails ]; then
               echo '  A volume group called vg already exists.' >&2; exit 5; fi ;;
+  vgs) if [ -e $dir/vgs.json ]; then cat $dir/vgs.json; else echo '{"report": [{"vg": []}]}'; fi ;;
   lvmconfig) echo use_devicesfile=0 ;;
 esac
 exit 0
@@ -128,8 +129,41 @@ async def test_a_failed_vgcreate_wipes_the_labels_its_pvcreate_wrote(host, tmp_p
         await engine.create_volume_group("vg", [d.rsplit("/", 1)[1] for d in devices],
                                          Options())
     commands = [c.split()[0] for c in _commands(tmp_path)]
-    assert commands == ["pvcreate", "vgcreate", "fullreport", "pvremove"]
+    assert commands == ["vgs", "pvcreate", "vgcreate", "fullreport", "pvremove"]
     assert await Intents(tmp_path / "state").pending() == []
+
+
+async def test_a_name_lvm_sees_on_any_device_is_refused_before_any_label(host, tmp_path):
+    """The model may not know a VG yet (one just made, by us or outside): LVM is
+    asked over every device, and the name taken means no label is written."""
+    engine = host(ORPHANS)
+    devices = _pv_names(ORPHANS)
+    engine.store.publish([Lun(wwid=d.rsplit("/", 1)[1], device=d, size=64 << 20)
+                          for d in devices])
+    (tmp_path / "vgs.json").write_text('{"report": [{"vg": [{"vg_name": "vg", '
+                                       '"vg_uuid": "elsewhere"}]}]}')
+    with pytest.raises(AlreadyExists):
+        await engine.create_volume_group("vg", [devices[0].rsplit("/", 1)[1]], Options())
+    (vgs,) = _commands(tmp_path)
+    assert vgs.startswith("vgs ") and "--devices" not in vgs
+
+
+async def test_a_new_vg_is_the_one_on_its_own_devices(host, tmp_path):
+    """Its UUID comes from LVM's report of exactly the devices vgcreate was given."""
+    engine = host(ORPHANS)
+    devices = _pv_names(ORPHANS)
+    engine.store.publish([Lun(wwid=d.rsplit("/", 1)[1], device=d, size=64 << 20)
+                          for d in devices])
+    (tmp_path / "vgs.json").write_text('{"report": [{"vg": []}]}')
+    script = tmp_path / "lvm"
+    script.write_text(script.read_text().replace(
+        "  vgs)", "  vgs) [[ \" $* \" == *\" --devices \"* ]] && "
+        "echo '{\"report\": [{\"vg\": [{\"vg_name\": \"vg\", \"vg_uuid\": "
+        "\"ours\"}]}]}' && exit 0;"))
+    assert await engine.create_volume_group("vg", [devices[0].rsplit("/", 1)[1]],
+                                            Options()) == "ours"
+    reads = [c for c in _commands(tmp_path) if c.startswith("vgs ")]
+    assert "--devices" not in reads[0] and f"--devices {devices[0]} " in reads[1]
 
 
 def test_the_vgs_under_root_through_a_luks_device(tmp_path):

@@ -70,6 +70,8 @@ class LvmMixin:
     def _lvm_init(self) -> None:
         self.lvm = Lvm(self.runner)
         self._vg_locks: dict[str, asyncio.Lock] = {}
+        # one VG creation at a time on the host: from the name's check to vgcreate
+        self._vg_create_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
         self._backup_task: asyncio.Task | None = None
         self._pending_vgs: set[str] = set()
@@ -465,13 +467,6 @@ class LvmMixin:
         await self.lvm.add_devices(devices)
         return devices
 
-    def _vg_named(self, name: str) -> VolumeGroup:
-        found = next((vg for vg in self.store.all(VolumeGroup).values() if vg.name == name),
-                     None)
-        if found is None:
-            raise NotFound(f"volume group {name} did not appear")
-        return found
-
     async def _after_change(self, vg_name: str, labelled: list[str] = (),
                             removed: bool = False) -> None:
         """Read the VG again; for devices whose PV label was written or wiped, have
@@ -599,10 +594,14 @@ class LvmMixin:
     # ---- volume groups ----
 
     async def create_volume_group(self, name: str, devices: list[str], opts: Options) -> str:
+        """On completion exactly one VG on the host has `name`: this one, made of
+        `devices`. Creations run one at a time, each asking LVM (over every device,
+        not only the new ones `vgcreate` is limited to) whether the name is taken."""
         if any(vg.name == name for vg in self.store.all(VolumeGroup).values()):
             raise AlreadyExists(f"a volume group named {name} exists")
         wipe = bool(opts.get("wipe"))
-        async with self._vg_lock(name):
+        async with self._vg_create_lock, self._vg_lock(name):
+            await self._name_free(name)
             taken = await asyncio.to_thread(self._take_devices, devices, wipe)
             nodes = [device for device, _ in taken]
             extent = ["-s", f"{opts['extent-size']}b"] if "extent-size" in opts else []
@@ -612,8 +611,16 @@ class LvmMixin:
                 await self.lvm.change(f"create volume group {name}", "vgcreate", "--addtag",
                                       MANAGED_TAG, *extent, "--", name, *nodes, devices=nodes)
                 await self.intents.step(intent, "vgcreate-done")
+            uuid = await self.lvm.vg_uuid_on(name, nodes)
             await self._after_change(name, nodes)
-            return self._vg_named(name).uuid
+            return uuid
+
+    async def _name_free(self, name: str) -> None:
+        """AlreadyExists when LVM sees a VG of that name on any device (our model
+        may not know it yet: made outside a moment ago, or by a creation that has
+        just finished)."""
+        if name in await self.lvm.vg_names():
+            raise AlreadyExists(f"a volume group named {name} exists")
 
     async def remove_volume_group(self, vg: str, opts: Options) -> None:
         found = resolve.volume_group(self.store, vg)

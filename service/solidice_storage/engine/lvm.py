@@ -212,6 +212,30 @@ class Lvm:
             log.warning("cannot remove %s (LVM's tools may miss new PVs until "
                         "`pvscan --cache`): %s", self.hints_file, error)
 
+    async def vg_names(self) -> set[str]:
+        """The names of every VG LVM finds, on any device it may use (no
+        `--devices`: the administrator's devices file still applies)."""
+        result = await self.run("vgs", "--reportformat", "json", "-o", "vg_name",
+                                timeout=REPORT_TIMEOUT)
+        if not result.ok and not (result.returncode == ECMD_FAILED
+                                  and result.stdout.strip().startswith("{")):
+            raise error_for(result, "list the volume groups")
+        return {row.get("vg_name", "") for row in parse_report(result.stdout).vgs}
+
+    async def vg_uuid_on(self, name: str, devices: list[str]) -> str:
+        """The UUID of VG `name` as LVM reports it on exactly `devices` (the PVs a
+        vgcreate was given): that VG, whatever else bears its name."""
+        result = await self.run("vgs", "--reportformat", "json", "-o", "vg_name,vg_uuid",
+                                devices=devices, timeout=REPORT_TIMEOUT)
+        if not result.ok:
+            raise error_for(result, f"read volume group {name}")
+        uuids = {row.get("vg_uuid") for row in parse_report(result.stdout).vgs
+                 if row.get("vg_name") == name}
+        if len(uuids) != 1:
+            raise Failed(f"volume group {name} is not on {', '.join(devices)} after "
+                         "vgcreate")
+        return uuids.pop()
+
     async def report(self, vg_names: tuple[str, ...] | list[str] = (),
                      devices: tuple[str, ...] | list[str] = ()) -> tuple[Report, Result]:
         """One fullreport: every VG (and the orphan PVs), or only `vg_names`."""
