@@ -589,3 +589,33 @@ def test_whole_extents_round_up():
     from solidice_storage.engine.lvm import extents
     assert [extents(n, 4 << 20) for n in (1, 4 << 20, (4 << 20) + 1, 4194305)] == \
         [1, 1, 2, 2]
+
+
+async def test_a_grown_pv_is_resized_with_our_config_and_its_vgs_devices(tmp_path):
+    """Rescan's pvresize is an LVM command like the others: our --config, the VG's
+    devices, the VG's lock, LVM's errors mapped."""
+    from solidice_storage.engine.runner import Runner
+    log = tmp_path / "argv.log"
+    script = tmp_path / "lvm"
+    script.write_text(FAKE_LVM.replace('echo "$1" >> @LOG@', 'echo "$*" >> @LOG@')
+                      .replace("@LOG@", str(log))
+                      .replace("@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
+    script.chmod(0o755)
+    engine = HostEngine(Runner({"lvm": str(script)}), sysfs=tmp_path / "sys")
+    pv_devices = sorted(row["pv_name"] for row in
+                        parse_report(captured("lvm-fullreport-all.txt").stdout).pvs)
+    wwids = [device.rsplit("/", 1)[1] for device in pv_devices]
+
+    def disks(grown: int) -> list[Disk]:
+        return [Disk(name=f"dm-{i}", node=device, size=(64 << 20) + (grown if i == 0 else 0),
+                     wwid=wwid, multipath=True, status="pv", fs_type="LVM2_member")
+                for i, (device, wwid) in enumerate(zip(pv_devices, wwids))]
+    engine._disks = disks(0)
+    await engine.refresh_lvm()
+    engine._read_host = lambda: (disks(32 << 20), [], {})
+    log.write_text("")
+    await engine.rescan({})
+    (resize,) = [line for line in log.read_text().splitlines()
+                 if line.startswith("pvresize")]
+    assert resize == (f"pvresize --config {CONFIG} --devices {','.join(pv_devices)} "
+                      f"-- {pv_devices[0]}")

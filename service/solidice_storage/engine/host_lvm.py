@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import validation
 from ..errors import (AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, NotFound,
-                      NotSupported)
+                      NotSupported, StorageError)
 from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
 from . import blockdev, lvm_derive, resolve
@@ -592,6 +592,24 @@ class LvmMixin:
         return done
 
     # ---- volume groups ----
+
+    async def resize_pv(self, device: str) -> None:
+        """The PV on `device` takes its LUN's new size (after a rescan found the LUN
+        grown), under its VG's lock and with the VG's devices; a failure is logged:
+        the LUN is bigger, the PV still works at its old size."""
+        pv = next((pv for pv in self.store.all(PhysicalVolume).values()
+                   if pv.device == device), None)
+        vg = self.store.get(VolumeGroup, pv.volume_group) \
+            if pv is not None and pv.volume_group else None
+        async with self._vg_lock(vg.name) if vg else contextlib.nullcontext():
+            devices = list(dict.fromkeys([*(self._pv_devices(vg) if vg else []), device]))
+            try:
+                await self.lvm.change(f"resize the physical volume on {device}",
+                                      "pvresize", "--", device, devices=devices)
+            except StorageError as error:
+                log.warning("%s", error)
+                return
+            await self.refresh_lvm([vg.name] if vg else None)
 
     async def create_volume_group(self, name: str, devices: list[str], opts: Options) -> str:
         """On completion exactly one VG on the host has `name`: this one, made of
