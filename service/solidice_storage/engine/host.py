@@ -419,8 +419,10 @@ class HostEngine(LvmMixin, UnavailableEngine):
         """The WWID of the LUN a device node is (a map or an unpathed disk), or None
         when the device is a path of a map or no LUN at all: LVM must only ever use
         the map of a multipathed LUN, never one of its paths."""
-        name = os.path.basename(os.path.realpath(device))
-        disk = next((d for d in self._disks if d.name == name), None)
+        resolved = os.path.realpath(device)
+        name = os.path.basename(resolved)
+        disk = next((d for d in self._disks if d.name == name or d.node in (device, resolved)),
+                    None)
         return disk.wwid if disk is not None and self._is_lun(disk) else None
 
     def device_for_wwid(self, wwid: str) -> str:

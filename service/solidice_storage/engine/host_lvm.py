@@ -56,6 +56,17 @@ def _listdir(directory: Path) -> list[str]:
         return []
 
 
+def _same_pv(row: dict[str, str], pvs: dict[str, str | None] | None) -> bool:
+    """Whether a report row's PV is the one recorded for its device (no record of
+    one, or no UUID recorded: any). A PV relabelled since is left alone, logged."""
+    expected = (pvs or {}).get(row.get("pv_name", ""))
+    if expected is None or row.get("pv_uuid") == expected:
+        return True
+    log.warning("%s carries PV %s, not the recorded %s: left alone", row.get("pv_name"),
+                row.get("pv_uuid"), expected)
+    return False
+
+
 def _int(value: str) -> int:
     try:
         return int(value or 0)
@@ -489,7 +500,8 @@ class LvmMixin:
         cancelled), or the daemon dies before it completes, exactly those labels
         that ended up in no VG are wiped again, and nothing else is touched."""
         labelled = [device for device, orphan in taken if not orphan]
-        intent = await self.intents.begin(kind, name=vg_name, labelled=labelled)
+        intent = await self.intents.begin(kind, name=vg_name, labelled=labelled,
+                                          ids=self._identities(labelled))
         try:
             yield intent
         except BaseException:
@@ -502,9 +514,11 @@ class LvmMixin:
             raise
         await self.intents.end(intent)
 
-    async def _unlabel_orphans(self, devices: list[str]) -> list[str]:
+    async def _unlabel_orphans(self, devices: list[str],
+                               pvs: dict[str, str | None] | None = None) -> list[str]:
         """pvremove those of `devices` that carry a PV label in no VG; the ones
-        now in a VG (the change did complete) are left alone."""
+        now in a VG (the change did complete) are left alone, and so is a device
+        whose PV is not the one `pvs` names for it (device → PV UUID)."""
         if not devices:
             return []
         present = [device for device in devices if _exists(device)]   # a LUN may be gone
@@ -512,7 +526,8 @@ class LvmMixin:
             return []
         report, _ = await self.lvm.report(devices=present)
         orphans = sorted(row["pv_name"] for row in report.pvs
-                         if not row.get("vg_uuid") and row.get("pv_name") in present)
+                         if not row.get("vg_uuid") and row.get("pv_name") in present
+                         and _same_pv(row, pvs))
         if orphans:
             await self.lvm.change("wipe the labels of an unfinished change", "pvremove",
                                   "-y", "--", *orphans, devices=orphans)
@@ -520,6 +535,45 @@ class LvmMixin:
             log.info("wiped the PV labels an unfinished change left on %s",
                      ", ".join(orphans))
         return orphans
+
+    def _identities(self, devices: list[str],
+                    vg: VolumeGroup | None = None) -> dict[str, dict[str, str | None]]:
+        """What a recovery finds each device by (a name like /dev/sdb may belong to
+        another disk after a reboot): its LUN's WWID and, when it is a PV of `vg`
+        already, the PV's UUID."""
+        pvs = {pv.device: pv.uuid for key in (vg.physical_volumes if vg else ())
+               if (pv := self.store.get(PhysicalVolume, key)) is not None}
+        return {device: {"wwid": self.lun_for_device(device), "pv": pvs.get(device)}
+                for device in devices}
+
+    def _recorded_devices(self, intent: Intent) -> tuple[list[str], dict[str, str | None]]:
+        """The devices a record names, each found again by its LUN's WWID: their
+        nodes now, and the PV UUID each must carry (None: any). A device whose LUN
+        is not on the host now, or that was recorded without one, is left alone."""
+        named = intent.data.get("labelled", intent.data.get("devices", []))
+        ids = intent.data.get("ids")
+        ids = ids if isinstance(ids, dict) else {}
+        nodes, pvs = [], {}
+        for device in named if isinstance(named, list) else []:
+            ident = ids.get(device) if isinstance(device, str) else None
+            wwid = ident.get("wwid") if isinstance(ident, dict) else None
+            if not isinstance(wwid, str) or not wwid:
+                log.warning("intent record %s names %r without its LUN: left alone",
+                            intent.path, device)
+                continue
+            try:
+                node = self.device_for_wwid(wwid)
+            except NotFound:
+                log.warning("intent record %s: LUN %s (was %s) is not on this host now; "
+                            "%s left alone", intent.path, wwid, device, device)
+                continue
+            if node != device:
+                log.warning("intent record %s: LUN %s was %s and is %s now: acting on %s",
+                            intent.path, wwid, device, node, node)
+            pv = ident.get("pv")
+            nodes.append(node)
+            pvs[node] = pv if isinstance(pv, str) else None
+        return nodes, pvs
 
     async def _recover(self, pending: list[Intent] | None = None) -> None:
         """Finish or undo the LVM changes a daemon that died mid-way left recorded
@@ -549,16 +603,16 @@ class LvmMixin:
         # create-vg, extend-vg: the labels this change wrote ("labelled");
         # remove-vg, remove-pv: the labels the caller asked to remove ("devices").
         # Either way: wipe those left in no VG, leave the rest.
-        named = intent.data.get("labelled", intent.data.get("devices", []))
-        devices = [d for d in named if isinstance(d, str) and d.startswith("/dev/")]
+        devices, pvs = self._recorded_devices(intent)
         done = []
         if intent.kind == "remove-pv":
-            done = await self._finish_pv_removal(intent.data.get("name"), devices)
-        if wiped := await self._unlabel_orphans(devices):
+            done = await self._finish_pv_removal(intent.data.get("name"), devices, pvs)
+        if wiped := await self._unlabel_orphans(devices, pvs):
             done.append(f"wiped the labels on {', '.join(wiped)}")
         return "; ".join(done) or "nothing to undo"
 
-    async def _finish_pv_removal(self, vg_name, devices: list[str]) -> list[str]:
+    async def _finish_pv_removal(self, vg_name, devices: list[str],
+                                 pvs: dict[str, str | None]) -> list[str]:
         """A PV removal cut short: a move still in the VG's metadata is aborted
         (`--atomic`: every extent goes back where it was, and the PV stays, with
         its data); a PV still in the VG and empty leaves it, as the caller asked."""
@@ -585,7 +639,7 @@ class LvmMixin:
         for row in report.pvs:
             device = row.get("pv_name")
             if device in devices and row.get("vg_name") == name and len(members) > 1 \
-                    and not _int(row.get("pv_used")):
+                    and not _int(row.get("pv_used")) and _same_pv(row, pvs):
                 await self.lvm.change(f"take {device} out of {name}", "vgreduce", "--",
                                       name, device, devices=members)
                 done.append(f"took the empty {device} out of {name}")
@@ -654,7 +708,8 @@ class LvmMixin:
                 raise Busy(f"volume group {found.name} has open logical volumes: "
                            f"{', '.join(open_lvs)}")
             devices = self._pv_devices(found)
-            intent = await self.intents.begin("remove-vg", name=found.name, devices=devices)
+            intent = await self.intents.begin("remove-vg", name=found.name, devices=devices,
+                                              ids=self._identities(devices, found))
             await self.lvm.change(f"remove volume group {found.name}", "vgremove", "-y",
                                   "-f", "--", found.name, devices=devices)
             await self.intents.step(intent, "vgremove-done")
@@ -710,7 +765,8 @@ class LvmMixin:
         aborted move leaves every extent where it was), then the PV leaves the VG."""
         async with self._vg_lock(found.name):
             intent = await self.intents.begin("remove-pv", name=found.name,
-                                              devices=[target.device], move=True)
+                                              devices=[target.device], move=True,
+                                              ids=self._identities([target.device], found))
             try:
                 await self._move_off(found, target, job, intent)
             except BaseException:
@@ -767,7 +823,8 @@ class LvmMixin:
         devices = self._pv_devices(found)
         if intent is None:
             intent = await self.intents.begin("remove-pv", name=found.name,
-                                              devices=[target.device])
+                                              devices=[target.device],
+                                              ids=self._identities([target.device], found))
         await self.lvm.change(f"take {target.device} out of {found.name}", "vgreduce",
                               "--", found.name, target.device, devices=devices)
         await self.intents.step(intent, "vgreduce-done")
