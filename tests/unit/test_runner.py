@@ -86,8 +86,8 @@ async def test_long_moves_leave_the_slots_to_short_commands_and_aborts():
     """N moves of hours on a tool limited to N: a report, a change and an abort
     still run at once (moves take no shared slot)."""
     runner = Runner({"sleep": "/bin/sleep", "true": "/bin/true"}, limits={"sleep": 2})
-    moves = [asyncio.ensure_future(runner.run_lines("sleep", "30", timeout=60,
-                                                    on_line=lambda line: None, long_running=True))
+    moves = [asyncio.ensure_future(runner.run_lines(
+        "sleep", "30", timeout=60, on_line=lambda line: None, long_running=True))
              for _ in range(2)]
     await asyncio.sleep(0.3)                     # both under way
     try:

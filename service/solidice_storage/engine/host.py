@@ -421,8 +421,8 @@ class HostEngine(LvmMixin, UnavailableEngine):
         the map of a multipathed LUN, never one of its paths."""
         resolved = os.path.realpath(device)
         name = os.path.basename(resolved)
-        disk = next((d for d in self._disks if d.name == name or d.node in (device, resolved)),
-                    None)
+        disk = next((d for d in self._disks
+                     if d.name == name or d.node in (device, resolved)), None)
         return disk.wwid if disk is not None and self._is_lun(disk) else None
 
     def device_for_wwid(self, wwid: str) -> str:
