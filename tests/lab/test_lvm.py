@@ -424,3 +424,62 @@ async def test_with_a_devices_file_our_pvs_are_in_it_and_lvm_tools_see_them(
         assert run("pvs", "--devices", device, device, check=False).returncode != 0
     await settled(bus, lambda o: vg_path not in o and not objects_of(o, "PhysicalVolume"),
                   "the VG and its PVs gone")
+
+
+def vg_names_everywhere() -> list[str]:
+    """Every VG name LVM finds on any device (no --devices: what the host sees)."""
+    return lvm("vgs", "--noheadings", "-o", "vg_name").stdout.split()
+
+
+def pv_label_on(wwid: str) -> bool:
+    return run("pvs", "--devices", f"/dev/mapper/{wwid}", f"/dev/mapper/{wwid}",
+               check=False).returncode == 0
+
+
+async def test_two_concurrent_creates_of_one_name_make_one_volume_group(bus, luns):
+    first, second = luns[:2]
+    try:
+        results = await asyncio.gather(*(
+            call(bus, f"{ROOT}/Host", "StoragePool", "CreateVolumeGroup", "sasa{sv}",
+                 VG_NAME, [wwid], {}) for wwid in (first, second)))
+        assert vg_names_everywhere().count(VG_NAME) == 1, vg_names_everywhere()
+        made = [r for r in results if r[0] != "error"]
+        refused = [(wwid, r) for wwid, r in zip((first, second), results)
+                   if r[0] == "error"]
+        assert len(made) == 1 and len(refused) == 1, results
+        (loser, error), = refused
+        assert error[1] == ERROR + "AlreadyExists", error
+        (row,) = [r for r in lvm_report("vgs", "-o", "vg_name,vg_uuid")
+                  if r["vg_name"] == VG_NAME]
+        assert made[0][0] == objpath.path("VolumeGroup", row["vg_uuid"])
+        assert not pv_label_on(loser), f"a PV label was left on {loser}"
+    finally:
+        # two VGs of one name cannot be removed by name: by UUID each
+        for row in lvm_report("vgs", "-o", "vg_name,vg_uuid"):
+            if row["vg_name"] == VG_NAME:
+                lvm("vgremove", "-y", "-f", "--select", f"vg_uuid={row['vg_uuid']}",
+                    check=False)
+
+
+async def test_sizes_round_up_to_whole_extents_whatever_their_bytes(bus, luns, no_drift):
+    (vg_path,) = await call(bus, f"{ROOT}/Host", "StoragePool", "CreateVolumeGroup",
+                            "sasa{sv}", VG_NAME, luns[:2], {})
+    made = await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
+                      "odd", 4 * MiB + 1, {})
+    assert made[0] != "error", made
+    (lv_path,) = made
+
+    def size_of(name: str) -> int:
+        return int(lvm_report("lvs", "-o", "lv_size", "--", f"{VG_NAME}/{name}")[0]
+                   ["lv_size"])
+    assert size_of("odd") == 8 * MiB                  # two 4 MiB extents
+    grown = await call(bus, lv_path, "LogicalVolume", "Extend", "ta{sv}", 4 * MiB + 3, {})
+    assert grown == [], grown
+    assert size_of("odd") == 16 * MiB
+    snap = await call(bus, lv_path, "LogicalVolume", "Snapshot", "sta{sv}", "oddsnap",
+                      4 * MiB + 5, {})
+    assert snap[0] != "error", snap
+    assert size_of("oddsnap") == 8 * MiB
+    objects = await bus.objects()
+    assert objects[lv_path][IFACE + "LogicalVolume"]["Size"] == 16 * MiB
+    assert objects[snap[0]][IFACE + "LogicalVolume"]["Size"] == 8 * MiB

@@ -548,3 +548,74 @@ def test_read_map_reads_the_kernels_map(tmp_path):
     assert read_map("my-vg", "other", str(dev), str(sysfs)) is None
     (block / "dm/name").write_text("someone-else\n")     # the node is another map's
     assert read_map("my-vg", "a-b", str(dev), str(sysfs)) is None
+
+
+async def test_sizes_go_to_lvm_as_whole_extents(tmp_path):
+    """LVM refuses `-L <n>b` unless n is a multiple of 512: create, extend and
+    snapshot name whole extents (`-l`), rounded up (labcap's are 4 MiB)."""
+    from solidice_storage.engine.runner import Runner
+    from solidice_storage.validation import Options
+    log = tmp_path / "argv.log"
+    script = tmp_path / "lvm"
+    script.write_text(FAKE_LVM.replace('echo "$1" >> @LOG@', 'echo "$*" >> @LOG@')
+                      .replace("@LOG@", str(log))
+                      .replace("@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
+    script.chmod(0o755)
+    engine = HostEngine(Runner({"lvm": str(script), "dmsetup": "/bin/true",
+                                "udevadm": "/bin/true"}))
+    await engine.refresh_lvm()
+    MiB = 1 << 20
+
+    def changes() -> list[str]:
+        lines = [line for line in log.read_text().splitlines()
+                 if line.startswith(("lvcreate", "lvextend"))]
+        log.write_text("")
+        return lines
+    with pytest.raises(NotFound):           # the captured report does not show it
+        await engine.create_logical_volume("labcap", "odd", 4 * MiB + 1, Options())
+    (create,) = changes()
+    assert " -l 2 " in f" {create} " and " -L " not in create, create
+    await engine.extend_logical_volume("labcap/lv2", 4 * MiB + 3, Options())
+    (extend,) = changes()
+    assert extend.endswith("-l +2 -- labcap/lv2"), extend
+    with pytest.raises(NotFound):
+        await engine.snapshot_logical_volume("labcap/lv2", "snapx", 4 * MiB + 5,
+                                             Options(), 0)
+    (snapshot,) = changes()
+    assert " -s -l 2 " in snapshot and " -L " not in snapshot, snapshot
+
+
+def test_whole_extents_round_up():
+    from solidice_storage.engine.lvm import extents
+    assert [extents(n, 4 << 20) for n in (1, 4 << 20, (4 << 20) + 1, 4194305)] == \
+        [1, 1, 2, 2]
+
+
+async def test_a_grown_pv_is_resized_with_our_config_and_its_vgs_devices(tmp_path):
+    """Rescan's pvresize is an LVM command like the others: our --config, the VG's
+    devices, the VG's lock, LVM's errors mapped."""
+    from solidice_storage.engine.runner import Runner
+    log = tmp_path / "argv.log"
+    script = tmp_path / "lvm"
+    script.write_text(FAKE_LVM.replace('echo "$1" >> @LOG@', 'echo "$*" >> @LOG@')
+                      .replace("@LOG@", str(log))
+                      .replace("@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
+    script.chmod(0o755)
+    engine = HostEngine(Runner({"lvm": str(script)}), sysfs=tmp_path / "sys")
+    pv_devices = sorted(row["pv_name"] for row in
+                        parse_report(captured("lvm-fullreport-all.txt").stdout).pvs)
+    wwids = [device.rsplit("/", 1)[1] for device in pv_devices]
+
+    def disks(grown: int) -> list[Disk]:
+        return [Disk(name=f"dm-{i}", node=device, size=(64 << 20) + (grown if i == 0 else 0),
+                     wwid=wwid, multipath=True, status="pv", fs_type="LVM2_member")
+                for i, (device, wwid) in enumerate(zip(pv_devices, wwids))]
+    engine._disks = disks(0)
+    await engine.refresh_lvm()
+    engine._read_host = lambda: (disks(32 << 20), [], {})
+    log.write_text("")
+    await engine.rescan({})
+    (resize,) = [line for line in log.read_text().splitlines()
+                 if line.startswith("pvresize")]
+    assert resize == (f"pvresize --config {CONFIG} --devices {','.join(pv_devices)} "
+                      f"-- {pv_devices[0]}")

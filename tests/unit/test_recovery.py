@@ -211,6 +211,9 @@ async def test_an_undone_mount_puts_back_the_record_it_replaced(tmp_path):
 
 VG_UUID = "Fwx8ij-Jkde-xft9-I7a2-I40o-4zPu-V5ViaD"
 MOVED, OTHER = "/dev/mapper/moved", "/dev/mapper/other"
+MOVED_WWID, OTHER_WWID = "36001405" + "m" * 25, "36001405" + "o" * 25
+# what the engine records with a device: its LUN's WWID and its PV's UUID
+MOVED_IDS = {MOVED: {"wwid": MOVED_WWID, "pv": "p1"}}
 
 
 def report(moving: bool, used: int, in_vg: bool = True) -> str:
@@ -259,8 +262,14 @@ def lvm_host(tmp_path, monkeypatch):
     (tmp_path / "aborted.json").write_text(report(moving=False, used=41943040))
     (tmp_path / "reduced.json").write_text(report(moving=False, used=0, in_vg=False))
     monkeypatch.setattr("solidice_storage.engine.host_lvm._exists", lambda path: True)
-    return HostEngine(Runner({"lvm": str(script), "dmsetup": "/bin/true",
-                              "udevadm": "/bin/true"}), state_dir=tmp_path / "state")
+    from solidice_storage.engine.blockdev import Disk
+    engine = HostEngine(Runner({"lvm": str(script), "dmsetup": "/bin/true",
+                                "udevadm": "/bin/true"}), state_dir=tmp_path / "state")
+    engine._disks = [Disk(name=f"dm-{i}", node=node, size=64 << 20, wwid=wwid,
+                          multipath=True, status="pv")
+                     for i, (node, wwid) in enumerate(((MOVED, MOVED_WWID),
+                                                       (OTHER, OTHER_WWID)))]
+    return engine
 
 
 @pytest.mark.parametrize("step, moving, used, commands", [
@@ -274,7 +283,8 @@ async def test_a_pv_removal_killed_mid_move_is_aborted_or_finished(
     (tmp_path / "report.json").write_text(report(False, used))   # fullreport: no pvmove
     (tmp_path / "lvs.json").write_text(report(moving, used))
     intents = Intents(tmp_path / "state")
-    intent = await intents.begin("remove-pv", name="vg", devices=[MOVED], move=True)
+    intent = await intents.begin("remove-pv", name="vg", devices=[MOVED], move=True,
+                                 ids=MOVED_IDS)
     if step != "started":
         await intents.step(intent, step)
     await lvm_host._recover()
@@ -317,10 +327,76 @@ async def test_a_removal_killed_after_its_last_command_only_loses_its_record(
     (tmp_path / "report.json").write_text(text)
     (tmp_path / "lvs.json").write_text(text)
     intents = Intents(tmp_path / "state")
-    intent = await intents.begin(kind, name="vg", devices=[MOVED])
+    intent = await intents.begin(kind, name="vg", devices=[MOVED], ids=MOVED_IDS)
     await intents.step(intent, step)
     await lvm_host._recover()
     changes = [line.split()[0] for line in (tmp_path / "lvm.log").read_text().splitlines()
                if line.split()[0] in ("pvmove", "vgreduce", "pvremove")]
     assert changes == commands
     assert await intents.pending() == []
+
+
+# ---- LVM: devices found again by their LUN, not by their names ----
+
+WWID_1, WWID_2 = "36001405" + "1" * 25, "36001405" + "2" * 25
+
+
+def orphans(*devices: str, uuid: str = "pv-") -> str:
+    """A report of PVs in no VG on `devices`."""
+    return json.dumps({"report": [{"vg": [], "lv": [], "pv": [
+        {"pv_name": device, "pv_uuid": uuid + device.rsplit("/", 1)[1], "pv_size": "67108864",
+         "pv_free": "67108864", "pv_used": "0", "vg_uuid": "", "vg_name": ""}
+        for device in devices]}]})
+
+
+def plain_disks(**names: str):
+    """Disks without multipath, kernel name → WWID, as a scan after a reboot sees them."""
+    from solidice_storage.engine.blockdev import Disk
+    return [Disk(name=name, node=f"/dev/{name}", size=64 << 20, wwid=wwid, status="pv",
+                 fs_type="LVM2_member") for name, wwid in names.items()]
+
+
+def pvremoves(tmp_path) -> list[str]:
+    return [line for line in (tmp_path / "lvm.log").read_text().splitlines()
+            if line.startswith(("pvremove", "vgreduce"))]
+
+
+async def test_a_device_name_now_on_another_lun_is_left_alone(tmp_path, lvm_host, caplog):
+    """Labels written on /dev/sdb (LUN 1) for a VG that never came to be; after a
+    reboot /dev/sdb is LUN 2, an orphan PV of someone else's, and LUN 1 is gone."""
+    (tmp_path / "report.json").write_text(orphans("/dev/sdb"))
+    lvm_host._disks = plain_disks(sdb=WWID_2)
+    intents = Intents(tmp_path / "state")
+    await intents.begin("create-vg", name="vg", labelled=["/dev/sdb"],
+                        ids={"/dev/sdb": {"wwid": WWID_1, "pv": None}})
+    await lvm_host._recover()
+    assert pvremoves(tmp_path) == []
+    assert WWID_1 in caplog.text and "left alone" in caplog.text
+    assert await intents.pending() == []
+
+
+async def test_a_lun_that_moved_to_another_name_is_found_there(tmp_path, lvm_host, caplog):
+    """LUN 1 was /dev/sdb and is now /dev/sdc; /dev/sdb is LUN 2, another orphan."""
+    (tmp_path / "report.json").write_text(orphans("/dev/sdb", "/dev/sdc"))
+    lvm_host._disks = plain_disks(sdb=WWID_2, sdc=WWID_1)
+    intents = Intents(tmp_path / "state")
+    await intents.begin("create-vg", name="vg", labelled=["/dev/sdb"],
+                        ids={"/dev/sdb": {"wwid": WWID_1, "pv": None}})
+    await lvm_host._recover()
+    (pvremove,) = pvremoves(tmp_path)
+    assert pvremove.endswith("-y -- /dev/sdc") and "/dev/sdb" not in pvremove
+    assert "/dev/sdc" in caplog.text
+    assert await intents.pending() == []
+
+
+async def test_a_pv_relabelled_since_the_record_is_left_alone(tmp_path, lvm_host, caplog):
+    """A VG removal recorded PV `old` on LUN 1; the label there now is another PV."""
+    (tmp_path / "report.json").write_text(orphans("/dev/sdb", uuid="new-"))
+    lvm_host._disks = plain_disks(sdb=WWID_1)
+    intents = Intents(tmp_path / "state")
+    intent = await intents.begin("remove-vg", name="vg", devices=["/dev/sdb"],
+                                 ids={"/dev/sdb": {"wwid": WWID_1, "pv": "old-sdb"}})
+    await intents.step(intent, "vgremove-done")
+    await lvm_host._recover()
+    assert pvremoves(tmp_path) == []
+    assert "old-sdb" in caplog.text

@@ -80,3 +80,44 @@ async def test_concurrency_is_capped_per_tool():
     started = time.monotonic()
     await asyncio.gather(*(runner.run("sleep", "0.3", timeout=5) for _ in range(4)))
     assert time.monotonic() - started >= 0.55       # two rounds of two
+
+
+async def test_long_moves_leave_the_slots_to_short_commands_and_aborts():
+    """N moves of hours on a tool limited to N: a report, a change and an abort
+    still run at once (moves take no shared slot)."""
+    runner = Runner({"sleep": "/bin/sleep", "true": "/bin/true"}, limits={"sleep": 2})
+    moves = [asyncio.ensure_future(runner.run_lines(
+        "sleep", "30", timeout=60, on_line=lambda line: None, long_running=True))
+             for _ in range(2)]
+    await asyncio.sleep(0.3)                     # both under way
+    try:
+        started = time.monotonic()
+        for _ in range(3):                       # a report, a change, pvmove --abort
+            await asyncio.wait_for(runner.run("sleep", "0", timeout=5), 5)
+        assert time.monotonic() - started < 3
+        assert not any(move.done() for move in moves)
+    finally:
+        for move in moves:
+            move.cancel()
+        await asyncio.gather(*moves, return_exceptions=True)
+
+
+async def test_waiting_for_a_slot_counts_against_the_timeout():
+    runner = Runner({"sleep": "/bin/sleep"}, limits={"sleep": 1})
+    holder = asyncio.ensure_future(runner.run("sleep", "30", timeout=60))
+    await asyncio.sleep(0.2)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Timeout, match="within 0.5 s"):
+            await asyncio.wait_for(runner.run("sleep", "0", timeout=0.5), 10)
+        assert time.monotonic() - started < 2
+    finally:
+        holder.cancel()
+        await asyncio.gather(holder, return_exceptions=True)
+
+
+def test_the_lvm_concurrency_comes_from_the_configuration():
+    from solidice_storage.config import Config
+    from solidice_storage.engine.host import HostEngine
+    engine = HostEngine(config=Config(lvm_concurrency=7))
+    assert engine.runner.limit("lvm") == 7

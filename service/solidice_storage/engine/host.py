@@ -52,6 +52,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
         self.state_dir = state_dir
         self.intents = Intents(state_dir)   # multi-step changes in progress (intents.py)
         self.runner = runner or Runner()
+        self.runner.set_limit("lvm", self.config.lvm_concurrency)
         self.iscsi = Iscsi(self.runner, intents=self.intents)
         self.jobs = Jobs(self.store)
         self.multipath = False
@@ -128,7 +129,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
             by_name = {disk.name: disk for disk in disks}
             luns = [self._link_lun(self._lun(disk, by_name,
                                              states.get(disk.node.rsplit("/", 1)[1], {})))
-                    for disk in disks if disk.path_of is None]
+                    for disk in disks if self._is_lun(disk)]
             iscsi = [self._session(session) for session in sessions]
             gone = [("Lun", key) for key in self.store.all(Lun)
                     if key not in {lun.wwid for lun in luns}]
@@ -139,6 +140,13 @@ class HostEngine(LvmMixin, UnavailableEngine):
             self.lvm_devices_changed(active_lvs, read_at)
             self.lvm_labels_seen({disk.wwid for disk in disks
                                   if disk.path_of is None and disk.status == "pv"})
+
+    def _is_lun(self, disk: blockdev.Disk) -> bool:
+        """A map, or a disk no map is made of: not a path of a map, nor a path
+        multipathd will claim (udev's DM_MULTIPATH_DEVICE_PATH) whose map it has not
+        made yet. Offered meanwhile, the path could be labelled as a PV, and the map
+        then made over it."""
+        return disk.path_of is None and not (disk.multipath_candidate and self.multipath)
 
     def _read_host(self) -> tuple[list[blockdev.Disk], list[SysSession], dict[str, bool]]:
         """Disks, sessions, and the LVs device-mapper has active (LV UUID → True)."""
@@ -400,12 +408,9 @@ class HostEngine(LvmMixin, UnavailableEngine):
         await self._settle()
         await self.scan()
         for disk in self._disks:
-            grown = disk.path_of is None and disk.size > before.get(disk.wwid, disk.size)
+            grown = self._is_lun(disk) and disk.size > before.get(disk.wwid, disk.size)
             if grown and disk.fs_type == "LVM2_member":
-                result = await self.runner.run("lvm", "pvresize", "--", disk.node,
-                                               timeout=120)
-                if not result.ok:
-                    log.warning("pvresize %s failed: %s", disk.node, result.error_line())
+                await self.resize_pv(disk.node)
         await self.scan()
 
     # ---- for the LVM engine ----
@@ -414,15 +419,17 @@ class HostEngine(LvmMixin, UnavailableEngine):
         """The WWID of the LUN a device node is (a map or an unpathed disk), or None
         when the device is a path of a map or no LUN at all: LVM must only ever use
         the map of a multipathed LUN, never one of its paths."""
-        name = os.path.basename(os.path.realpath(device))
-        disk = next((d for d in self._disks if d.name == name), None)
-        return disk.wwid if disk is not None and disk.path_of is None else None
+        resolved = os.path.realpath(device)
+        name = os.path.basename(resolved)
+        disk = next((d for d in self._disks
+                     if d.name == name or d.node in (device, resolved)), None)
+        return disk.wwid if disk is not None and self._is_lun(disk) else None
 
     def device_for_wwid(self, wwid: str) -> str:
         """The node to use for LUN `wwid`: its map's when multipathed."""
         for candidate in wwid_candidates(wwid):
             for disk in self._disks:
-                if disk.wwid == candidate and disk.path_of is None:
+                if disk.wwid == candidate and self._is_lun(disk):
                     return disk.node
         raise NotFound(f"no LUN {wwid}")
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 from .. import validation
 from ..errors import (AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, NotFound,
-                      NotSupported)
+                      NotSupported, StorageError)
 from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
 from . import blockdev, lvm_derive, resolve
 from .base import MANAGED_TAG
 from .intents import Intent
-from .lvm import CONFIG, Lvm, Report, error_for, parse_report
+from .lvm import Lvm, Report, error_for, extents, parse_report
 
 log = logging.getLogger(__name__)
 BACKUP_DIR = Path("/etc/lvm/backup")
@@ -56,6 +56,17 @@ def _listdir(directory: Path) -> list[str]:
         return []
 
 
+def _same_pv(row: dict[str, str], pvs: dict[str, str | None] | None) -> bool:
+    """Whether a report row's PV is the one recorded for its device (no record of
+    one, or no UUID recorded: any). A PV relabelled since is left alone, logged."""
+    expected = (pvs or {}).get(row.get("pv_name", ""))
+    if expected is None or row.get("pv_uuid") == expected:
+        return True
+    log.warning("%s carries PV %s, not the recorded %s: left alone", row.get("pv_name"),
+                row.get("pv_uuid"), expected)
+    return False
+
+
 def _int(value: str) -> int:
     try:
         return int(value or 0)
@@ -70,6 +81,8 @@ class LvmMixin:
     def _lvm_init(self) -> None:
         self.lvm = Lvm(self.runner)
         self._vg_locks: dict[str, asyncio.Lock] = {}
+        # one VG creation at a time on the host: from the name's check to vgcreate
+        self._vg_create_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
         self._backup_task: asyncio.Task | None = None
         self._pending_vgs: set[str] = set()
@@ -465,13 +478,6 @@ class LvmMixin:
         await self.lvm.add_devices(devices)
         return devices
 
-    def _vg_named(self, name: str) -> VolumeGroup:
-        found = next((vg for vg in self.store.all(VolumeGroup).values() if vg.name == name),
-                     None)
-        if found is None:
-            raise NotFound(f"volume group {name} did not appear")
-        return found
-
     async def _after_change(self, vg_name: str, labelled: list[str] = (),
                             removed: bool = False) -> None:
         """Read the VG again; for devices whose PV label was written or wiped, have
@@ -494,7 +500,8 @@ class LvmMixin:
         cancelled), or the daemon dies before it completes, exactly those labels
         that ended up in no VG are wiped again, and nothing else is touched."""
         labelled = [device for device, orphan in taken if not orphan]
-        intent = await self.intents.begin(kind, name=vg_name, labelled=labelled)
+        intent = await self.intents.begin(kind, name=vg_name, labelled=labelled,
+                                          ids=self._identities(labelled))
         try:
             yield intent
         except BaseException:
@@ -507,9 +514,11 @@ class LvmMixin:
             raise
         await self.intents.end(intent)
 
-    async def _unlabel_orphans(self, devices: list[str]) -> list[str]:
+    async def _unlabel_orphans(self, devices: list[str],
+                               pvs: dict[str, str | None] | None = None) -> list[str]:
         """pvremove those of `devices` that carry a PV label in no VG; the ones
-        now in a VG (the change did complete) are left alone."""
+        now in a VG (the change did complete) are left alone, and so is a device
+        whose PV is not the one `pvs` names for it (device → PV UUID)."""
         if not devices:
             return []
         present = [device for device in devices if _exists(device)]   # a LUN may be gone
@@ -517,7 +526,8 @@ class LvmMixin:
             return []
         report, _ = await self.lvm.report(devices=present)
         orphans = sorted(row["pv_name"] for row in report.pvs
-                         if not row.get("vg_uuid") and row.get("pv_name") in present)
+                         if not row.get("vg_uuid") and row.get("pv_name") in present
+                         and _same_pv(row, pvs))
         if orphans:
             await self.lvm.change("wipe the labels of an unfinished change", "pvremove",
                                   "-y", "--", *orphans, devices=orphans)
@@ -525,6 +535,45 @@ class LvmMixin:
             log.info("wiped the PV labels an unfinished change left on %s",
                      ", ".join(orphans))
         return orphans
+
+    def _identities(self, devices: list[str],
+                    vg: VolumeGroup | None = None) -> dict[str, dict[str, str | None]]:
+        """What a recovery finds each device by (a name like /dev/sdb may belong to
+        another disk after a reboot): its LUN's WWID and, when it is a PV of `vg`
+        already, the PV's UUID."""
+        pvs = {pv.device: pv.uuid for key in (vg.physical_volumes if vg else ())
+               if (pv := self.store.get(PhysicalVolume, key)) is not None}
+        return {device: {"wwid": self.lun_for_device(device), "pv": pvs.get(device)}
+                for device in devices}
+
+    def _recorded_devices(self, intent: Intent) -> tuple[list[str], dict[str, str | None]]:
+        """The devices a record names, each found again by its LUN's WWID: their
+        nodes now, and the PV UUID each must carry (None: any). A device whose LUN
+        is not on the host now, or that was recorded without one, is left alone."""
+        named = intent.data.get("labelled", intent.data.get("devices", []))
+        ids = intent.data.get("ids")
+        ids = ids if isinstance(ids, dict) else {}
+        nodes, pvs = [], {}
+        for device in named if isinstance(named, list) else []:
+            ident = ids.get(device) if isinstance(device, str) else None
+            wwid = ident.get("wwid") if isinstance(ident, dict) else None
+            if not isinstance(wwid, str) or not wwid:
+                log.warning("intent record %s names %r without its LUN: left alone",
+                            intent.path, device)
+                continue
+            try:
+                node = self.device_for_wwid(wwid)
+            except NotFound:
+                log.warning("intent record %s: LUN %s (was %s) is not on this host now; "
+                            "%s left alone", intent.path, wwid, device, device)
+                continue
+            if node != device:
+                log.warning("intent record %s: LUN %s was %s and is %s now: acting on %s",
+                            intent.path, wwid, device, node, node)
+            pv = ident.get("pv")
+            nodes.append(node)
+            pvs[node] = pv if isinstance(pv, str) else None
+        return nodes, pvs
 
     async def _recover(self, pending: list[Intent] | None = None) -> None:
         """Finish or undo the LVM changes a daemon that died mid-way left recorded
@@ -554,16 +603,16 @@ class LvmMixin:
         # create-vg, extend-vg: the labels this change wrote ("labelled");
         # remove-vg, remove-pv: the labels the caller asked to remove ("devices").
         # Either way: wipe those left in no VG, leave the rest.
-        named = intent.data.get("labelled", intent.data.get("devices", []))
-        devices = [d for d in named if isinstance(d, str) and d.startswith("/dev/")]
+        devices, pvs = self._recorded_devices(intent)
         done = []
         if intent.kind == "remove-pv":
-            done = await self._finish_pv_removal(intent.data.get("name"), devices)
-        if wiped := await self._unlabel_orphans(devices):
+            done = await self._finish_pv_removal(intent.data.get("name"), devices, pvs)
+        if wiped := await self._unlabel_orphans(devices, pvs):
             done.append(f"wiped the labels on {', '.join(wiped)}")
         return "; ".join(done) or "nothing to undo"
 
-    async def _finish_pv_removal(self, vg_name, devices: list[str]) -> list[str]:
+    async def _finish_pv_removal(self, vg_name, devices: list[str],
+                                 pvs: dict[str, str | None]) -> list[str]:
         """A PV removal cut short: a move still in the VG's metadata is aborted
         (`--atomic`: every extent goes back where it was, and the PV stays, with
         its data); a PV still in the VG and empty leaves it, as the caller asked."""
@@ -590,7 +639,7 @@ class LvmMixin:
         for row in report.pvs:
             device = row.get("pv_name")
             if device in devices and row.get("vg_name") == name and len(members) > 1 \
-                    and not _int(row.get("pv_used")):
+                    and not _int(row.get("pv_used")) and _same_pv(row, pvs):
                 await self.lvm.change(f"take {device} out of {name}", "vgreduce", "--",
                                       name, device, devices=members)
                 done.append(f"took the empty {device} out of {name}")
@@ -598,11 +647,33 @@ class LvmMixin:
 
     # ---- volume groups ----
 
+    async def resize_pv(self, device: str) -> None:
+        """The PV on `device` takes its LUN's new size (after a rescan found the LUN
+        grown), under its VG's lock and with the VG's devices; a failure is logged:
+        the LUN is bigger, the PV still works at its old size."""
+        pv = next((pv for pv in self.store.all(PhysicalVolume).values()
+                   if pv.device == device), None)
+        vg = self.store.get(VolumeGroup, pv.volume_group) \
+            if pv is not None and pv.volume_group else None
+        async with self._vg_lock(vg.name) if vg else contextlib.nullcontext():
+            devices = list(dict.fromkeys([*(self._pv_devices(vg) if vg else []), device]))
+            try:
+                await self.lvm.change(f"resize the physical volume on {device}",
+                                      "pvresize", "--", device, devices=devices)
+            except StorageError as error:
+                log.warning("%s", error)
+                return
+            await self.refresh_lvm([vg.name] if vg else None)
+
     async def create_volume_group(self, name: str, devices: list[str], opts: Options) -> str:
+        """On completion exactly one VG on the host has `name`: this one, made of
+        `devices`. Creations run one at a time, each asking LVM (over every device,
+        not only the new ones `vgcreate` is limited to) whether the name is taken."""
         if any(vg.name == name for vg in self.store.all(VolumeGroup).values()):
             raise AlreadyExists(f"a volume group named {name} exists")
         wipe = bool(opts.get("wipe"))
-        async with self._vg_lock(name):
+        async with self._vg_create_lock, self._vg_lock(name):
+            await self._name_free(name)
             taken = await asyncio.to_thread(self._take_devices, devices, wipe)
             nodes = [device for device, _ in taken]
             extent = ["-s", f"{opts['extent-size']}b"] if "extent-size" in opts else []
@@ -612,8 +683,16 @@ class LvmMixin:
                 await self.lvm.change(f"create volume group {name}", "vgcreate", "--addtag",
                                       MANAGED_TAG, *extent, "--", name, *nodes, devices=nodes)
                 await self.intents.step(intent, "vgcreate-done")
+            uuid = await self.lvm.vg_uuid_on(name, nodes)
             await self._after_change(name, nodes)
-            return self._vg_named(name).uuid
+            return uuid
+
+    async def _name_free(self, name: str) -> None:
+        """AlreadyExists when LVM sees a VG of that name on any device (our model
+        may not know it yet: made outside a moment ago, or by a creation that has
+        just finished)."""
+        if name in await self.lvm.vg_names():
+            raise AlreadyExists(f"a volume group named {name} exists")
 
     async def remove_volume_group(self, vg: str, opts: Options) -> None:
         found = resolve.volume_group(self.store, vg)
@@ -629,7 +708,8 @@ class LvmMixin:
                 raise Busy(f"volume group {found.name} has open logical volumes: "
                            f"{', '.join(open_lvs)}")
             devices = self._pv_devices(found)
-            intent = await self.intents.begin("remove-vg", name=found.name, devices=devices)
+            intent = await self.intents.begin("remove-vg", name=found.name, devices=devices,
+                                              ids=self._identities(devices, found))
             await self.lvm.change(f"remove volume group {found.name}", "vgremove", "-y",
                                   "-f", "--", found.name, devices=devices)
             await self.intents.step(intent, "vgremove-done")
@@ -685,7 +765,8 @@ class LvmMixin:
         aborted move leaves every extent where it was), then the PV leaves the VG."""
         async with self._vg_lock(found.name):
             intent = await self.intents.begin("remove-pv", name=found.name,
-                                              devices=[target.device], move=True)
+                                              devices=[target.device], move=True,
+                                              ids=self._identities([target.device], found))
             try:
                 await self._move_off(found, target, job, intent)
             except BaseException:
@@ -706,10 +787,9 @@ class LvmMixin:
                 moving.set()
                 job.progress(float(match[1]) / 100)
         noted = asyncio.ensure_future(self._note_moving(intent, moving))
-        move = asyncio.ensure_future(self.lvm.runner.run_lines(
-            "lvm", "pvmove", "--config", CONFIG, "--devices", ",".join(devices),
-            "-i", "1", "--atomic", "--", target.device, timeout=MOVE_TIMEOUT,
-            on_line=progress))
+        move = asyncio.ensure_future(self.lvm.run_long(
+            "pvmove", "-i", "1", "--atomic", "--", target.device, devices=devices,
+            timeout=MOVE_TIMEOUT, on_line=progress))
         cancelled = asyncio.ensure_future(job.cancelled.wait())
         try:
             await asyncio.wait({move, cancelled}, return_when=asyncio.FIRST_COMPLETED)
@@ -743,7 +823,8 @@ class LvmMixin:
         devices = self._pv_devices(found)
         if intent is None:
             intent = await self.intents.begin("remove-pv", name=found.name,
-                                              devices=[target.device])
+                                              devices=[target.device],
+                                              ids=self._identities([target.device], found))
         await self.lvm.change(f"take {target.device} out of {found.name}", "vgreduce",
                               "--", found.name, target.device, devices=devices)
         await self.intents.step(intent, "vgreduce-done")
@@ -770,13 +851,14 @@ class LvmMixin:
             if any(lv.name == name and lv.volume_group == found.uuid
                    for lv in self.store.all(LogicalVolume).values()):
                 raise AlreadyExists(f"{found.name}/{name} exists")
-            rounded = -(-size // found.extent_size) * found.extent_size
+            count = extents(size, found.extent_size)
+            rounded = count * found.extent_size
             if rounded > found.free_size:
                 raise NoSpace(f"volume group {found.name} has {found.free_size} bytes free; "
                               f"{name} needs {rounded}")
             inactive = ["-an", "-Zn"] if opts.get("activate") is False else []
-            await self.lvm.change(f"create {found.name}/{name}", "lvcreate", "-y", "-L",
-                                  f"{size}b", "-n", name, *inactive, "--", found.name,
+            await self.lvm.change(f"create {found.name}/{name}", "lvcreate", "-y", "-l",
+                                  str(count), "-n", name, *inactive, "--", found.name,
                                   devices=self._pv_devices(found))
             made = pv_key = None
             if not inactive:
@@ -796,10 +878,11 @@ class LvmMixin:
             if "expected-size" in opts and found.size != opts["expected-size"]:
                 raise InvalidArgument(f"{found.name} is {found.size} bytes, not the "
                                       f"expected {opts['expected-size']}")
-            await self.lvm.change(f"extend {vg.name}/{found.name}", "lvextend", "-L",
-                                  f"+{size}b", "--", f"{vg.name}/{found.name}",
+            count = extents(size, vg.extent_size)
+            await self.lvm.change(f"extend {vg.name}/{found.name}", "lvextend", "-l",
+                                  f"+{count}", "--", f"{vg.name}/{found.name}",
                                   devices=self._pv_devices(vg))
-            grown = -(-(found.size + size) // vg.extent_size) * vg.extent_size
+            grown = found.size + count * vg.extent_size
             mapped, pv_key = await asyncio.to_thread(self._map_and_pv, vg, found.name) \
                 if found.active and lvm_derive.plain(found) else (None, None)
             if mapped is None or mapped.size != grown or pv_key is None:
@@ -868,9 +951,10 @@ class LvmMixin:
             # lets a restart say which (its crash points prove nothing is half-made)
             intent = await self.intents.begin("snapshot-lv", name=vg.name,
                                               origin=origin.name, snapshot=name)
+            count = extents(size, vg.extent_size)
             try:
                 await self.lvm.change(f"snapshot {vg.name}/{origin.name}", "lvcreate",
-                                      "-y", "-s", "-L", f"{size}b", "-n", name, "--",
+                                      "-y", "-s", "-l", str(count), "-n", name, "--",
                                       f"{vg.name}/{origin.name}",
                                       devices=self._pv_devices(vg))
             finally:

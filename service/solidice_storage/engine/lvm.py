@@ -36,6 +36,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..errors import AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, NotFound, StorageError
 from .runner import Result, Runner
@@ -112,6 +113,21 @@ def error_for(result: Result, doing: str) -> StorageError:
     return Failed(f"cannot {doing}: {reason}")
 
 
+def _argv(command: str, devices: tuple[str, ...] | list[str]) -> list[str]:
+    argv = [command, "--config", CONFIG]
+    if devices:
+        argv += ["--devices", ",".join(devices)]
+    return argv
+
+
+def extents(size: int, extent_size: int) -> int:
+    """Whole extents for `size` bytes, rounded up: what `-l` takes. LVM refuses
+    `-L <n>b` unless n is a multiple of 512 ("Invalid argument for --size")."""
+    if extent_size <= 0:
+        raise Failed("the volume group's extent size is unknown")
+    return -(-size // extent_size)
+
+
 class Lvm:
     def __init__(self, runner: Runner, hints_file: str | None = None) -> None:
         self.runner = runner
@@ -140,10 +156,16 @@ class Lvm:
 
     async def run(self, command: str, *args: str, devices: tuple[str, ...] | list[str] = (),
                   timeout: float = TIMEOUT) -> Result:
-        argv = [command, "--config", CONFIG]
-        if devices:
-            argv += ["--devices", ",".join(devices)]
-        return await self.runner.run("lvm", *argv, *args, timeout=timeout)
+        return await self.runner.run("lvm", *_argv(command, devices), *args,
+                                     timeout=timeout)
+
+    async def run_long(self, command: str, *args: str, devices: tuple[str, ...] | list[str],
+                       timeout: float, on_line: Callable[[str], None]) -> Result:
+        """A command of hours (pvmove), its output line by line: it takes none of
+        the runner's LVM slots, which stay for reports, changes and its abort."""
+        return await self.runner.run_lines("lvm", *_argv(command, devices), *args,
+                                           timeout=timeout, on_line=on_line,
+                                           long_running=True)
 
     async def change(self, doing: str, command: str, *args: str,
                      devices: tuple[str, ...] | list[str] = (),
@@ -189,6 +211,30 @@ class Lvm:
         except OSError as error:
             log.warning("cannot remove %s (LVM's tools may miss new PVs until "
                         "`pvscan --cache`): %s", self.hints_file, error)
+
+    async def vg_names(self) -> set[str]:
+        """The names of every VG LVM finds, on any device it may use (no
+        `--devices`: the administrator's devices file still applies)."""
+        result = await self.run("vgs", "--reportformat", "json", "-o", "vg_name",
+                                timeout=REPORT_TIMEOUT)
+        if not result.ok and not (result.returncode == ECMD_FAILED
+                                  and result.stdout.strip().startswith("{")):
+            raise error_for(result, "list the volume groups")
+        return {row.get("vg_name", "") for row in parse_report(result.stdout).vgs}
+
+    async def vg_uuid_on(self, name: str, devices: list[str]) -> str:
+        """The UUID of VG `name` as LVM reports it on exactly `devices` (the PVs a
+        vgcreate was given): that VG, whatever else bears its name."""
+        result = await self.run("vgs", "--reportformat", "json", "-o", "vg_name,vg_uuid",
+                                devices=devices, timeout=REPORT_TIMEOUT)
+        if not result.ok:
+            raise error_for(result, f"read volume group {name}")
+        uuids = {row.get("vg_uuid") for row in parse_report(result.stdout).vgs
+                 if row.get("vg_name") == name}
+        if len(uuids) != 1:
+            raise Failed(f"volume group {name} is not on {', '.join(devices)} after "
+                         "vgcreate")
+        return uuids.pop()
 
     async def report(self, vg_names: tuple[str, ...] | list[str] = (),
                      devices: tuple[str, ...] | list[str] = ()) -> tuple[Report, Result]:

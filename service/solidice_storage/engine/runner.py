@@ -10,6 +10,8 @@ Each argument list is recorded, so tests can assert what reached a command line.
 
 import asyncio
 import collections
+import contextlib
+import contextvars
 import logging
 import os
 import signal
@@ -38,7 +40,10 @@ TOOLS = {
     "rmdir": "/bin/rmdir",
 }
 # How many of each may run at once: LVM serializes on its own locks, and a flood
-# of iscsiadm or mount processes helps nobody.
+# of iscsiadm or mount processes helps nobody. LVM's comes from the configuration
+# (storage.conf's [lvm] concurrency; HostEngine sets it). A long-running command (a
+# data move, hours) takes no slot: it would starve every report, change and abort;
+# those are bounded by their callers (one move per VG, under the VG's lock).
 LIMITS = {"lvm": 4, "iscsiadm": 2}
 DEFAULT_LIMIT = 4
 # After a timeout the program's group is killed; a process stuck in the kernel (an
@@ -46,6 +51,10 @@ DEFAULT_LIMIT = 4
 # waiting for that: its reaping goes on in the background.
 REAP_WAIT = 5
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+# set by run_lines(long_running=True) for the run it makes (per task, so no other
+# run sees it): that run takes no slot
+_long_running: contextvars.ContextVar[bool] = contextvars.ContextVar("long_running",
+                                                                     default=False)
 
 
 @dataclass(frozen=True)
@@ -65,12 +74,25 @@ class Result:
 
 
 class Runner:
-    def __init__(self, tools: dict[str, str] | None = None, history: int = 1000) -> None:
+    def __init__(self, tools: dict[str, str] | None = None, history: int = 1000,
+                 limits: dict[str, int] | None = None) -> None:
         self.tools = dict(TOOLS if tools is None else tools)
-        self._limits = {name: asyncio.Semaphore(LIMITS.get(name, DEFAULT_LIMIT))
-                        for name in self.tools}
+        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._counts: dict[str, int] = {}
+        wanted = {**LIMITS, **(limits or {})}
+        for name in self.tools:
+            self.set_limit(name, wanted.get(name, DEFAULT_LIMIT))
         #: the argument lists run, newest last (secrets never appear in them)
         self.history: collections.deque[tuple[str, ...]] = collections.deque(maxlen=history)
+
+    def set_limit(self, tool: str, count: int) -> None:
+        """At most `count` runs of `tool` at once (long-running ones aside). Set
+        before the first run: runs under the old limit keep their slots."""
+        self._counts[tool] = count
+        self._limits[tool] = asyncio.Semaphore(count)
+
+    def limit(self, tool: str) -> int:
+        return self._counts.get(tool, DEFAULT_LIMIT)
 
     def missing(self) -> list[str]:
         """Tools whose executable is not there; checked once, at startup."""
@@ -98,9 +120,11 @@ class Runner:
         return result
 
     async def run_lines(self, tool: str, *args: str, timeout: float,
-                        on_line: Callable[[str], None]) -> Result:
+                        on_line: Callable[[str], None],
+                        long_running: bool = False) -> Result:
         """`run`, calling `on_line` with each line of stdout as it comes (progress
-        of a long command). Cancelling the caller kills the program's group."""
+        of a long command). Cancelling the caller kills the program's group.
+        `long_running` (a data move): it takes none of the tool's shared slots."""
         async def collect(process: asyncio.subprocess.Process) -> tuple[str, str]:
             errors = asyncio.ensure_future(process.stderr.read())
             try:
@@ -113,7 +137,11 @@ class Runner:
                 return "".join(lines), (await errors).decode(errors="replace")
             finally:
                 errors.cancel()
-        return await self._run(tool, args, timeout, collect, False)
+        token = _long_running.set(long_running)
+        try:
+            return await self._run(tool, args, timeout, collect, False)
+        finally:
+            _long_running.reset(token)
 
     async def _run(self, tool: str, args: tuple[str, ...], timeout: float,
                    collect: Callable[[asyncio.subprocess.Process], Awaitable[tuple[str, str]]],
@@ -125,14 +153,17 @@ class Runner:
         assert all(isinstance(arg, str) and "\0" not in arg for arg in argv), argv
         self.history.append(argv)
         started = time.monotonic()
-        async with self._limits[tool]:
+        async with self._slot(tool, None if _long_running.get() else self._limits[tool],
+                              timeout):
+            # the wait for a slot came out of the command's time
+            remaining = max(timeout - (time.monotonic() - started), 0.001)
             process = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE if with_stdin
                 else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                 start_new_session=True, env=ENV)
             try:
-                stdout, stderr = await asyncio.wait_for(collect(process), timeout)
+                stdout, stderr = await asyncio.wait_for(collect(process), remaining)
             except (asyncio.TimeoutError, asyncio.CancelledError) as error:
                 _kill_group(process)
                 await _reap(process, argv)
@@ -143,6 +174,25 @@ class Runner:
         result = Result(process.returncode, stdout, stderr)
         _log_result(argv, result, started)
         return result
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, tool: str, slot: asyncio.Semaphore | None, timeout: float):
+        """One of the tool's slots (none for a long-running run), waited for at most
+        `timeout` seconds: past that, Timeout, as if the command had hung."""
+        if slot is None:
+            yield
+            return
+        try:
+            await asyncio.wait_for(slot.acquire(), timeout)
+        except asyncio.TimeoutError:
+            log.warning("%s: no free slot within %g s (%d running)", tool, timeout,
+                        self.limit(tool))
+            raise Timeout(f"{tool} did not finish within {timeout:g} s: it never got to "
+                          f"run, {self.limit(tool)} {tool} commands were running") from None
+        try:
+            yield
+        finally:
+            slot.release()
 
 
 async def _reap(process: asyncio.subprocess.Process, argv: tuple[str, ...]) -> None:

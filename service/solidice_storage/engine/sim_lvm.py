@@ -11,6 +11,7 @@ from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
 from . import resolve
 from .base import MANAGED_TAG
+from .lvm import extents
 from .sim_host import MiB
 from .state import JobHandle, Jobs, StateStore
 
@@ -136,7 +137,7 @@ class SimLvm:
                 return
 
     def _extents(self, vg: VolumeGroup, size: int) -> int:
-        return -(-size // vg.extent_size)
+        return extents(size, vg.extent_size)        # as the host engine asks LVM
 
     def _check_managed(self, vg: VolumeGroup, force: bool) -> None:
         if not vg.managed and not force:
