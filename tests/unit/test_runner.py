@@ -80,3 +80,13 @@ async def test_concurrency_is_capped_per_tool():
     started = time.monotonic()
     await asyncio.gather(*(runner.run("sleep", "0.3", timeout=5) for _ in range(4)))
     assert time.monotonic() - started >= 0.55       # two rounds of two
+
+
+async def test_only_whole_secret_values_are_blanked_never_words_around_them(runner):
+    """A one-letter secret must not blank every 'u' of the message; the secret itself,
+    standing alone or between punctuation, is blanked."""
+    text = "Could not find user u; u,x9 found: 'x9' (x9). x9x9 ux9 x9"
+    result = await runner.run("sh", "-c", 'echo "$1" >&2', "sh", text, timeout=5,
+                              secrets=["u", "x9"])
+    assert result.stderr.strip() == (
+        "Could not find user ****; ****,**** found: '****' (****). x9x9 ux9 ****")
