@@ -3,7 +3,7 @@ on a live session are refused, and a caller that was not authorized never logs i
 
 import pytest
 
-from solidice_storage.engine import sim_host
+from solidice_storage.engine import sim, sim_host, sim_lvm
 from solidice_storage.engine.sim import SimEngine
 from solidice_storage.errors import Busy, NotFound
 from solidice_storage.validation import Options
@@ -14,7 +14,9 @@ CHAP = Options(username="backup", password="backup-secret")
 
 
 @pytest.fixture
-async def engine():
+async def engine(monkeypatch):
+    monkeypatch.setattr(sim_lvm, "STEP", 0)          # simulated steps take no time
+    monkeypatch.setattr(sim, "STEP", 0)
     engine = SimEngine()
     await engine.start()
     yield engine

@@ -25,7 +25,8 @@ from .base import BlockInfo
 from .host_lvm import LVM_KINDS, LvmMixin
 from .intents import Intent, Intents, by_owner
 from .iscsi import (ISCSI_KINDS, SYSFS, Iscsi, PortalResolver, SysSession, literal_portal,
-                    read_sessions)
+                    other_chap_on_a_session, read_sessions)
+from .mountinfo import MOUNTINFO
 from .multipath import parse_dm_status
 from .nfs import NFS_KINDS, NfsMounts
 from .runner import Runner
@@ -263,9 +264,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
         async with self._session_locks.setdefault(key, asyncio.Lock()):
             if self._find_session(target, portal) is not None:
                 if not await self.iscsi.chap_matches(portal, target, opts):
-                    raise Busy(f"a session to {target} through {portal} is logged in "
-                               "already, with other CHAP credentials; log out first to "
-                               "change them")
+                    raise other_chap_on_a_session(target, portal)
                 if "node-startup" not in opts:
                     return key
             job = self.jobs.start("iscsi-login", [], uid, cancelable=False)
@@ -486,7 +485,7 @@ def _mounts_and_partitions(sysfs: Path) -> tuple[frozenset[str], list[blockdev.V
     device numbers in the mount table, read as bytes: a mount point's name may be
     anything), and the partitions udev knows."""
     mounted = set()
-    with open("/proc/self/mountinfo", "rb") as table:
+    with open(MOUNTINFO, "rb") as table:
         for line in table:
             fields = line.split(b" ", 3)
             if len(fields) < 4 or not re.fullmatch(rb"\d+:\d+", fields[2]):

@@ -265,6 +265,11 @@ def chap_values(opts: Options, prefix: str) -> dict[str, str]:
             f"{prefix}.password": opts.get("password", "")}
 
 
+def other_chap_on_a_session(target: str, portal: str) -> Busy:
+    return Busy(f"a session to {target} through {portal} is logged in already, with "
+                "other CHAP credentials; log out first to change them")
+
+
 def _records_hold(target: str, portal: str, values: dict[str, str],
                   iscsi_dir: Path) -> bool:
     """Whether every node record of `target` through `portal` has `values`."""
@@ -426,8 +431,7 @@ class Iscsi:
                 await self._settle_records(intent.data, logged_in=outcome == "logged-in")
             await self.intents.end(intent)
         if outcome == "busy":
-            raise Busy(f"a session to {target} through {portal} is logged in already, "
-                       "with other CHAP credentials; log out first to change them")
+            raise other_chap_on_a_session(target, portal)
         if result is None:
             raise Timeout(f"login to {target} through {portal} did not finish within "
                           f"{timeout} s")
