@@ -3,6 +3,7 @@ commands fail in the guest). A script, run in its own process: rtslib leaks a lo
 file and uses deprecated calls, which the lab suite's strict warnings would refuse.
 
     iscsi_targets.py setup TARGET:LUNS[:chap] ... --portals A,B,C --user U --password P
+                                                  [--wwn W]  (LUN 0's WWN; random without)
     iscsi_targets.py clear
     iscsi_targets.py add-lun TARGET NUMBER --size-mib N     (prints the new LUN's WWN)
     iscsi_targets.py remove-lun TARGET NUMBER
@@ -35,7 +36,8 @@ def setup(args: argparse.Namespace) -> dict[str, list[str]]:
         for number in range(int(count)):
             storage = FileIOStorageObject(f"{short}{number}",
                                           f"{args.directory}/{short}{number}.img",
-                                          size=args.size_mib * MiB)
+                                          size=args.size_mib * MiB,
+                                          wwn=args.wwn if number == 0 else None)
             LUN(tpg, number, storage)
             wwns.setdefault(name, []).append(storage.wwn)
         for address in args.portals.split(","):
@@ -103,6 +105,7 @@ def main() -> None:
     parser.add_argument("--password", default="")
     parser.add_argument("--directory", default="/srv/lab")
     parser.add_argument("--size-mib", type=int, default=64)
+    parser.add_argument("--wwn", default=None, help="LUN 0's WWN (a fixed WWID)")
     args = parser.parse_args()
     if args.action == "setup":
         print(json.dumps(setup(args)))

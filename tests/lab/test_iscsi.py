@@ -225,3 +225,145 @@ async def test_rescan_finds_a_new_lun_and_a_grown_one_with_its_pv(bus, lab):
         Path("/srv/lab/data4.img").unlink(missing_ok=True)
         settle()
         wait_for(lab.data_paths_ready, "the four data LUNs again", 60)
+
+
+# ---- what a logout must not take away, CHAP on a live session, discovery's traces ----
+
+PLAIN_TARGET = "iqn.2026-11.org.solidice.lab:plain"
+PLAIN_WWN = "0badf00d-0000-4000-8000-000000000001"       # blacklisted in lab/multipath.conf
+PLAIN_WWID = "36001405" + PLAIN_WWN.replace("-", "")[:25]
+
+
+def vg_gone(name: str, device: str | None = None) -> None:
+    """A test's VG and PV label removed, whatever state the test left them in."""
+    lvm("vgremove", "-f", "-y", "--", name, check=False)
+    if device is not None:
+        lvm("pvremove", "-f", "-y", "--", device, check=False)
+
+
+@pytest.fixture
+def plain_target(lab):
+    """A target on 127.0.0.1 whose one LUN multipathd ignores (its WWID is
+    blacklisted): a LUN seen as a plain disk. Gone again after the test."""
+    targets_tool("setup", f"{PLAIN_TARGET}:1", "--portals", "127.0.0.1", "--wwn", PLAIN_WWN,
+                 "--size-mib", "32")
+    yield PLAIN_TARGET
+    if (PLAIN_TARGET, "127.0.0.1") in iscsi_sessions():
+        labhost.iscsi_logout(PLAIN_TARGET, "127.0.0.1:3260")
+    run("iscsiadm", "-m", "node", "-T", PLAIN_TARGET, "-o", "delete", check=False)
+    targets_tool("remove-target", PLAIN_TARGET)
+    Path("/srv/lab/plain0.img").unlink(missing_ok=True)
+    settle()
+
+
+async def test_logout_refuses_to_take_a_lun_without_multipath_that_holds_a_pv(
+        bus, plain_target):
+    (path,) = await bus.host("LoginIscsi", "ssa{sv}", "127.0.0.1", PLAIN_TARGET, {})
+    lun = (await bus.objects())[f"{ROOT}/Lun/{PLAIN_WWID}"][IFACE + "Lun"]
+    assert lun["Multipath"] is False and PLAIN_WWID not in multipath_maps(), lun
+    device = lun["Device"]
+    assert device.startswith("/dev/sd"), device
+    try:
+        lvm("pvcreate", "-y", "--", device)
+        lvm("vgcreate", "-y", "labplain", device)
+        lvm("vgchange", "-an", "labplain")
+        settle()
+        error = await bus.host("LogoutIscsi", "ssa{sv}", "127.0.0.1", PLAIN_TARGET, {})
+        assert error[:2] == ("error", "org.solidice.Storage.Error.Busy"), error
+        assert PLAIN_WWID in error[2] and "physical volume" in error[2], error
+        assert (PLAIN_TARGET, "127.0.0.1") in iscsi_sessions()
+        (pv,) = lvm_report("pvs", "-o", "pv_name,vg_name", "--", device)
+        assert pv["vg_name"] == "labplain", pv
+        assert path in await bus.objects()
+    finally:
+        vg_gone("labplain", device)
+
+
+async def test_logout_refuses_to_take_the_last_path_of_a_map_holding_an_inactive_pv(
+        bus, lab, chap_cleanup):
+    (luns,) = await bus.host("EnumerateIscsiLuns", "ssa{sv}", "127.0.0.1", CHAP_TARGET,
+                             chap())
+    (wwn,) = lab.targets.wwns[CHAP_TARGET]
+    wwid = "36001405" + wwn.replace("-", "")[:25]
+    assert luns == [f"{ROOT}/Lun/{wwid}"] and len(multipath_maps()[wwid]) == 1
+    device = f"/dev/mapper/{wwid}"
+    try:
+        lvm("pvcreate", "-y", "--", device)
+        lvm("vgcreate", "-y", "labchap", device)
+        lvm("vgchange", "-an", "labchap")
+        settle()
+        error = await bus.host("LogoutIscsi", "ssa{sv}", "127.0.0.1", CHAP_TARGET, {})
+        assert error[:2] == ("error", "org.solidice.Storage.Error.Busy"), error
+        assert wwid in error[2], error
+        assert (CHAP_TARGET, "127.0.0.1") in iscsi_sessions()
+        assert wwid in multipath_maps()
+    finally:
+        vg_gone("labchap", device)
+
+
+def node_record_lines(target: str, portal: str) -> list[str]:
+    """The lines of every record file iscsiadm keeps for target through portal."""
+    address, port = portal.split(":")
+    lines = []
+    for entry in Path(f"/etc/iscsi/nodes/{target}").glob(f"{address},{port}*"):
+        for record in [entry] if entry.is_file() else list(entry.glob("*")):
+            lines += record.read_text().splitlines()
+    return lines
+
+
+def assert_record_has_the_right_chap(target: str, portal: str) -> None:
+    lines = node_record_lines(target, portal)
+    assert f"node.session.auth.password = {CHAP_PASSWORD}" in lines
+    assert f"node.session.auth.username = {CHAP_USER}" in lines
+    assert "node.session.auth.password = wrong-secret-7" not in lines
+    shown = run("iscsiadm", "-m", "node", "-T", target, "-p", portal).stdout
+    assert f"node.session.auth.username = {CHAP_USER}" in shown
+
+
+async def test_other_chap_credentials_on_a_live_session_are_refused_and_not_stored(
+        bus, chap_cleanup):
+    portal = "127.0.0.2:3260"
+    (path,) = await bus.host("LoginIscsi", "ssa{sv}", "127.0.0.2", CHAP_TARGET, chap())
+    error = await bus.host("LoginIscsi", "ssa{sv}", "127.0.0.2", CHAP_TARGET,
+                           chap(password="wrong-secret-7",
+                                **{"node-startup": Variant("s", "automatic")}))
+    assert error[:2] == ("error", "org.solidice.Storage.Error.Busy"), error
+    assert "log out" in error[2] and "wrong-secret-7" not in error[2], error
+    assert_record_has_the_right_chap(CHAP_TARGET, portal)
+    assert "node.startup = automatic" not in node_record_lines(CHAP_TARGET, portal)
+    assert await bus.host("LoginIscsi", "ssa{sv}", "127.0.0.2", CHAP_TARGET,
+                          chap()) == [path]                  # the same ones: nothing to do
+    # the stored secret still logs in
+    assert await bus.host("LogoutIscsi", "ssa{sv}", "127.0.0.2", CHAP_TARGET, {}) == []
+    run("iscsiadm", "-m", "node", "-T", CHAP_TARGET, "-p", portal, "--login", timeout=90)
+    assert (CHAP_TARGET, "127.0.0.2") in iscsi_sessions()
+    settle()
+
+    # a failed login on the record, with no session, leaves its CHAP values as they were
+    assert await bus.host("LogoutIscsi", "ssa{sv}", "127.0.0.2", CHAP_TARGET, {}) == []
+    wrong = await bus.host("LoginIscsi", "ssa{sv}", "127.0.0.2", CHAP_TARGET,
+                           chap(password="wrong-secret-7"))
+    assert wrong[:2] == ("error", "org.solidice.Storage.Error.Failed"), wrong
+    assert (CHAP_TARGET, "127.0.0.2") not in iscsi_sessions()
+    assert_record_has_the_right_chap(CHAP_TARGET, portal)
+    run("iscsiadm", "-m", "node", "-T", CHAP_TARGET, "-p", portal, "--login", timeout=90)
+    assert (CHAP_TARGET, "127.0.0.2") in iscsi_sessions()
+    settle()
+
+
+def send_targets_text() -> str:
+    return "\n".join(path.read_text(errors="replace")
+                     for path in Path("/etc/iscsi/send_targets").rglob("*") if path.is_file())
+
+
+async def test_discovery_with_chap_leaves_no_credentials_in_iscsids_database(bus):
+    secret = "discovery-secret-5"
+    options = {"username": Variant("s", "lab-discoverer"), "password": Variant("s", secret)}
+    found = await bus.host("DiscoverIscsiTargets", "sa{sv}", "127.0.0.1", options)
+    # LIO asks no discovery CHAP here: either answer will do, the traces are the point
+    assert found[0] != "error" or found[1] == "org.solidice.Storage.Error.Failed", found
+    assert secret not in send_targets_text() and "lab-discoverer" not in send_targets_text()
+    error = await bus.host("DiscoverIscsiTargets", "sa{sv}", "127.0.0.9:3260", options)
+    assert error[:2] == ("error", "org.solidice.Storage.Error.Failed"), error
+    assert secret not in send_targets_text() and "lab-discoverer" not in send_targets_text()
+    assert not Path("/etc/iscsi/send_targets/127.0.0.9,3260/st_config").exists()

@@ -121,3 +121,13 @@ def test_the_lvm_concurrency_comes_from_the_configuration():
     from solidice_storage.engine.host import HostEngine
     engine = HostEngine(config=Config(lvm_concurrency=7))
     assert engine.runner.limit("lvm") == 7
+
+
+async def test_only_whole_secret_values_are_blanked_never_words_around_them(runner):
+    """A one-letter secret must not blank every 'u' of the message; the secret itself,
+    standing alone or between punctuation, is blanked."""
+    text = "Could not find user u; u,x9 found: 'x9' (x9). x9x9 ux9 x9"
+    result = await runner.run("sh", "-c", 'echo "$1" >&2', "sh", text, timeout=5,
+                              secrets=["u", "x9"])
+    assert result.stderr.strip() == (
+        "Could not find user ****; ****,**** found: '****' (****). x9x9 ux9 ****")

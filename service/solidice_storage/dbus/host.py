@@ -68,8 +68,8 @@ class HostInterface(ObjectInterface):
     async def DiscoverIscsiTargets(self, portal: "s", options: "a{sv}") -> "a(ss)":
         opts = check_options("DiscoverIscsiTargets", options)
         portal = validation.portal(portal)
-        await self.ctx.auth.check(actions.ISCSI, {"portal": portal}, opts.interactive)
-        found = await self.ctx.engine.discover_iscsi_targets(portal, opts)
+        uid = await self.ctx.auth.check(actions.ISCSI, {"portal": portal}, opts.interactive)
+        found = await self.ctx.engine.discover_iscsi_targets(portal, opts, uid=uid)
         return [list(pair) for pair in found]
 
     @storage_method()
@@ -85,15 +85,16 @@ class HostInterface(ObjectInterface):
     async def LogoutIscsi(self, portal: "s", target: "s", options: "a{sv}") -> None:
         opts = check_options("LogoutIscsi", options)
         portal, target = validation.portal(portal), validation.iscsi_target(target)
-        await self.ctx.auth.check(actions.ISCSI, {"portal": portal, "target": target},
-                                  opts.interactive)
-        await self.ctx.engine.logout_iscsi(portal, target, opts)
+        uid = await self.ctx.auth.check(actions.ISCSI, {"portal": portal, "target": target},
+                                        opts.interactive)
+        await self.ctx.engine.logout_iscsi(portal, target, opts, uid=uid)
 
     @storage_method()
     async def EnumerateIscsiLuns(self, portal: "s", target: "s", options: "a{sv}") -> "ao":
         opts = check_options("EnumerateIscsiLuns", options)
         portal, target = validation.portal(portal), validation.iscsi_target(target)
-        uid = 0
+        # without authorization (uid None) the engine only reads its sessions
+        uid = None
         logged_in = self._store.get(IscsiSession, IscsiSession(target=target,
                                                                 portal=portal).key)
         if opts.get("login", True) and logged_in is None:

@@ -9,11 +9,11 @@ show up by themselves.
 """
 
 import asyncio
-import ipaddress
 import logging
 import os
-import socket
+import re
 from pathlib import Path
+from typing import Iterable
 
 from .. import __version__, objpath
 from ..config import Config
@@ -24,8 +24,9 @@ from . import blockdev
 from .base import BlockInfo
 from .host_lvm import LVM_KINDS, LvmMixin
 from .intents import Intent, Intents, by_owner
-from .iscsi import (ISCSI_KINDS, SYSFS, Iscsi, SysSession, format_portal, read_sessions,
-                    split_portal)
+from .iscsi import (ISCSI_KINDS, SYSFS, Iscsi, PortalResolver, SysSession, literal_portal,
+                    other_chap_on_a_session, read_sessions)
+from .mountinfo import MOUNTINFO
 from .multipath import parse_dm_status
 from .nfs import NFS_KINDS, NfsMounts
 from .runner import Runner
@@ -37,7 +38,6 @@ from .unavailable import UnavailableEngine
 log = logging.getLogger(__name__)
 SCAN_TIMEOUT = 60
 SETTLE_TIMEOUT = 30          # how long a login waits for its LUNs' maps
-RESOLVE_TIMEOUT = 10
 INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
 
 
@@ -54,6 +54,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
         self.runner = runner or Runner()
         self.runner.set_limit("lvm", self.config.lvm_concurrency)
         self.iscsi = Iscsi(self.runner, intents=self.intents)
+        self.resolver = PortalResolver()    # portal names: never in the default executor
         self.jobs = Jobs(self.store)
         self.multipath = False
         self.iscsi_initiator_name = ""
@@ -104,6 +105,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
 
     async def close(self) -> None:
         self._watch.close()
+        self.resolver.close()
         await self.nfs.close()
         await self._lvm_close()
 
@@ -247,38 +249,32 @@ class HostEngine(LvmMixin, UnavailableEngine):
 
     # ---- iSCSI ----
 
-    async def _resolve(self, portal: str) -> str:
-        """`host:port` with the host as the address iscsid and sysfs use."""
-        address, port = split_portal(portal)
-        try:
-            ipaddress.ip_address(address.partition("%")[0])
-            return portal
-        except ValueError:
-            pass
-        try:
-            infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
-                address, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT)
-        except asyncio.TimeoutError:
-            raise Timeout(f"cannot resolve {address} within {RESOLVE_TIMEOUT} s") from None
-        except OSError as error:
-            raise NotFound(f"cannot resolve portal {address}: {error.strerror or error}") \
-                from None
-        return format_portal(infos[0][4][0], port)
+    async def _resolve(self, portal: str, caller: int) -> str:
+        """`host:port` with the host as the address iscsid and sysfs use; a name is
+        looked up for an authorized `caller` (uid) only, never in the default
+        executor (iscsi.PortalResolver)."""
+        return await self.resolver.resolve(portal, caller)
 
     def _find_session(self, target: str, portal: str) -> SysSession | None:
         return next((s for s in self._sessions
                      if (s.target, s.portal) == (target, portal)), None)
 
-    async def discover_iscsi_targets(self, portal: str, opts: Options) -> list[tuple[str, str]]:
-        return await self.iscsi.discover(await self._resolve(portal), opts)
+    async def discover_iscsi_targets(self, portal: str, opts: Options,
+                                     uid: int = 0) -> list[tuple[str, str]]:
+        return await self.iscsi.discover(await self._resolve(portal, uid), opts)
 
     async def login_iscsi(self, portal: str, target: str, opts: Options, uid: int) -> str:
-        portal = await self._resolve(portal)
+        """A session to `target` through `portal` there; on one that exists,
+        other CHAP credentials than its record's are `Busy` (iscsiadm would store
+        them without the target checking them), the same ones change nothing."""
+        portal = await self._resolve(portal, uid)
         key = IscsiSession(target=target, portal=portal).key
         async with self._session_locks.setdefault(key, asyncio.Lock()):
-            changes = {"node-startup", "username", "password"} & set(opts)
-            if self._find_session(target, portal) is not None and not changes:
-                return key
+            if self._find_session(target, portal) is not None:
+                if not await self.iscsi.chap_matches(portal, target, opts):
+                    raise other_chap_on_a_session(target, portal)
+                if "node-startup" not in opts:
+                    return key
             job = self.jobs.start("iscsi-login", [], uid, cancelable=False)
             return await self.jobs.run(job, self._login(portal, target, opts))
 
@@ -286,7 +282,7 @@ class HostEngine(LvmMixin, UnavailableEngine):
         timeout = opts.get("timeout", ISCSI_TIMEOUT)
         had_session = self._find_session(target, portal) is not None
         try:
-            await self.iscsi.login(portal, target, opts, timeout)
+            await self.iscsi.login(portal, target, opts, timeout, had_session=had_session)
         except Exception:
             if not had_session:
                 await self._drop_failed_login(target, portal)
@@ -341,43 +337,92 @@ class HostEngine(LvmMixin, UnavailableEngine):
             await self.runner.run("udevadm", "settle", f"--timeout={SETTLE_TIMEOUT}",
                                   timeout=SETTLE_TIMEOUT + 5)
 
-    async def logout_iscsi(self, portal: str, target: str, opts: Options) -> None:
-        portal = await self._resolve(portal)
+    async def logout_iscsi(self, portal: str, target: str, opts: Options,
+                           uid: int = 0) -> None:
+        """No session to `target` through `portal`. `NotFound` if there was none;
+        `Busy` (nothing done) if a LUN the logout would take away is in use."""
+        portal = await self._resolve(portal, uid)
         key = IscsiSession(target=target, portal=portal).key
         async with self._session_locks.setdefault(key, asyncio.Lock()):
             await self.scan()
             session = self._find_session(target, portal)
             if session is None:
                 raise NotFound(f"no session to {target} through {portal}")
-            await self.iscsi.flush_maps(self._maps_left_without_paths(session))
+            mounted, partitions = await _off_loop(_mounts_and_partitions, self._sysfs)
+            maps = self._maps_left_without_paths(session, mounted, partitions)
+            await self.iscsi.flush_maps(maps)
             await self.iscsi.logout(session, opts)
             await self._settle()
             await self.scan()
 
-    def _maps_left_without_paths(self, session: SysSession) -> list[str]:
-        """The maps whose every path goes through `session`; `Busy` if one is held."""
+    def _maps_left_without_paths(self, session: SysSession,
+                                 mounted: frozenset[str] = frozenset(),
+                                 partitions: Iterable[blockdev.Volume] = ()) -> list[str]:
+        """The maps to flush before logging out of `session`: those whose every path
+        goes through it. `Busy` if a LUN the logout would take away (such a map, or
+        a disk of the session that multipath leaves alone) is in use: an LVM PV (of
+        any VG, active or not), held by another device, mounted (`mounted`: kernel
+        names), or with a partition that is one of those."""
         by_name = {disk.name: disk for disk in self._disks}
         maps = []
         for disk in self._disks:
-            if not disk.multipath or not disk.slaves:
+            if disk.multipath:
+                going = bool(disk.slaves) and all(
+                    by_name.get(slave) is not None
+                    and by_name[slave].iscsi_session == session.sid for slave in disk.slaves)
+            else:
+                going = disk.path_of is None and disk.iscsi_session == session.sid
+            if not going:
                 continue
-            if all(by_name.get(slave) is not None
-                   and by_name[slave].iscsi_session == session.sid for slave in disk.slaves):
-                if disk.holders:
-                    raise Busy(f"LUN {disk.wwid} behind {session.target} is in use (held by "
-                               f"{', '.join(disk.holders)}); its last path goes through "
-                               f"{session.portal}")
+            if reason := self._in_use(disk, mounted, partitions):
+                raise Busy(f"LUN {disk.wwid} behind {session.target} {reason}; logging "
+                           f"out of {session.portal} would take it away")
+            if disk.multipath:
                 maps.append(disk.node.rsplit("/", 1)[1])
         return maps
 
+    def _in_use(self, disk: blockdev.Disk, mounted: frozenset[str],
+                partitions: Iterable[blockdev.Volume]) -> str:
+        """Why `disk` must not go away, or "". An inactive VG's PV has no holder
+        and no mount: its label (udev's, or the LVM engine's link) is what counts."""
+        lun = self.store.get(Lun, disk.wwid)
+        if disk.status == "pv" or disk.fs_type == "LVM2_member" or \
+                (lun is not None and lun.physical_volume):
+            return "holds an LVM physical volume"
+        if disk.holders:
+            return f"is in use (held by {', '.join(disk.holders)})"
+        if disk.name in mounted:
+            return "is mounted"
+        for part in partitions:
+            if part.parent != disk.name:
+                continue
+            if part.fs_type == "LVM2_member":
+                return f"has a partition {part.name} that holds an LVM physical volume"
+            if part.holders:
+                return f"has a partition {part.name} in use (held by {', '.join(part.holders)})"
+            if part.name in mounted:
+                return f"has a partition {part.name} that is mounted"
+        return ""
+
     async def enumerate_iscsi_luns(self, portal: str, target: str, opts: Options,
-                                   uid: int) -> list[str]:
-        portal = await self._resolve(portal)
+                                   uid: int | None) -> list[str]:
+        """The LUNs of the session to `target` through `portal`. `uid` None: the
+        caller is not authorized, so the portal is matched as written against the
+        sessions there are (no name server asked, no login)."""
+        literal = literal_portal(portal)
+        if literal is not None:
+            session = self.store.get(IscsiSession, IscsiSession(target=target,
+                                                                portal=literal).key)
+            if session is not None:
+                return list(session.luns)
+        if not opts.get("login", True):
+            raise NotFound(f"no session to {target} through {portal}; "
+                           "log in first or leave login true")
+        if uid is None:
+            raise NotFound(f"no session to {target} through {portal} any more")
+        portal = await self._resolve(portal, uid)
         key = IscsiSession(target=target, portal=portal).key
         if self.store.get(IscsiSession, key) is None:
-            if not opts.get("login", True):
-                raise NotFound(f"no session to {target} through {portal}; "
-                               "log in first or leave login true")
             await self.login_iscsi(portal, target, opts, uid)
         session = self.store.get(IscsiSession, key)
         if session is None:
@@ -440,6 +485,23 @@ async def _off_loop(function, *args):
         return await asyncio.wait_for(asyncio.to_thread(function, *args), SCAN_TIMEOUT)
     except asyncio.TimeoutError:
         raise Timeout(f"reading the host's devices took over {SCAN_TIMEOUT} s") from None
+
+
+def _mounts_and_partitions(sysfs: Path) -> tuple[frozenset[str], list[blockdev.Volume]]:
+    """The kernel names of the block devices with a filesystem mounted (by the
+    device numbers in the mount table, read as bytes: a mount point's name may be
+    anything), and the partitions udev knows."""
+    mounted = set()
+    with open(MOUNTINFO, "rb") as table:
+        for line in table:
+            fields = line.split(b" ", 3)
+            if len(fields) < 4 or not re.fullmatch(rb"\d+:\d+", fields[2]):
+                continue
+            device = sysfs / "dev/block" / fields[2].decode()
+            if device.exists():
+                mounted.add(os.path.basename(os.path.realpath(device)))
+    partitions = [volume for volume in blockdev.volumes() if volume.kind == "partition"]
+    return frozenset(mounted), partitions
 
 
 def _used_by(status: str, holders: list[str]) -> str:

@@ -13,13 +13,17 @@ within the caller's `timeout`, and the record's previous values are put back aft
 
 Commands:
 - discovery: `iscsiadm -m discovery -t st -p ADDR:PORT -o nonpersistent` (a query:
-  no records written); with discovery CHAP, `-m discoverydb -t st -p ADDR:PORT -o new`,
-  the credentials into `send_targets/ADDR,PORT/st_config`, then `--discover -o
-  nonpersistent`;
+  no records written); with discovery CHAP, `-m discoverydb -t st -p ADDR:PORT -o new`
+  (unless the portal has a record already), the credentials into
+  `send_targets/ADDR,PORT/st_config`, then `--discover -o nonpersistent`, and the
+  record removed again (or given back its own values): no secret stays behind;
 - login: `-m node -T TARGET -p ADDR:PORT -o new` when no record exists, the record
   edited, then `-m node -T TARGET -p ADDR:PORT --login`; each step noted in an
   intent record (intents.py), so that after a crash the next start finishes the
-  login (a session is there) or undoes it (`recover`);
+  login (a session is there) or undoes it (`recover`). iscsiadm answers a login
+  to a session that exists with "already present" (exit 15) without asking the
+  target anything, so CHAP credentials other than the record's are refused then
+  (`Busy`), and a failed login puts the record's own settings back;
 - logout: `-m session -r SID --logout`, after flushing the multipath maps whose every
   path goes through that session (`multipath -f MAP`), so no pathless map is left
   queueing I/O forever;
@@ -28,8 +32,15 @@ Commands:
 """
 
 import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import ipaddress
+import logging
 import os
 import re
+import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +49,10 @@ from ..errors import Busy, Failed, NotFound, Timeout
 from ..validation import Options
 from . import iscsi_parse
 from .intents import Intent, Intents
-from .runner import Runner
+from .runner import Result, Runner
 from .shared import DISCOVERY_TIMEOUT
 
+log = logging.getLogger(__name__)
 ISCSI_DIR = Path("/etc/iscsi")
 SYSFS = Path("/sys")
 LOGOUT_TIMEOUT = 60
@@ -50,6 +62,12 @@ GRACE = 10                        # beyond iscsid's own bound, before we kill is
 # iscsid's defaults (iscsid.conf): 8 tries of 15 s each
 LOGIN_TRIES_KEY = "node.session.initial_login_retry_max"
 LOGIN_TIMEOUT_KEY = "node.conn[0].timeo.login_timeout"
+RESOLVE_TIMEOUT = 10
+RESOLVE_WORKERS = 2               # threads for portal names (PortalResolver)
+RESOLVE_PER_CALLER = 2            # unfinished lookups a caller (uid) may have
+RESOLVE_QUEUE = 16                # unfinished lookups in all
+NODE_AUTH = "node.session.auth"                   # the CHAP keys' prefixes
+DISCOVERY_AUTH = "discovery.sendtargets.auth"
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,73 @@ def read_sessions(sysfs: Path = SYSFS) -> list[SysSession]:
     return sessions
 
 
+def literal_portal(portal: str) -> str | None:
+    """`portal` as sysfs writes it when its host is an IP address (no name server
+    asked); None when the host is a name."""
+    address, port = split_portal(portal)
+    try:
+        return format_portal(str(ipaddress.ip_address(address)), port)
+    except ValueError:
+        return None
+
+
+class PortalResolver:
+    """Portal names to addresses, in a small pool of threads of its own.
+
+    getaddrinfo cannot be cancelled: a name server that never answers keeps its
+    thread until the resolver library gives up, whatever the caller's timeout. So
+    no lookup runs in the default executor (intent writes, scans and LVM work wait
+    there), and lookups are capped: RESOLVE_PER_CALLER unfinished ones per caller
+    (counted until their thread is free again, not until the caller stops
+    waiting), RESOLVE_QUEUE in all; past that, `Busy`. Only authorized calls
+    resolve a name."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(RESOLVE_WORKERS, thread_name_prefix="portal-resolver")
+        self._unfinished: collections.Counter[int] = collections.Counter()
+
+    async def resolve(self, portal: str, caller: int) -> str:
+        """`host:port` with the host as the address iscsid and sysfs use."""
+        if (literal := literal_portal(portal)) is not None:
+            return literal
+        address, port = split_portal(portal)
+        if self._unfinished[caller] >= RESOLVE_PER_CALLER \
+                or sum(self._unfinished.values()) >= RESOLVE_QUEUE:
+            raise Busy(f"too many portal names being resolved (a name server not "
+                       f"answering?); cannot resolve {address} now, try again later")
+        lookup = self._start(caller, address, port)
+        try:
+            infos = await asyncio.wait_for(asyncio.wrap_future(lookup), RESOLVE_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise Timeout(f"cannot resolve {address} within {RESOLVE_TIMEOUT} s") from None
+        except OSError as error:
+            raise NotFound(f"cannot resolve portal {address}: {error.strerror or error}") \
+                from None
+        return format_portal(infos[0][4][0], port)
+
+    def _start(self, caller: int, address: str, port: int) -> concurrent.futures.Future:
+        """A lookup in the pool, counted against `caller` until its thread is done
+        (or it is dropped from the queue)."""
+        loop = asyncio.get_running_loop()
+        self._unfinished[caller] += 1
+
+        def finished(_: concurrent.futures.Future) -> None:
+            with contextlib.suppress(RuntimeError):        # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._release, caller)
+        lookup = self._pool.submit(lambda: socket.getaddrinfo(address, port,
+                                                              type=socket.SOCK_STREAM))
+        lookup.add_done_callback(finished)
+        return lookup
+
+    def _release(self, caller: int) -> None:
+        self._unfinished[caller] -= 1
+        if self._unfinished[caller] <= 0:
+            del self._unfinished[caller]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 # ---- iscsiadm's record files ----
 
 def node_records(target: str, portal: str, iscsi_dir: Path = ISCSI_DIR) -> list[Path]:
@@ -124,10 +209,21 @@ def node_records(target: str, portal: str, iscsi_dir: Path = ISCSI_DIR) -> list[
     return found
 
 
-def set_record(path: Path, values: dict[str, str]) -> dict[str, str]:
-    """Set `key = value` lines in an iscsiadm record file, atomically; returns the
-    previous values of the keys that were there. Values are checked elsewhere (no
-    control characters), so a value cannot add a line."""
+def read_record(path: Path) -> dict[str, str]:
+    """The `key = value` lines of an iscsiadm record file (the first of a key)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition(" = ")
+        if sep:
+            values.setdefault(key, value)
+    return values
+
+
+def set_record(path: Path, values: dict[str, str | None]) -> dict[str, str]:
+    """Set `key = value` lines in an iscsiadm record file, atomically (a value of
+    None: no such line); returns the previous values of the keys that were there.
+    Values are checked elsewhere (no control characters), so a value cannot add a
+    line."""
     lines = path.read_text().splitlines()
     previous: dict[str, str] = {}
     out = []
@@ -136,10 +232,12 @@ def set_record(path: Path, values: dict[str, str]) -> dict[str, str]:
         if sep and key in values:
             if key not in previous:
                 previous[key] = value
-                out.append(f"{key} = {values[key]}")
+                if values[key] is not None:
+                    out.append(f"{key} = {values[key]}")
             continue                                   # a duplicate: dropped
         out.append(line)
-    missing = [f"{key} = {value}" for key, value in values.items() if key not in previous]
+    missing = [f"{key} = {value}" for key, value in values.items()
+               if key not in previous and value is not None]
     end = next((i for i, line in enumerate(out) if line.startswith("# END RECORD")),
                len(out))
     out[end:end] = missing
@@ -167,6 +265,46 @@ def chap_values(opts: Options, prefix: str) -> dict[str, str]:
             f"{prefix}.password": opts.get("password", "")}
 
 
+def other_chap_on_a_session(target: str, portal: str) -> Busy:
+    return Busy(f"a session to {target} through {portal} is logged in already, with "
+                "other CHAP credentials; log out first to change them")
+
+
+def _records_hold(target: str, portal: str, values: dict[str, str],
+                  iscsi_dir: Path) -> bool:
+    """Whether every node record of `target` through `portal` has `values`."""
+    records = node_records(target, portal, iscsi_dir)
+    return bool(records) and all(
+        all(read_record(record).get(key) == value for key, value in values.items())
+        for record in records)
+
+
+def _chap_changed(before: dict[Path, dict[str, str | None]], chap: dict[str, str]) -> bool:
+    """Whether writing `chap` changed a record's CHAP credentials."""
+    return any(previous.get(key) != value
+               for previous in before.values() for key, value in chap.items())
+
+
+def _put_records_back(before: dict[Path, dict[str, str | None]]) -> None:
+    """Each record's settings as they were, for the records still there."""
+    for record, values in before.items():
+        if values and record.is_file():
+            set_record(record, values)
+
+
+def _put_discovery_record_back(config: Path, before: dict[str, str | None] | None) -> None:
+    """A discovery record made for one call removed; an existing one's values back."""
+    try:
+        if before is None:
+            config.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):      # not empty: not only ours
+                config.parent.rmdir()
+        elif before and config.is_file():
+            set_record(config, before)
+    except OSError as error:
+        log.warning("cannot put the discovery record %s back: %s", config, error)
+
+
 class Iscsi:
     """iscsiadm, driven safely. Reads nothing from memory: the engine does that."""
 
@@ -176,26 +314,59 @@ class Iscsi:
         self.iscsi_dir = iscsi_dir
         self.intents = intents or Intents()
         self._db = asyncio.Lock()          # iscsiadm's database: one writer at a time
+        self._discovery_locks: dict[str, asyncio.Lock] = {}
 
-    def _secrets(self, opts: Options) -> tuple[str, ...]:
-        return tuple(opts.get(key, "") for key in ("username", "password"))
+    @staticmethod
+    def _secrets(opts: Options) -> tuple[str, ...]:
+        """What to blank out of iscsiadm's answers: the secret, never the user name
+        (it is no secret, and a short one would blank parts of words)."""
+        return (opts.get("password", ""),)
 
     async def discover(self, portal: str, opts: Options) -> list[tuple[str, str]]:
+        """The (target, portal) pairs `portal` offers. Discovery writes no record;
+        with CHAP, the credentials live in a discovery record only for the duration
+        of the call: a record made for it is removed after, an administrator's
+        record gets its own values back."""
         timeout = opts.get("timeout", DISCOVERY_TIMEOUT)
-        if chap := chap_values(opts, "discovery.sendtargets.auth"):
-            async with self._db:
+        chap = chap_values(opts, DISCOVERY_AUTH)
+        if not chap:
+            return await self._discover(portal, ("-m", "discovery", "-t", "st", "-p", portal,
+                                                 "-o", "nonpersistent"), timeout, opts)
+        # one CHAP discovery per portal at a time: they share the record
+        async with self._discovery_locks.setdefault(portal, asyncio.Lock()):
+            config, before = await self._discovery_record(portal, chap)
+            try:
+                return await self._discover(portal, (
+                    "-m", "discoverydb", "-t", "st", "-p", portal, "--discover",
+                    "-o", "nonpersistent"), timeout, opts)
+            finally:
+                async with self._db:
+                    await asyncio.to_thread(_put_discovery_record_back, config, before)
+
+    async def _discovery_record(self, portal: str, chap: dict[str, str]
+                                ) -> tuple[Path, dict[str, str | None] | None]:
+        """The portal's discovery record with `chap` in it; returns its path and
+        what to put back (None: the record is new, remove it)."""
+        address, port = split_portal(portal)
+        config = self.iscsi_dir / "send_targets" / f"{address},{port}" / "st_config"
+        async with self._db:
+            existed = await asyncio.to_thread(config.is_file)
+            if not existed:
                 result = await self.runner.run(
                     "iscsiadm", "-m", "discoverydb", "-t", "st", "-p", portal, "-o", "new",
                     timeout=30)
                 if not result.ok:
                     raise iscsi_parse.error_for(result, f"set up discovery on {portal}")
-                address, port = split_portal(portal)
-                config = self.iscsi_dir / "send_targets" / f"{address},{port}" / "st_config"
-                await asyncio.to_thread(set_record, config, chap)
-            command = ("-m", "discoverydb", "-t", "st", "-p", portal, "--discover",
-                       "-o", "nonpersistent")
-        else:
-            command = ("-m", "discovery", "-t", "st", "-p", portal, "-o", "nonpersistent")
+            try:
+                before = await asyncio.to_thread(set_record, config, chap)
+            except OSError:
+                await asyncio.to_thread(_put_discovery_record_back, config,
+                                        None if not existed else {})
+                raise Failed(f"cannot write the discovery record for {portal}") from None
+        return config, ({key: before.get(key) for key in chap} if existed else None)
+
+    async def _discover(self, portal: str, command: tuple[str, ...], timeout: int,
+                        opts: Options) -> list[tuple[str, str]]:
         try:
             result = await self.runner.run("iscsiadm", *command, timeout=timeout,
                                            secrets=self._secrets(opts))
@@ -207,39 +378,60 @@ class Iscsi:
         found = iscsi_parse.parse_nodes(result.stdout)
         return list(dict.fromkeys(found))
 
-    async def login(self, portal: str, target: str, opts: Options, timeout: int) -> None:
+    async def chap_matches(self, portal: str, target: str, opts: Options) -> bool:
+        """Whether the node records of `target` through `portal` hold the CHAP
+        credentials of `opts` already (True when `opts` has none)."""
+        chap = chap_values(opts, NODE_AUTH)
+        if not chap:
+            return True
+        async with self._db:
+            return await asyncio.to_thread(_records_hold, target, portal, chap,
+                                           self.iscsi_dir)
+
+    async def login(self, portal: str, target: str, opts: Options, timeout: int,
+                    had_session: bool = False) -> None:
         """Log in to `target` through `portal`; a session that already exists is
-        success. On failure, a record this call created is deleted again; a
-        record that was there gets its login bounds back. An intent record
-        (`iscsi-login`, no secret in it) lets a restart do the same after a crash."""
-        secrets = self._secrets(opts)
+        success, unless `opts` bring other CHAP credentials than its record's:
+        those were not checked by the target, so `Busy` (log out first). On
+        failure, a record this call created is deleted again; a record that was
+        there gets back the settings it had (CHAP, startup: kept in memory only,
+        never in the intent record) and its login bounds. An intent record
+        (`iscsi-login`, no secret in it) lets a restart do the same after a crash.
+        `had_session`: the engine saw a session; a failed attempt never logs out."""
         node = ("-m", "node", "-T", target, "-p", portal)
-        values = {**chap_values(opts, "node.session.auth"), **login_bounds(timeout)}
+        chap = chap_values(opts, NODE_AUTH)
+        settings: dict[str, str] = dict(chap)
         if "node-startup" in opts:
             startup = opts["node-startup"]
-            values.update({"node.startup": startup, "node.conn[0].startup": startup})
+            settings.update({"node.startup": startup, "node.conn[0].startup": startup})
         async with self._db:
             records = await asyncio.to_thread(node_records, target, portal, self.iscsi_dir)
             intent = await self.intents.begin(LOGIN_KIND, target=target, portal=portal,
                                               created=not records)
-        result = None
+        result, outcome = None, "failed"
+        before: dict[Path, dict[str, str | None]] = {}     # secrets: memory only
         try:
-            await self._prepare(intent, node, values)
-            try:
-                result = await self.runner.run("iscsiadm", *node, "--login",
-                                               timeout=timeout + GRACE, secrets=secrets)
-            except Timeout:
-                result = None        # iscsid was bounded to `timeout`; belt and braces
-            if result is not None and result.returncode in (0, iscsi_parse.ERR_SESS_EXISTS):
+            await self._prepare(intent, node, {**settings, **login_bounds(timeout)},
+                                before)
+            result = await self._attempt(node, timeout, opts)
+            code = None if result is None else result.returncode
+            if code == iscsi_parse.ERR_SESS_EXISTS and _chap_changed(before, chap):
+                outcome = "busy"
+            elif code in (0, iscsi_parse.ERR_SESS_EXISTS):
+                outcome = "logged-in"
                 await self.intents.step(intent, "logged-in")
-            else:
+            elif not had_session:
                 # a failed login can leave iscsid's session for the attempt behind
                 # (a target gone mid-login): stop it, as recovery does
                 await self.runner.run("iscsiadm", *node, "--logout", timeout=LOGOUT_TIMEOUT)
         finally:
             async with self._db:
-                await self._settle_records(intent.data, logged_in=intent.step == "logged-in")
+                if outcome != "logged-in":
+                    await asyncio.to_thread(_put_records_back, before)
+                await self._settle_records(intent.data, logged_in=outcome == "logged-in")
             await self.intents.end(intent)
+        if outcome == "busy":
+            raise other_chap_on_a_session(target, portal)
         if result is None:
             raise Timeout(f"login to {target} through {portal} did not finish within "
                           f"{timeout} s")
@@ -248,9 +440,21 @@ class Iscsi:
         if not result.ok:
             raise iscsi_parse.error_for(result, f"log in to {target} through {portal}")
 
+    async def _attempt(self, node: tuple[str, ...], timeout: int, opts: Options
+                       ) -> Result | None:
+        """iscsiadm's login; None when it outlived the bound given to iscsid."""
+        try:
+            return await self.runner.run("iscsiadm", *node, "--login",
+                                         timeout=timeout + GRACE, secrets=self._secrets(opts))
+        except Timeout:
+            return None              # iscsid was bounded to `timeout`; belt and braces
+
     async def _prepare(self, intent: Intent, node: tuple[str, ...],
-                       values: dict[str, str]) -> None:
-        """The node record, made if missing, with the login's settings (CHAP, bounds)."""
+                       values: dict[str, str],
+                       before: dict[Path, dict[str, str | None]]) -> None:
+        """The node record, made if missing, with the login's settings (CHAP, bounds).
+        `before` gets each existing record's previous settings other than the
+        bounds (None: the line was not there), as each record is written."""
         target, portal = intent.data["target"], intent.data["portal"]
         async with self._db:
             if intent.data["created"]:
@@ -263,10 +467,12 @@ class Iscsi:
                 raise Failed(f"iscsiadm wrote no record for {target} through {portal}")
             bounds = {}
             for record in records:
-                before = await asyncio.to_thread(set_record, record, values)
-                # only the bounds are put back: never a secret into the intent record
-                bounds[str(record)] = {key: before[key] for key in login_bounds(1)
-                                       if key in before}
+                previous = await asyncio.to_thread(set_record, record, values)
+                before[record] = {key: previous.get(key) for key in values
+                                  if key not in login_bounds(1)}
+                # only the bounds are put back from the intent record: never a secret
+                bounds[str(record)] = {key: previous[key] for key in login_bounds(1)
+                                       if key in previous}
             await self.intents.step(intent, "settings-written", bounds=bounds)
 
     async def _settle_records(self, data: dict, logged_in: bool) -> str:

@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import re
 import signal
 import time
 from dataclasses import dataclass
@@ -113,11 +114,8 @@ class Runner:
                 None if stdin is None else stdin.encode())
             return stdout.decode(errors="replace"), stderr.decode(errors="replace")
         result = await self._run(tool, args, timeout, collect, stdin is not None)
-        for secret in secrets:
-            if secret:
-                result = Result(result.returncode, result.stdout.replace(secret, "****"),
-                                result.stderr.replace(secret, "****"))
-        return result
+        return Result(result.returncode, blank_secrets(result.stdout, secrets),
+                      blank_secrets(result.stderr, secrets))
 
     async def run_lines(self, tool: str, *args: str, timeout: float,
                         on_line: Callable[[str], None],
@@ -193,6 +191,18 @@ class Runner:
             yield
         finally:
             slot.release()
+
+
+def blank_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each secret blanked where it stands as a value of its own: not
+    inside a longer run of letters and digits, so a short secret cannot blank
+    parts of the tool's words (a password "u" leaves "Could not" alone)."""
+    for secret in secrets:
+        if secret:
+            before = r"(?<![^\W_])" if secret[0].isalnum() else ""
+            after = r"(?![^\W_])" if secret[-1].isalnum() else ""
+            text = re.sub(before + re.escape(secret) + after, "****", text)
+    return text
 
 
 async def _reap(process: asyncio.subprocess.Process, argv: tuple[str, ...]) -> None:

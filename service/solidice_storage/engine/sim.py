@@ -43,6 +43,8 @@ class SimEngine(SimLvm):
         self.targets = sim_host.targets()
         self.sessions: set[tuple[str, str]] = set()   # (target, portal)
         self.node_startup: dict[tuple[str, str], str] = {}
+        # the node records' CHAP credentials, as a login stored them
+        self.node_chap: dict[tuple[str, str], tuple[str, str]] = {}
         self.dirs = set(sim_host.EXISTING_DIRS)
         self.busy_mounts: set[str] = set()
         self._mounting: set[str] = set()
@@ -201,14 +203,21 @@ class SimEngine(SimLvm):
         if portal not in sim_host.PORTALS:
             raise Failed(f"cannot connect to portal {portal}: connection refused")
 
-    async def discover_iscsi_targets(self, portal: str, opts: Options) -> list[tuple[str, str]]:
+    async def discover_iscsi_targets(self, portal: str, opts: Options,
+                                     uid: int = 0) -> list[tuple[str, str]]:
         await self._reach(portal, opts.get("timeout", DISCOVERY_TIMEOUT))
         return [(name, p) for name, target in self.targets.items()
                 if portal in target.portals for p in target.portals]
 
     async def login_iscsi(self, portal: str, target: str, opts: Options, uid: int) -> str:
-        if (target, portal) in self.sessions and "node-startup" not in opts:
-            return IscsiSession(target=target, portal=portal).key
+        if (target, portal) in self.sessions:
+            given = _chap(opts)
+            if given is not None and given != self.node_chap.get((target, portal)):
+                raise Busy(f"a session to {target} through {portal} is logged in "
+                           "already, with other CHAP credentials; log out first to "
+                           "change them")
+            if "node-startup" not in opts:
+                return IscsiSession(target=target, portal=portal).key
         job = self.jobs.start("iscsi-login", [], uid, cancelable=False)
         return await self.jobs.run(job, self._login(portal, target, opts))
 
@@ -217,17 +226,21 @@ class SimEngine(SimLvm):
         sim_target = self.targets.get(target)
         if sim_target is None or portal not in sim_target.portals:
             raise NotFound(f"portal {portal} offers no target {target}")
-        if sim_target.chap and (opts.get("username"), opts.get("password")) != sim_target.chap:
+        chap = _chap(opts) or self.node_chap.get((target, portal))    # else the record's
+        if sim_target.chap and chap != sim_target.chap:
             raise Failed(f"login to {target} through {portal} failed: authorization "
                          "failure; check the CHAP username and password")
         if "node-startup" in opts:
             self.node_startup[(target, portal)] = opts["node-startup"]
+        if chap is not None:
+            self.node_chap[(target, portal)] = chap
         if (target, portal) not in self.sessions:
             await asyncio.sleep(STEP)
             self._set_session(target, portal, True)
         return IscsiSession(target=target, portal=portal).key
 
-    async def logout_iscsi(self, portal: str, target: str, opts: Options) -> None:
+    async def logout_iscsi(self, portal: str, target: str, opts: Options,
+                           uid: int = 0) -> None:
         if (target, portal) not in self.sessions:
             raise NotFound(f"no session to {target} through {portal}")
         others = {p for t, p in self.sessions if t == target and p != portal}
@@ -239,11 +252,13 @@ class SimEngine(SimLvm):
         self._set_session(target, portal, False)
 
     async def enumerate_iscsi_luns(self, portal: str, target: str, opts: Options,
-                                   uid: int) -> list[str]:
+                                   uid: int | None) -> list[str]:
         if (target, portal) not in self.sessions:
             if not opts.get("login", True):
                 raise NotFound(f"no session to {target} through {portal}; "
                                "log in first or leave login true")
+            if uid is None:                   # not authorized: no login
+                raise NotFound(f"no session to {target} through {portal} any more")
             await self.login_iscsi(portal, target, opts, uid)
         return [lun.wwid for lun in self.targets[target].luns]
 
@@ -352,6 +367,13 @@ class SimEngine(SimLvm):
 
     def cancel_job(self, job_id: int) -> None:
         self.jobs.cancel(job_id)
+
+
+def _chap(opts: Options) -> tuple[str, str] | None:
+    """The CHAP credentials a login was given, or None."""
+    if "username" not in opts and "password" not in opts:
+        return None
+    return opts.get("username", ""), opts.get("password", "")
 
 
 class _NoJob:
