@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from solidice_storage.config import Config
 from solidice_storage.engine.host import HostEngine
 from solidice_storage.engine.intents import Intents, by_owner
 from solidice_storage.engine.iscsi import Iscsi, SysSession, node_records
@@ -140,9 +141,11 @@ def mount_code(local: str, persistent: bool) -> str:
     return ("from solidice_storage.engine.nfs import NfsMounts\n"
             "from solidice_storage.engine.mountinfo import MountEntry\n"
             "from solidice_storage.engine.state import Jobs, StateStore\n"
+            "from solidice_storage.config import Config\n"
             "store = StateStore()\n"
             "nfs = NfsMounts(Runner({**TOOLS, 'mount': str(tmp / 'mount')}), store, "
-            "Jobs(store), tmp / 'state', Intents(tmp / 'state'))\n"
+            "Jobs(store), tmp / 'state', Intents(tmp / 'state'), "
+            "Config(mount_roots=(str(tmp),)))\n"
             "nfs.mount_helper = '/bin/true'\n"
             "nfs.wanted = nfs.config.load()\n"
             "async def refresh():\n"           # the stand-in mount made it, as mount would
@@ -155,7 +158,8 @@ def mount_code(local: str, persistent: bool) -> str:
 
 def nfs_engine(tmp_path) -> NfsMounts:
     store = StateStore()
-    engine = NfsMounts(Runner(dict(TOOLS)), store, Jobs(store), tmp_path / "state")
+    engine = NfsMounts(Runner(dict(TOOLS)), store, Jobs(store), tmp_path / "state",
+                       config=Config(mount_roots=(str(tmp_path),)))   # mounts below it
     engine.wanted = engine.config.load()
     return engine
 
@@ -199,7 +203,7 @@ async def test_an_undone_mount_puts_back_the_record_it_replaced(tmp_path):
     before = Wanted("10.0.0.2", "/old", local, {"persistent": True})
     MountConfig(tmp_path / "state").save({local: before})
     crash_in_child(tmp_path, "nfs-mount:mountpoint-ready", mount_code(local, False))
-    assert MountConfig(tmp_path / "state").load() == {}  # the call ended the record
+    assert MountConfig(tmp_path / "state", (str(tmp_path),)).load() == {}  # the call ended the record
     engine = nfs_engine(tmp_path)
     (intent,) = await engine.intents.pending()
     assert await engine.intents.settle(intent, engine.recover(intent))
