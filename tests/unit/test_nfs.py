@@ -156,7 +156,7 @@ async def test_a_refused_mount_leaves_no_directory_it_created(tmp_path):
         await engine.mount("10.0.0.1", "/x", str(target),
                            _opts(**{"create-mountpoint": True, "persistent": True}), 0)
     assert not (tmp_path / "a").exists()
-    assert engine.wanted == {} and engine.config.load() == {}  # not kept either
+    assert engine.wanted == {} and await asyncio.to_thread(engine.config.load) == {}  # not kept either
     mount = next(argv for argv in engine.runner.history if argv[0].endswith("/mount"))
     assert mount[1:5] == ("-t", "nfs", "-o", "nosuid,nodev,rw,soft,timeo=100,retrans=3,"
                                              "retry=1")
@@ -233,8 +233,9 @@ async def test_records_saved_at_once_are_all_kept(tmp_path):
     for _ in range(5):
         await asyncio.gather(*(engine._record(w.local_path, w) for w in wanted))
         await asyncio.gather(*(engine._record(w.local_path, None) for w in wanted[::2]))
-        assert sorted(engine.config.load()) == sorted(w.local_path for w in wanted[1::2])
-        assert engine.config.load() == engine.wanted
+        loaded = await asyncio.to_thread(engine.config.load)
+        assert sorted(loaded) == sorted(w.local_path for w in wanted[1::2])
+        assert loaded == engine.wanted
     assert not list(engine.config.path.parent.glob("*.tmp"))
 
 
@@ -251,7 +252,7 @@ async def test_a_forced_unmount_stops_a_mount_hanging_on_a_dead_server(tmp_path)
     assert asyncio.get_running_loop().time() - started < 10
     with pytest.raises(Cancelled, match="forced unmount"):
         await mounting
-    assert not target.exists() and engine.wanted == {} and engine.config.load() == {}
+    assert not target.exists() and engine.wanted == {} and await asyncio.to_thread(engine.config.load) == {}
 
 
 # ---- the NFS option string from given defaults (shared.py, pure) ----

@@ -283,7 +283,7 @@ class NfsMounts:
         timeout = wanted.options.get("timeout", self.nfs_defaults.mount_timeout)
         deadline = asyncio.get_running_loop().time() + timeout
         local_path, source = wanted.local_path, f"{wanted.server}:{wanted.remote_path}"
-        if not os.access(self.mount_helper, os.X_OK):
+        if not await asyncio.to_thread(os.access, self.mount_helper, os.X_OK):
             raise NotSupported(f"{self.mount_helper} is not installed on this host "
                                "(Debian's nfs-common)")
         other = {e.local_path: e for e in await asyncio.to_thread(read_mountinfo)}.get(
