@@ -295,10 +295,10 @@ class NfsMounts:
         try:
             if intent is not None:
                 await self.intents.step(intent, "mountpoint-ready", created=created)
+            options = nfs_mount_options(Options(wanted.options), self.nfs_defaults)
             result = await self.runner.run(
-                "mount", "-t", "nfs", "-o", nfs_mount_options(Options(wanted.options),
-                                                     self.nfs_defaults),
-                "--", source, local_path, timeout=max(deadline - _now(), 1))
+                "mount", "-t", "nfs", "-o", options, "--", source, local_path,
+                timeout=max(deadline - _now(), 1))
             if not result.ok:
                 raise _mount_error(result, source, local_path)
             if intent is not None:
