@@ -26,17 +26,13 @@ KNOWN_BLOCKING = [
     ("os.access", "solidice_storage/engine/runner.py", {"_run", "missing", "has"}),
     # a device node's symbolic links resolved (realpath; issue 16's item 1)
     ("os.path.abspath", "solidice_storage/engine/host.py", {"lun_for_device"}),
-    ("os.readlink", "solidice_storage/engine/host.py", {"lun_for_device"}),
-    ("os.stat", "solidice_storage/engine/host.py", {"lun_for_device"}),
     # /etc/lvm/backup looked at in each refresh
     ("os.listdir", "solidice_storage/engine/host_lvm.py", {"_listdir"}),
     ("os.stat", "solidice_storage/engine/host_lvm.py", {"_backup_stamp", "refresh_lvm"}),
     # LVM's hints file removed, its devices file looked for
-    ("os.access", "solidice_storage/engine/lvm.py", {"drop_hints"}),
     ("os.unlink", "solidice_storage/engine/lvm.py", {"drop_hints"}),
     ("os.stat", "solidice_storage/engine/lvm.py", {"_devices_file_in_use"}),
     # iscsiadm's node records listed
-    ("os.access", "solidice_storage/engine/iscsi.py", {"node_records"}),
     ("os.listdir", "solidice_storage/engine/iscsi.py", {"node_records"}),
     ("os.stat", "solidice_storage/engine/iscsi.py", {"node_records"}),
 ]
