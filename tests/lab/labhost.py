@@ -357,7 +357,9 @@ class NfsServer:
 
 def mounted(local_path: str) -> dict[str, str] | None:
     """The /proc/self/mountinfo entry for local_path: source, fstype, options."""
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+    # bytes: a mount point's name need not be UTF-8 (test_nfs.py makes one)
+    table = Path("/proc/self/mountinfo").read_bytes().decode("utf-8", "surrogateescape")
+    for line in table.splitlines():
         fields = line.split()
         if fields[4] == local_path:
             tail = fields[fields.index("-") + 1:]

@@ -64,8 +64,14 @@ async def until(predicate, what: str, timeout: float) -> float:
     return time.monotonic() - started
 
 
+def mount_table() -> list[str]:
+    """/proc/self/mountinfo's lines (a mount point's name need not be UTF-8)."""
+    return Path("/proc/self/mountinfo").read_bytes().decode(
+        "utf-8", "surrogateescape").splitlines()
+
+
 def mount_id(local: str) -> str | None:
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+    for line in mount_table():
         fields = line.split()
         if fields[4] == local:
             return fields[0]
@@ -86,7 +92,7 @@ async def clean(bus):
     for local in await exported_mounts(bus):
         if local.startswith(BASE + "/"):
             await unmount(bus, local, force=True)
-    for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
+    for line in reversed(mount_table()):
         local = line.split()[4]
         if local.startswith(BASE + "/nfs"):
             run("umount", "-f", "-l", local, check=False)
@@ -175,7 +181,7 @@ async def test_refusals(bus, clean):
     assert (full / "data").read_text() == "keep me"
     assert not Path(BASE, "nfs-missing").exists() and not Path(BASE, "nfs-noexport").exists()
     assert not Path(BASE, "nfs-real", "below").exists()
-    assert not [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
+    assert not [line for line in mount_table()
                 if f" {BASE}/nfs" in line]
 
 
@@ -367,7 +373,7 @@ async def test_mount_points_only_below_the_allowed_roots_and_root_only_directori
             assert words in reply[2], (words, reply)
         assert not Path("/root/.ssh/authorized_keys").exists()
         assert not Path(user_dir, "nfs").exists() and not Path(open_dir, "below").exists()
-        assert not [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        assert not [line for line in mount_table()
                     if line.split()[4] in ("/root/.ssh", "/var/spool/cron/crontabs",
                                            f"{user_dir}/nfs", str(open_dir))]
     finally:
