@@ -9,8 +9,9 @@ import ipaddress
 import posixpath
 import re
 import unicodedata
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
+from .config import DEFAULT_MOUNT_ROOTS
 from .errors import InvalidArgument
 
 MAX_SIZE = 2**63 - 1          # LVM's own ceiling (8 EiB); D-Bus `t` goes to 2^64-1
@@ -107,22 +108,25 @@ def devices(values: list[str]) -> list[str]:
     return checked
 
 
-# Mount points that would hide part of the system; their subdirectories too where
-# marked True. /mnt itself stays usable: the FHS makes it the administrator's.
-_SYSTEM_DIRS = {
-    "/": False, "/bin": True, "/boot": True, "/dev": True, "/etc": True,
-    "/home": False, "/lib": True, "/lib32": True, "/lib64": True, "/libx32": True,
-    "/media": False, "/opt": False, "/proc": True, "/root": False, "/run": False,
-    "/sbin": True, "/srv": False, "/sys": True, "/tmp": False, "/usr": True,
-    "/var": False, "/var/lib": False, "/var/log": False, "/var/tmp": False,
-    "/var/cache": False, "/var/spool": False, "/var/lib/solidice-storage": True,
-    "/run/lock": False, "/var/run": True, "/var/lock": True, "/run/user": False,
-    "/run/dbus": True, "/run/udev": True,
-    "/run/lvm": True, "/run/systemd": True,
-}
+# Trees never mounted in, whatever the administrator allows: home directories
+# (a user's files, and root's own: ~/.ssh, ~/.bashrc), the system's trees (cron's
+# spool, /etc), and our own state apart from the mount root we keep there.
+# config.py refuses roots in the first two; this holds even below an added root.
+_NEVER_BELOW = ("/root", "/home", "/var/home", "/run/user", "/etc", "/usr", "/boot",
+                "/proc", "/sys", "/dev", "/run", "/var/run", "/var/spool", "/var/log",
+                "/var/lib/solidice-storage")
+OWN_MOUNT_ROOT = "/var/lib/solidice-storage/mnt"
 
 
-def local_path(value: str) -> str:
+def _below(path: str, directory: str) -> bool:
+    return path.startswith(directory.rstrip("/") + "/")
+
+
+def local_path(value: str, roots: Iterable[str] = DEFAULT_MOUNT_ROOTS) -> str:
+    """A mount point strictly below one of `roots` (config.Config.mount_roots: the
+    defaults and the administrator's [mounts] allowed-roots), never in a home or
+    system directory. Whether the directories on the way are root's only is the
+    engine's question (it looks at them in a child process)."""
     _text(value, "local path")
     if not value.startswith("/"):
         raise InvalidArgument(f"local path {value!r} is not absolute")
@@ -132,10 +136,16 @@ def local_path(value: str) -> str:
     if normal != value:
         raise InvalidArgument(f"local path {value!r} is not normalized; "
                               f"did you mean {normal!r}?")
-    for directory, subtree in _SYSTEM_DIRS.items():
-        if value == directory or (subtree and value.startswith(directory + "/")):
-            raise InvalidArgument(f"local path {value!r} is a system directory; "
-                                  "mount somewhere below /mnt, /srv or /var/lib")
+    roots = tuple(roots)
+    allowed = (f"mounts are allowed only below {', '.join(roots)} (an administrator "
+               "adds others in [mounts] allowed-roots of storage.conf)")
+    if any(value == never or _below(value, never) for never in _NEVER_BELOW) \
+            and not _below(value, OWN_MOUNT_ROOT):
+        raise InvalidArgument(f"local path {value!r} is in a home or system directory; "
+                              f"{allowed}")
+    if not any(_below(value, root) for root in roots):
+        raise InvalidArgument(f"local path {value!r} is not below an allowed root; "
+                              f"{allowed}")
     return value
 
 

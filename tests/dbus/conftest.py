@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from blockbuster import blockbuster_ctx
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
@@ -21,6 +22,19 @@ DATA = Path(__file__).parent / "data"
 NAME = "org.solidice.Storage"
 POLKIT = "org.freedesktop.PolicyKit1"
 NOBODY = 65534
+
+
+@pytest.fixture(autouse=True)
+def blockbuster():
+    """A test fails (BlockingError) when our code in this process blocks the event
+    loop thread on file or socket I/O, a sleep or a lock: here that is the client
+    library (solidice_storage.client) and whatever of ours a test calls. The daemon
+    runs in a child process, out of this guard's reach: the unit tier watches its
+    code. The log may block (it is not ours to judge)."""
+    with blockbuster_ctx("solidice_storage") as watch:
+        for function in watch.functions.values():
+            function.can_block_in("logging/__init__.py", {"emit", "flush"})
+        yield watch
 
 
 @pytest.fixture(scope="session")

@@ -92,7 +92,7 @@ CASES = [
     ("mount missing dir", HOST, "StoragePool", "MountNfs", "sssa{sv}",
      ["nfs.example.com", "/x", "/mnt/nothere", {}], "NotFound"),
     ("mount on a non-empty dir", HOST, "StoragePool", "MountNfs", "sssa{sv}",
-     ["nfs.example.com", "/x", "/mnt", {}], "Busy"),
+     ["nfs.example.com", "/x", "/mnt/archive", {}], "Busy"),
     ("mount bad server", HOST, "StoragePool", "MountNfs", "sssa{sv}",
      ["nfs example", "/x", "/srv/nfs", {}], "InvalidArgument"),
     ("mount server smuggling options", HOST, "StoragePool", "MountNfs", "sssa{sv}",

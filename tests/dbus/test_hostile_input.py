@@ -222,8 +222,9 @@ def local_paths():
         tagged(st.sampled_from(["/mnt/../etc", "/srv/../etc/cron.d", "/mnt/./x",
                                 "/mnt/x/../../root"]), BAD),
         tagged(absolute.map(lambda p: "/mnt" + p), OK),        # NotFound: no such dir
-        tagged(st.sampled_from(["/srv/nfs", "/mnt", "/mnt/iso", "/mnt/new", "/srv/é",
-                                "/mnt/a,suid", "/mnt/a b", "/var/lib/images"]), OK))
+        tagged(st.sampled_from(["/mnt", "/srv", "/var/lib/images"]), BAD),  # not below a root
+        tagged(st.sampled_from(["/srv/nfs", "/mnt/iso", "/mnt/new", "/srv/é",
+                                "/mnt/a,suid", "/mnt/a b"]), OK))
 
 
 def servers():

@@ -82,7 +82,8 @@ def wait_for(predicate: Callable[[], object], what: str, timeout: float = 60,
 class Service:
     """A daemon in the foreground, its output in logs/<name>.log."""
 
-    def __init__(self, name: str, *command: str, env: dict | None = None) -> None:
+    def __init__(self, name: str, *command: str, env: dict | None = None,
+                 umask: int = -1) -> None:
         LOGS.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.log_path = LOGS / f"{name}.log"
@@ -92,7 +93,7 @@ class Service:
         # stop, and the suite must not be in it.
         self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env,
-                                     start_new_session=True)
+                                     start_new_session=True, umask=umask)
 
     @property
     def pid(self) -> int:
@@ -356,7 +357,9 @@ class NfsServer:
 
 def mounted(local_path: str) -> dict[str, str] | None:
     """The /proc/self/mountinfo entry for local_path: source, fstype, options."""
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+    # bytes: a mount point's name need not be UTF-8 (test_nfs.py makes one)
+    table = Path("/proc/self/mountinfo").read_bytes().decode("utf-8", "surrogateescape")
+    for line in table.splitlines():
         fields = line.split()
         if fields[4] == local_path:
             tail = fields[fields.index("-") + 1:]
@@ -376,6 +379,13 @@ def exec_start() -> list[str]:
     return [str(Path(sys.executable).parent / "solidice-storaged"), *command[1:]]
 
 
+def unit_umask() -> int:
+    """The unit's UMask= (systemd's default, 0022, if it sets none)."""
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read(TOP / "systemd/solidice-storaged.service")
+    return int(unit["Service"].get("UMask", "0022"), 8)
+
+
 DAEMON_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}   # what systemd gives
 
@@ -383,7 +393,7 @@ DAEMON_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 def start_daemon(*extra: str, env: dict | None = None) -> Service:
     # --debug: each command the daemon runs goes to its log, for a failed test
     service = Service("solidice-storaged", *exec_start(), "--debug", *extra,
-                      env={**DAEMON_ENV, **(env or {})})
+                      env={**DAEMON_ENV, **(env or {})}, umask=unit_umask())
     try:
         wait_for(lambda: name_owner(BUS_NAME) == service.pid or not service.alive(),
                  "solidice-storaged to own its name", timeout=120)

@@ -64,8 +64,14 @@ async def until(predicate, what: str, timeout: float) -> float:
     return time.monotonic() - started
 
 
+def mount_table() -> list[str]:
+    """/proc/self/mountinfo's lines (a mount point's name need not be UTF-8)."""
+    return Path("/proc/self/mountinfo").read_bytes().decode(
+        "utf-8", "surrogateescape").splitlines()
+
+
 def mount_id(local: str) -> str | None:
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+    for line in mount_table():
         fields = line.split()
         if fields[4] == local:
             return fields[0]
@@ -86,7 +92,7 @@ async def clean(bus):
     for local in await exported_mounts(bus):
         if local.startswith(BASE + "/"):
             await unmount(bus, local, force=True)
-    for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
+    for line in reversed(mount_table()):
         local = line.split()[4]
         if local.startswith(BASE + "/nfs"):
             run("umount", "-f", "-l", local, check=False)
@@ -154,7 +160,8 @@ async def test_refusals(bus, clean):
                   [NFS_ADDRESS, V3_EXPORT, f"{BASE}/nfs-a", {"timeo": Variant("s", "1")}],
                   interface=POOL), "InvalidArgument", "type"),
         (mount(bus, "/etc"), "InvalidArgument", "system directory"),
-        (mount(bus, "/var"), "InvalidArgument", "system directory"),
+        (mount(bus, "/var"), "InvalidArgument", "allowed"),
+        (mount(bus, "/mnt"), "InvalidArgument", "allowed"),
         (mount(bus, "mnt/lab/x"), "InvalidArgument", "not absolute"),
         (mount(bus, f"{BASE}/../etc"), "InvalidArgument", "not normalized"),
         (mount(bus, f"{BASE}/nfs-a", server="bad;host"), "InvalidArgument", "hostname"),
@@ -174,7 +181,7 @@ async def test_refusals(bus, clean):
     assert (full / "data").read_text() == "keep me"
     assert not Path(BASE, "nfs-missing").exists() and not Path(BASE, "nfs-noexport").exists()
     assert not Path(BASE, "nfs-real", "below").exists()
-    assert not [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
+    assert not [line for line in mount_table()
                 if f" {BASE}/nfs" in line]
 
 
@@ -331,3 +338,98 @@ async def test_a_dead_server_does_not_delay_start_and_the_mount_comes_back(
         assert await unmount(fresh, local) == []
     finally:
         await fresh.close()
+
+
+def daemon_umask(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Umask:"):
+            return int(line.split()[1], 8)
+    raise AssertionError("no Umask in /proc/<pid>/status")
+
+
+async def test_mount_points_only_below_the_allowed_roots_and_root_only_directories(
+        bus, clean, daemon):
+    user_dir = Path("/srv/lab-user-owned")
+    user_dir.mkdir()
+    os.chown(user_dir, 4242, 4242)                  # labhost.TEST_UID
+    open_dir = Path("/mnt/lab/nfs-writable")
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    try:
+        cases = [
+            (mount(bus, "/root/.ssh", create_mountpoint=True), "allowed"),
+            (mount(bus, "/var/spool/cron/crontabs", create_mountpoint=True), "allowed"),
+            (mount(bus, "/home/solidicelab/nfs", create_mountpoint=True), "allowed"),
+            (mount(bus, "/opt/x", create_mountpoint=True), "allowed"),
+            (mount(bus, "/srv", create_mountpoint=True), "allowed"),
+            (mount(bus, f"{user_dir}/nfs", create_mountpoint=True), "root"),
+            (mount(bus, str(user_dir)), "root"),
+            (mount(bus, f"{open_dir}/below", create_mountpoint=True), "root"),
+            (mount(bus, str(open_dir)), "root"),
+        ]
+        for call, words in cases:
+            reply = await call
+            assert reply[0] == "error" and reply[1] == ERROR + "InvalidArgument", reply
+            assert words in reply[2], (words, reply)
+        assert not Path("/root/.ssh/authorized_keys").exists()
+        assert not Path(user_dir, "nfs").exists() and not Path(open_dir, "below").exists()
+        assert not [line for line in mount_table()
+                    if line.split()[4] in ("/root/.ssh", "/var/spool/cron/crontabs",
+                                           f"{user_dir}/nfs", str(open_dir))]
+    finally:
+        for local in ("/root/.ssh", "/var/spool/cron/crontabs", "/home/solidicelab/nfs",
+                      "/opt/x", f"{user_dir}/nfs", str(user_dir), f"{open_dir}/below",
+                      str(open_dir)):
+            if mounted(local) is not None:               # only ever before the fix
+                run("umount", "-f", "-l", local, check=False)
+        shutil.rmtree(user_dir)
+        shutil.rmtree(open_dir)
+
+
+async def test_create_mountpoint_makes_every_directory_0755_under_the_units_umask(
+        bus, clean, daemon):
+    assert daemon_umask(daemon.pid) == 0o077, "the lab must start the daemon as the unit"
+    local = "/srv/a/b/c"
+    assert not Path("/srv/a").exists()
+    try:
+        assert await mount(bus, local, vers="3", create_mountpoint=True) == \
+            [objpath.path("Mount", local)]
+        assert await unmount(bus, local) == []           # the directory, not the export
+        modes = {path: run("stat", "-c", "%a", path).stdout.strip()
+                 for path in ("/srv/a", "/srv/a/b", "/srv/a/b/c")}
+        assert modes == dict.fromkeys(modes, "755"), modes
+    finally:
+        if mounted(local) is not None:
+            run("umount", "-f", "-l", local, check=False)
+        shutil.rmtree("/srv/a", ignore_errors=True)
+
+
+async def test_a_non_utf8_mount_point_does_not_stop_the_daemon(bus, clean, lab):
+    """A user's mount at a path with byte 0xff: the kernel writes the raw byte into
+    mountinfo. (A FUSE mount would be the real case; the lab has no FUSE filesystem,
+    and a tmpfs gives the same mountinfo line.)"""
+    odd = b"/mnt/lab/user-\xff-mount"
+    os.mkdir(odd)
+    run("mount", "-t", "tmpfs", "-o", "size=1m", "user-fuse", os.fsdecode(odd))
+    assert b" /mnt/lab/user-\xff-mount " in Path("/proc/self/mountinfo").read_bytes()
+    local = f"{BASE}/nfs-beside-odd"
+    try:
+        await asyncio.sleep(1)                      # the daemon re-reads the table
+        assert (await bus.objects()) is not None
+        assert await mount(bus, local, vers="3", create_mountpoint=True) == \
+            [objpath.path("Mount", local)]
+        assert local in await exported_mounts(bus)
+        assert await unmount(bus, local) == []
+        assert mounted(local) is None
+        lab.restart_daemon()                        # comes up with the mount present
+        from labbus import Bus
+        fresh = await Bus.connect()
+        try:
+            assert await fresh.objects()
+            assert await mount(fresh, local, vers="3") == [objpath.path("Mount", local)]
+            assert await unmount(fresh, local) == []
+        finally:
+            await fresh.close()
+    finally:
+        run("umount", "-l", os.fsdecode(odd), check=False)
+        os.rmdir(odd)

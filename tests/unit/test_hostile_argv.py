@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solidice_storage import validation
+from solidice_storage.config import Config
 from solidice_storage.dbus.base import Context
 from solidice_storage.dbus.host import HostInterface
 from solidice_storage.dbus.iscsi_session import IscsiSessionInterface
@@ -144,7 +145,8 @@ def make_engine(tmp: Path) -> tuple[HostEngine, RecordingRunner, dict]:
     """The real engine over a described host: the lab's VG `labcap` on two LUNs, a
     free LUN, one iSCSI session; LVM answers with the lab's report."""
     runner = RecordingRunner(tmp / "iscsi")
-    engine = HostEngine(runner, sysfs=tmp / "sys", state_dir=tmp / "state")
+    settings = Config(mount_roots=(str(tmp),))           # mount points below it
+    engine = HostEngine(runner, sysfs=tmp / "sys", state_dir=tmp / "state", config=settings)
     engine.iscsi = Iscsi(runner, tmp / "iscsi")
     engine.lvm.hints_file = str(tmp / "hints")
     engine.nfs.mount_helper = "/bin/true"
@@ -163,7 +165,7 @@ def make_engine(tmp: Path) -> tuple[HostEngine, RecordingRunner, dict]:
     # one NFS mount there is, on a directory of the test's own
     full = str(tmp / "mnt/full")
     engine.nfs._mounts = {full: MountEntry(full, "nfs4", "192.0.2.20:/export", "rw")}
-    ctx = Context(engine, Allow())
+    ctx = Context(engine, Allow(), settings)
     lv = next(m for m in engine.store.all(LogicalVolume).values() if m.name == "lv2")
     mount = Mount(server="192.0.2.20", remote_path="/export", local_path=full,
                   options="rw")

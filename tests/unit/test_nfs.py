@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from solidice_storage import validation
+from solidice_storage.config import Config
 from solidice_storage.engine.mountinfo import (MountinfoWatch, nfs_mounts, parse_mountinfo,
                                                split_source)
 from solidice_storage.engine.nfs import MountConfig, NfsMounts, Wanted
@@ -109,7 +110,8 @@ def _engine(tmp_path, mount_script: str) -> NfsMounts:
     helper.chmod(0o755)
     runner = Runner({**TOOLS, "mount": str(fake)})
     store = StateStore()
-    engine = NfsMounts(runner, store, Jobs(store), tmp_path / "state")
+    engine = NfsMounts(runner, store, Jobs(store), tmp_path / "state",
+                       config=Config(mount_roots=(str(tmp_path),)))
     engine.mount_helper = str(helper)
     return engine
 
@@ -154,7 +156,7 @@ async def test_a_refused_mount_leaves_no_directory_it_created(tmp_path):
         await engine.mount("10.0.0.1", "/x", str(target),
                            _opts(**{"create-mountpoint": True, "persistent": True}), 0)
     assert not (tmp_path / "a").exists()
-    assert engine.wanted == {} and engine.config.load() == {}  # not kept either
+    assert engine.wanted == {} and await asyncio.to_thread(engine.config.load) == {}  # not kept either
     mount = next(argv for argv in engine.runner.history if argv[0].endswith("/mount"))
     assert mount[1:5] == ("-t", "nfs", "-o", "nosuid,nodev,rw,soft,timeo=100,retrans=3,"
                                              "retry=1")
@@ -226,13 +228,14 @@ async def test_the_watch_sees_a_mount_and_does_not_spin(tmp_path):
 
 async def test_records_saved_at_once_are_all_kept(tmp_path):
     engine = _engine(tmp_path, "exit 0\n")
-    wanted = [Wanted("10.0.0.1", "/x", f"/mnt/m{n}", {"persistent": True})
+    wanted = [Wanted("10.0.0.1", "/x", f"{tmp_path}/m{n}", {"persistent": True})
               for n in range(8)]
     for _ in range(5):
         await asyncio.gather(*(engine._record(w.local_path, w) for w in wanted))
         await asyncio.gather(*(engine._record(w.local_path, None) for w in wanted[::2]))
-        assert sorted(engine.config.load()) == sorted(w.local_path for w in wanted[1::2])
-        assert engine.config.load() == engine.wanted
+        loaded = await asyncio.to_thread(engine.config.load)
+        assert sorted(loaded) == sorted(w.local_path for w in wanted[1::2])
+        assert loaded == engine.wanted
     assert not list(engine.config.path.parent.glob("*.tmp"))
 
 
@@ -249,4 +252,92 @@ async def test_a_forced_unmount_stops_a_mount_hanging_on_a_dead_server(tmp_path)
     assert asyncio.get_running_loop().time() - started < 10
     with pytest.raises(Cancelled, match="forced unmount"):
         await mounting
-    assert not target.exists() and engine.wanted == {} and engine.config.load() == {}
+    assert not target.exists() and engine.wanted == {} and await asyncio.to_thread(engine.config.load) == {}
+
+
+# ---- the NFS option string from given defaults (shared.py, pure) ----
+
+def test_mount_options_take_the_defaults_they_are_given():
+    from solidice_storage.config import NfsDefaults
+    from solidice_storage.engine.shared import nfs_mount_options
+    defaults = NfsDefaults(timeo=600, retrans=6, retry=2, hard=True, mount_timeout=10)
+    assert nfs_mount_options(_opts(), defaults) == \
+        "nosuid,nodev,rw,hard,timeo=600,retrans=6,retry=2"
+    assert nfs_mount_options(_opts(hard=False, retrans=1), defaults) == \
+        "nosuid,nodev,rw,soft,timeo=600,retrans=1,retry=2"
+    assert nfs_mount_options(_opts()) == "nosuid,nodev,rw,soft,timeo=100,retrans=3,retry=1"
+
+
+# ---- mount points whose names are not UTF-8 (any user can make one) ----
+
+# a user's FUSE mount at /mnt/lab/user-<0xff>, written raw by the kernel (it escapes
+# only space, tab, newline and backslash), and one with the byte escaped as \377
+ODD_MOUNTINFO = (
+    b"22 1 0:21 / / rw - ext4 /dev/vda1 rw\n"
+    b"40 22 0:40 / /mnt/lab/user-\xff-mount rw,nosuid,nodev - fuse.sshfs me@h:/x rw\n"
+    b"41 22 0:41 / /mnt/lab/esc-\\377 rw - fuse me@h:/y rw\n"
+    b"42 22 0:42 / /mnt/lab/nfs-\xff rw,nosuid,nodev - nfs 10.0.0.9:/odd-\xfe rw,vers=3\n"
+    b"43 22 0:43 / /mnt/lab/nfs-ok rw,nosuid,nodev - nfs 10.0.0.1:/export rw,vers=3\n"
+    b"44 22 0:44 / /mnt/lab/caf\xc3\xa9 rw,nosuid,nodev - nfs4 10.0.0.1:/e\\040x rw\n")
+
+
+def test_a_table_with_non_utf8_paths_is_read_and_only_those_are_left_out(
+        tmp_path, monkeypatch):
+    from solidice_storage.engine import mountinfo
+    table = tmp_path / "mountinfo"
+    table.write_bytes(ODD_MOUNTINFO)
+    monkeypatch.setattr(mountinfo, "MOUNTINFO", str(table))
+    entries = mountinfo.read_mountinfo()
+    assert len(entries) == 6                       # every line read, none fatal
+    paths = [entry.local_path for entry in entries]
+    assert os.fsencode(paths[1]) == b"/mnt/lab/user-\xff-mount"
+    assert os.fsencode(paths[2]) == b"/mnt/lab/esc-\xff"   # the byte, not U+00FF
+    mounts = nfs_mounts(entries)
+    assert list(mounts) == ["/mnt/lab/nfs-ok", "/mnt/lab/café"]
+    assert mounts["/mnt/lab/café"].source == "10.0.0.1:/e x"
+    for entry in mounts.values():                  # what reaches D-Bus is UTF-8
+        entry.local_path.encode()
+        entry.source.encode()
+        entry.options.encode()
+
+
+async def test_refresh_with_a_non_utf8_mount_publishes_the_rest(tmp_path, monkeypatch):
+    from solidice_storage.engine import mountinfo
+    table = tmp_path / "mountinfo"
+    table.write_bytes(ODD_MOUNTINFO)
+    monkeypatch.setattr(mountinfo, "MOUNTINFO", str(table))
+    engine = _engine(tmp_path, "exit 0\n")
+    await engine.refresh()
+    assert sorted(engine.store.all(Mount)) == ["/mnt/lab/café", "/mnt/lab/nfs-ok"]
+
+
+async def test_a_keeper_survives_a_failure_it_did_not_expect(tmp_path, monkeypatch):
+    """Whatever one attempt raises, the keeper logs it and tries again later."""
+    from solidice_storage.engine import nfs
+    monkeypatch.setattr(nfs, "REMOUNT_DELAY", 0)
+    monkeypatch.setattr(nfs, "RETRY_FIRST", 0.05)
+    engine = _engine(tmp_path, "exit 0\n")
+    attempts = []
+
+    async def failing(wanted, intent=None):
+        attempts.append(wanted.local_path)
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+    engine._mount = failing
+    wanted = Wanted("10.0.0.1", "/x", str(tmp_path / "kept"), {"persistent": True})
+    engine.wanted = {wanted.local_path: wanted}
+    keeper = asyncio.ensure_future(engine._keep(wanted))
+    for _ in range(100):
+        if len(attempts) >= 3:
+            break
+        await asyncio.sleep(0.05)
+    assert len(attempts) >= 3 and not keeper.done()
+    keeper.cancel()
+    await asyncio.wait([keeper])
+
+
+def test_the_root_filesystems_vgs_are_found_beside_a_non_utf8_mount(tmp_path):
+    """blockdev.vgs_under (RemoveVolumeGroup's check) reads the same table."""
+    from solidice_storage.engine import blockdev
+    table = tmp_path / "mountinfo"
+    table.write_bytes(ODD_MOUNTINFO)
+    assert blockdev.vgs_under("/", str(table), str(tmp_path / "sys")) == set()

@@ -5,6 +5,7 @@ itself there; what it left (intent records, iscsiadm's database, directories) is
 then recovered here, as the next start would. LVM's recoveries run on reports
 shaped as LVM's own (a pvmove in progress shows as an LV with attribute `p`)."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from solidice_storage.config import Config
 from solidice_storage.engine.host import HostEngine
 from solidice_storage.engine.intents import Intents, by_owner
 from solidice_storage.engine.iscsi import Iscsi, SysSession, node_records
@@ -140,9 +142,11 @@ def mount_code(local: str, persistent: bool) -> str:
     return ("from solidice_storage.engine.nfs import NfsMounts\n"
             "from solidice_storage.engine.mountinfo import MountEntry\n"
             "from solidice_storage.engine.state import Jobs, StateStore\n"
+            "from solidice_storage.config import Config\n"
             "store = StateStore()\n"
             "nfs = NfsMounts(Runner({**TOOLS, 'mount': str(tmp / 'mount')}), store, "
-            "Jobs(store), tmp / 'state', Intents(tmp / 'state'))\n"
+            "Jobs(store), tmp / 'state', Intents(tmp / 'state'), "
+            "Config(mount_roots=(str(tmp),)))\n"
             "nfs.mount_helper = '/bin/true'\n"
             "nfs.wanted = nfs.config.load()\n"
             "async def refresh():\n"           # the stand-in mount made it, as mount would
@@ -153,10 +157,11 @@ def mount_code(local: str, persistent: bool) -> str:
             f"'create-mountpoint': True, 'persistent': {persistent}}}), 0)")
 
 
-def nfs_engine(tmp_path) -> NfsMounts:
+async def nfs_engine(tmp_path) -> NfsMounts:
     store = StateStore()
-    engine = NfsMounts(Runner(dict(TOOLS)), store, Jobs(store), tmp_path / "state")
-    engine.wanted = engine.config.load()
+    engine = NfsMounts(Runner(dict(TOOLS)), store, Jobs(store), tmp_path / "state",
+                       config=Config(mount_roots=(str(tmp_path),)))   # mounts below it
+    engine.wanted = await asyncio.to_thread(engine.config.load)   # off the loop
     return engine
 
 
@@ -176,7 +181,7 @@ async def test_a_mount_killed_at_each_step_is_finished_or_leaves_no_directory(
     (tmp_path / "base").mkdir()
     local = str(tmp_path / "base" / "a" / "b")
     crash_in_child(tmp_path, point, mount_code(local, persistent))
-    engine = nfs_engine(tmp_path)
+    engine = await nfs_engine(tmp_path)
     if mounted:
         engine._mounts = {local: MountEntry(local, "nfs", "10.0.0.1:/x", "rw")}
     (intent,) = await engine.intents.pending()
@@ -184,11 +189,11 @@ async def test_a_mount_killed_at_each_step_is_finished_or_leaves_no_directory(
     assert await engine.intents.pending() == []
     if kept:
         assert point == "nfs-mount:recorded" or Path(local).is_dir()
-        assert (local in engine.config.load()) == persistent
+        assert (local in await asyncio.to_thread(engine.config.load)) == persistent
     else:
         assert not (tmp_path / "base" / "a").exists()     # ours, removed
         assert (tmp_path / "base").is_dir()                # not ours, left
-        assert engine.config.load() == {}
+        assert await asyncio.to_thread(engine.config.load) == {}
 
 
 async def test_an_undone_mount_puts_back_the_record_it_replaced(tmp_path):
@@ -197,13 +202,14 @@ async def test_an_undone_mount_puts_back_the_record_it_replaced(tmp_path):
     local = str(tmp_path / "m")
     os.mkdir(local)
     before = Wanted("10.0.0.2", "/old", local, {"persistent": True})
-    MountConfig(tmp_path / "state").save({local: before})
+    records = MountConfig(tmp_path / "state", (str(tmp_path),))
+    await asyncio.to_thread(records.save, {local: before})
     crash_in_child(tmp_path, "nfs-mount:mountpoint-ready", mount_code(local, False))
-    assert MountConfig(tmp_path / "state").load() == {}  # the call ended the record
-    engine = nfs_engine(tmp_path)
+    assert await asyncio.to_thread(records.load) == {}  # the call ended the record
+    engine = await nfs_engine(tmp_path)
     (intent,) = await engine.intents.pending()
     assert await engine.intents.settle(intent, engine.recover(intent))
-    assert engine.config.load() == {local: before}
+    assert await asyncio.to_thread(engine.config.load) == {local: before}
     assert Path(local).is_dir()                            # was there before: left
 
 

@@ -33,7 +33,7 @@ class StoragePoolInterface(ObjectInterface):
         opts = check_options("MountNfs", options)
         server = validation.host(server)
         remote_path = validation.remote_path(remote_path)
-        local_path = validation.local_path(local_path)
+        local_path = validation.local_path(local_path, self.ctx.config.mount_roots)
         uid = await self.ctx.auth.check(actions.MOUNT_NFS, {
             "server": server, "remote-path": remote_path, "local-path": local_path},
             opts.interactive)
@@ -43,7 +43,7 @@ class StoragePoolInterface(ObjectInterface):
     @storage_method()
     async def Unmount(self, local_path: "s", force: "b", options: "a{sv}") -> None:
         opts = check_options("Unmount", options)
-        local_path = validation.local_path(local_path)
+        local_path = validation.local_path(local_path, self.ctx.config.mount_roots)
         await self.ctx.auth.check(actions.MOUNT_NFS, {"local-path": local_path},
                                   opts.interactive)
         await self.ctx.engine.unmount(local_path, force, opts)

@@ -227,7 +227,8 @@ def vgs_under(mount_point: str = "/", mountinfo: str = "/proc/self/mountinfo",
     `mount_point` sits on, through any stack (a LUKS or RAID device on an LV), from
     the mount table and sysfs alone."""
     dev_t = ""
-    with open(mountinfo) as table:
+    # a mount point's name need not be UTF-8 (engine/mountinfo.py)
+    with open(mountinfo, encoding="utf-8", errors="surrogateescape") as table:
         for line in table:
             fields = line.split()
             if len(fields) > 4 and fields[4] == mount_point:

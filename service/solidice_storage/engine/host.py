@@ -65,7 +65,8 @@ class HostEngine(LvmMixin, UnavailableEngine):
         self._scan_lock = asyncio.Lock()
         self._session_locks: dict[str, asyncio.Lock] = {}
         self._active_lvs: dict[str, bool] = {}
-        self.nfs = NfsMounts(self.runner, self.store, self.jobs, state_dir, self.intents)
+        self.nfs = NfsMounts(self.runner, self.store, self.jobs, state_dir, self.intents,
+                             self.config)
         self._lvm_init()
 
     async def start(self) -> None:

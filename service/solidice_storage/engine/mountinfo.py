@@ -29,25 +29,42 @@ class MountEntry:
     options: str               # the mount's options, then its superblock's
 
 
-_ESCAPE = re.compile(r"\\([0-7]{3})")
+_ESCAPE = re.compile(rb"\\([0-7]{3})")
 
 
-def _unescape(field: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes."""
-    return _ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field)
+def _unescape(field: bytes) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes, any
+    other byte as it is: a path need not be UTF-8 (any user can make one and mount
+    a FUSE filesystem there). Bytes that are not UTF-8 come back as surrogates
+    (os.fsdecode's form), which `representable` tells apart."""
+    return _ESCAPE.sub(lambda match: bytes([int(match.group(1), 8) & 0xff]),
+                       field).decode("utf-8", "surrogateescape")
 
 
-def parse_mountinfo(text: str) -> list[MountEntry]:
+def representable(text: str) -> bool:
+    """Whether `text` is valid UTF-8 text (what a D-Bus string must be)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_mountinfo(table: bytes | str) -> list[MountEntry]:
     """Every mount, in the table's order (a later mount on a path hides an earlier)."""
+    if isinstance(table, str):
+        table = table.encode("utf-8", "surrogateescape")
     entries = []
-    for line in text.splitlines():
-        fields = line.split(" ")
+    for line in table.split(b"\n"):
+        if not line:
+            continue
+        fields = line.split(b" ")
         try:
-            tail = fields[fields.index("-") + 1:]
-            mount_options, super_options = fields[5].split(","), tail[2].split(",")
-            options = ",".join(dict.fromkeys(mount_options + super_options))
-            entries.append(MountEntry(_unescape(fields[4]), tail[0], _unescape(tail[1]),
-                                      options))
+            tail = fields[fields.index(b"-") + 1:]
+            mount_options, super_options = fields[5].split(b","), tail[2].split(b",")
+            options = b",".join(dict.fromkeys(mount_options + super_options))
+            entries.append(MountEntry(_unescape(fields[4]), _unescape(tail[0]),
+                                      _unescape(tail[1]), _unescape(options)))
         except (ValueError, IndexError):
             log.warning("unreadable mountinfo line: %r", line)
     return entries
@@ -64,15 +81,30 @@ def split_source(source: str) -> tuple[str, str] | None:
 
 
 def nfs_mounts(entries: list[MountEntry]) -> dict[str, MountEntry]:
-    """The NFS mounts one can see, by local path: a path's last mount, if NFS."""
+    """The NFS mounts one can see, by local path: a path's last mount, if NFS.
+    One whose path, source or options are not UTF-8 is left out (it cannot be
+    named on D-Bus, nor made by us: our paths are validated text)."""
     visible = {entry.local_path: entry for entry in entries}
-    return {path: entry for path, entry in visible.items()
-            if entry.fstype in NFS_TYPES and split_source(entry.source)}
+    mounts = {}
+    for path, entry in visible.items():
+        if entry.fstype not in NFS_TYPES or not split_source(entry.source):
+            continue
+        if all(map(representable, (entry.local_path, entry.source, entry.options))):
+            mounts[path] = entry
+        elif path not in _left_out:                 # said once, not at every re-read
+            _left_out.add(path)
+            log.warning("an NFS mount whose path, source or options are not UTF-8 is "
+                        "not shown: %r from %r", path, entry.source)
+    return mounts
+
+
+_left_out: set[str] = set()
 
 
 def read_mountinfo() -> list[MountEntry]:
-    # procfs: the kernel writes this from memory, never asking an NFS server
-    with open(MOUNTINFO) as table:
+    # procfs: the kernel writes this from memory, never asking an NFS server.
+    # Bytes: a mount point's name is any bytes but NUL and '/'.
+    with open(MOUNTINFO, "rb") as table:
         return parse_mountinfo(table.read())
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Awaitable
 
 from .. import validation
+from ..config import Config
 from ..errors import (AlreadyExists, Busy, Cancelled, Failed, InvalidArgument, NotFound,
                       NotSupported, StorageError, Timeout)
 from ..models import Mount
@@ -38,7 +39,7 @@ from .files import write_atomically
 from .intents import STATE_DIR, Intent, Intents
 from .mountinfo import MountEntry, MountinfoWatch, nfs_mounts, read_mountinfo, split_source
 from .runner import Result, Runner
-from .shared import NFS_MOUNT_TIMEOUT, nfs_mount_options
+from .shared import nfs_mount_options
 from .state import Jobs, StateStore
 
 log = logging.getLogger(__name__)
@@ -67,20 +68,22 @@ class Wanted:
                 "local-path": self.local_path, "options": self.options}
 
     @classmethod
-    def from_json(cls, record: dict) -> "Wanted":
-        """Checked as a caller's arguments are: the file is root's, but a bad
-        record must not reach a command line."""
+    def from_json(cls, record: dict, roots: tuple[str, ...]) -> "Wanted":
+        """Checked as a caller's arguments are (`roots`: where mounts are allowed):
+        the file is root's, but a bad record must not reach a command line."""
         options = validation.stored_options("MountNfs", record["options"])
         return cls(validation.host(record["server"]),
                    validation.remote_path(record["remote-path"]),
-                   validation.local_path(record["local-path"]), dict(options))
+                   validation.local_path(record["local-path"], roots), dict(options))
 
 
 class MountConfig:
     """`<state dir>/nfs-mounts.json`, root's only, whole or absent (files.py)."""
 
-    def __init__(self, state_dir: Path | None = None) -> None:
+    def __init__(self, state_dir: Path | None = None,
+                 roots: tuple[str, ...] = validation.DEFAULT_MOUNT_ROOTS) -> None:
         self.path = (state_dir or STATE_DIR) / CONFIG_NAME
+        self.roots = roots
 
     def load(self) -> dict[str, Wanted]:
         try:
@@ -98,7 +101,7 @@ class MountConfig:
         wanted = {}
         for record in records:
             try:
-                mount = Wanted.from_json(record)
+                mount = Wanted.from_json(record, self.roots)
                 wanted[mount.local_path] = mount
             except (StorageError, KeyError, TypeError, AttributeError) as error:
                 log.error("%s: skipping a bad record %r: %s", self.path, record, error)
@@ -115,12 +118,17 @@ class NfsMounts:
     """The NFS part of the host engine (host.HostEngine delegates to it)."""
 
     def __init__(self, runner: Runner, store: StateStore, jobs: Jobs,
-                 state_dir: Path | None = None, intents: Intents | None = None) -> None:
+                 state_dir: Path | None = None, intents: Intents | None = None,
+                 config: Config | None = None) -> None:
         self.runner = runner
         self.store = store
         self.jobs = jobs
         self.intents = intents or Intents(state_dir)
-        self.config = MountConfig(state_dir)
+        settings = config or Config()
+        self.roots = settings.mount_roots           # where mounts are allowed
+        self.own_root = validation.OWN_MOUNT_ROOT   # the one root we make if missing
+        self.nfs_defaults = settings.nfs            # what a MountNfs leaves out
+        self.config = MountConfig(state_dir, self.roots)
         self.mount_helper = MOUNT_HELPER
         self.wanted: dict[str, Wanted] = {}
         self._mounts: dict[str, MountEntry] = {}     # the NFS mounts, by local path
@@ -147,9 +155,9 @@ class NfsMounts:
         finished by the keeper once serving, as any missing persistent mount is;
         otherwise it is undone: the persistent record as it was before the call,
         and the mount point directories it created removed (`rmdir`: only if empty)."""
-        wanted = Wanted.from_json(intent.data["wanted"])
+        wanted = Wanted.from_json(intent.data["wanted"], self.roots)
         previous = intent.data.get("previous")
-        previous = Wanted.from_json(previous) if previous is not None else None
+        previous = Wanted.from_json(previous, self.roots) if previous is not None else None
         path = wanted.local_path
         entry = self._mounts.get(path)
         if entry is not None and self._is(entry, wanted):
@@ -159,7 +167,8 @@ class NfsMounts:
                     "(finished)")
         if self.wanted.get(path) != previous:
             await self._record(path, previous)
-        created = [validation.local_path(d) for d in intent.data.get("created", [])
+        created = [validation.local_path(d, self.roots)
+                   for d in intent.data.get("created", [])
                    if isinstance(d, str) and (d == path or path.startswith(d + "/"))]
         if entry is None and created:
             await self._remove_dirs(created)
@@ -271,10 +280,10 @@ class NfsMounts:
     async def _mount(self, wanted: Wanted, intent: Intent | None = None) -> None:
         """Mount it now, within its `timeout`; on completion it is in the store.
         `intent`: the MountNfs call's record, told each step."""
-        timeout = wanted.options.get("timeout", NFS_MOUNT_TIMEOUT)
+        timeout = wanted.options.get("timeout", self.nfs_defaults.mount_timeout)
         deadline = asyncio.get_running_loop().time() + timeout
         local_path, source = wanted.local_path, f"{wanted.server}:{wanted.remote_path}"
-        if not os.access(self.mount_helper, os.X_OK):
+        if not await asyncio.to_thread(os.access, self.mount_helper, os.X_OK):
             raise NotSupported(f"{self.mount_helper} is not installed on this host "
                                "(Debian's nfs-common)")
         other = {e.local_path: e for e in await asyncio.to_thread(read_mountinfo)}.get(
@@ -286,9 +295,10 @@ class NfsMounts:
         try:
             if intent is not None:
                 await self.intents.step(intent, "mountpoint-ready", created=created)
+            options = nfs_mount_options(Options(wanted.options), self.nfs_defaults)
             result = await self.runner.run(
-                "mount", "-t", "nfs", "-o", nfs_mount_options(Options(wanted.options)),
-                "--", source, local_path, timeout=max(deadline - _now(), 1))
+                "mount", "-t", "nfs", "-o", options, "--", source, local_path,
+                timeout=max(deadline - _now(), 1))
             if not result.ok:
                 raise _mount_error(result, source, local_path)
             if intent is not None:
@@ -308,20 +318,69 @@ class NfsMounts:
         log.info("mounted %s on %s (%s)", source, local_path,
                  self._mounts[local_path].options)
 
+    def _root_of(self, path: str) -> str:
+        """The allowed root `path` lies strictly below (the deepest, if they nest)."""
+        roots = [root for root in self.roots if path.startswith(root.rstrip("/") + "/")]
+        if not roots:
+            raise InvalidArgument(f"{path} is not below a directory mounts are allowed in "
+                                  f"({', '.join(self.roots)})")
+        return max(roots, key=len)
+
     async def _mount_point(self, path: str, create: bool) -> list[str]:
-        """Checks that `path` is an empty directory reached through no symbolic
-        link, or creates it (and missing parents) if `create`; returns the
-        directories created, deepest last. Looked at by `find`, a child process:
-        a parent directory may be on an NFS mount whose server is dead."""
+        """Checks that `path` is an empty directory below an allowed root, reached
+        through no symbolic link, and that it and every directory between it and
+        the root are root's and writable by root only; or creates it (and missing
+        parents, each 0755) if `create`. Returns the directories created, deepest
+        last. Looked at by `find`, a child process: a parent directory may be on
+        an NFS mount whose server is dead."""
+        root = self._root_of(path)
         ancestors = [path]
         while ancestors[-1] != "/":
             ancestors.append(os.path.dirname(ancestors[-1]))
         ancestors.reverse()
+        found = await self._look_at(ancestors, path)
+        for ancestor in ancestors:
+            if ancestor not in found:
+                continue
+            _, kind, owner, mode = found[ancestor]
+            if kind != "d":
+                what = "a symbolic link" if kind == "l" else "not a directory"
+                raise InvalidArgument(f"{ancestor} is {what}: mount points must be plain "
+                                      "directories, reached through no symbolic link")
+            # A user who owns or may write a directory on the way could swap a
+            # symbolic link in between this look and the mount (mount follows
+            # them), or own the files root then finds there. The root itself is
+            # the administrator's choice (vdsm's own tree is vdsm's).
+            if len(ancestor) > len(root) and (owner != 0 or mode & 0o022):
+                raise InvalidArgument(
+                    f"{ancestor} may be changed by users other than root (owner uid "
+                    f"{owner}, mode {mode:04o}): a mount point, and every directory on "
+                    f"the way to it below {root}, must be root's and writable by root "
+                    "only")
+        if path in found:
+            if not found[path][0]:
+                raise Busy(f"{path} is not empty; mounting there would hide its files")
+            return []
+        if not create:
+            raise NotFound(f"{path} does not exist; pass create-mountpoint=true to "
+                           "create it")
+        if root not in found:
+            if root != self.own_root:
+                raise NotFound(f"{root}, where mounts are allowed, does not exist; "
+                               "the administrator creates it")
+            await self._make_dirs([root])             # ours: kept, never removed
+        missing = [a for a in ancestors if len(a) > len(root) and a not in found]
+        await self._make_dirs(missing)
+        return missing
+
+    async def _look_at(self, paths: list[str], path: str) -> dict[str, tuple]:
+        """What `find` says of each of `paths` that exists: (empty, type letter,
+        owner uid, mode)."""
         # the paths are validated absolute (never an option to find); per path:
-        # E or - (empty or not), its type letter, the path
+        # E or - (empty or not), its type letter, owner, mode, the path
         try:
             result = await self.runner.run(
-                "find", *ancestors, "-maxdepth", "0", "(", "-empty", "-printf", "E", "-o",
+                "find", *paths, "-maxdepth", "0", "(", "-empty", "-printf", "E", "-o",
                 "-printf", "-", ")", "-printf", "%y %U %m %p\\n", timeout=CHECK_TIMEOUT)
         except Timeout:
             raise Timeout(f"looking at {path} took longer than {CHECK_TIMEOUT} s: is it "
@@ -336,37 +395,22 @@ class NfsMounts:
         for line in result.stderr.splitlines():
             if line.strip() and "No such file or directory" not in line:
                 raise Failed(f"cannot look at {path}: {line.strip()}")
-        for index, ancestor in enumerate(ancestors):
-            if ancestor not in found:
-                continue
-            _, kind, owner, mode = found[ancestor]
-            if kind != "d":
-                what = "a symbolic link" if kind == "l" else "not a directory"
-                raise InvalidArgument(f"{ancestor} is {what}: mount points must be plain "
-                                      "directories, reached through no symbolic link")
-            # Between this look and the mount, whoever may change a directory on the
-            # way could swap a symbolic link in (mount follows them): only root may.
-            below = ancestors[index + 1] if index + 1 < len(ancestors) else None
-            sticky_ok = mode & 0o1000 and (below is None or below not in found
-                                           or found[below][2] == 0)
-            if ancestor != path and (owner != 0 or (mode & 0o022 and not sticky_ok)):
-                raise InvalidArgument(
-                    f"{ancestor} may be changed by users other than root (owner uid "
-                    f"{owner}, mode {mode:04o}): a mount point must be reached through "
-                    "directories only root can change")
-        if path in found:
-            if not found[path][0]:
-                raise Busy(f"{path} is not empty; mounting there would hide its files")
-            return []
-        if not create:
-            raise NotFound(f"{path} does not exist; pass create-mountpoint=true to "
-                           "create it")
-        missing = [a for a in ancestors if a not in found]
-        result = await self.runner.run("mkdir", "-p", "-m", "0755", "--", path,
-                                       timeout=CHECK_TIMEOUT)
-        if not result.ok:
-            raise Failed(f"cannot create {path}: {result.error_line()}")
-        return missing
+        return found
+
+    async def _make_dirs(self, directories: list[str]) -> None:
+        """Each of `directories` (parents first) made, root's, mode 0755 whatever
+        the daemon's umask (the unit's is 0077): non-root consumers such as
+        libvirt's qemu must reach the mount. On a failure, those made are removed."""
+        made: list[str] = []
+        for directory in directories:
+            # -m for each directory named, without -p: `mkdir -p -m` would give the
+            # parents it makes the umask's mode
+            result = await self.runner.run("mkdir", "-m", "0755", "--", directory,
+                                           timeout=CHECK_TIMEOUT)
+            if not result.ok:
+                await self._remove_dirs(made)
+                raise Failed(f"cannot create {directory}: {result.error_line()}")
+            made.append(directory)
 
     async def _remove_dirs(self, created: list[str]) -> None:
         """Remove the mount point directories a failed mount created (only if
@@ -508,8 +552,8 @@ class NfsMounts:
                     await self._mount(Wanted(wanted.server, wanted.remote_path, path,
                                              {**wanted.options, "create-mountpoint": True}))
                     return
-                except (StorageError, OSError, asyncio.TimeoutError) as error:
-                    log.warning("persistent mount on %s failed (%s); trying again in %d s",
+                except Exception as error:      # whatever it was, the keeper goes on
+                    log.warning("persistent mount on %s failed (%s); trying again in %g s",
                                 path, error or type(error).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX)

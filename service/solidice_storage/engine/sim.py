@@ -19,11 +19,17 @@ from ..models import IscsiSession, Lun, LogicalVolume, Mount, PhysicalVolume, Vo
 from ..validation import Options
 from . import resolve, sim_host
 from .base import BlockInfo
-from .shared import DISCOVERY_TIMEOUT, ISCSI_TIMEOUT, NFS_MOUNT_TIMEOUT, nfs_mount_options
+from ..config import NfsDefaults
+from .shared import DISCOVERY_TIMEOUT, ISCSI_TIMEOUT, nfs_mount_options
 from .sim_lvm import PE_START, STEP, SimLvm
 from .state import Jobs, StateStore
 
 log = logging.getLogger(__name__)
+# The simulated host's directories beyond sim_host's: one with contents (a mount
+# there is Busy) and one a user owns (no mount point in or below it, as on a real
+# host: engine/nfs.py).
+MORE_DIRS = {"/mnt/archive", "/mnt/archive/2025"}
+USER_DIRS = {"/srv/upload": 1000}
 
 
 
@@ -45,7 +51,7 @@ class SimEngine(SimLvm):
         self.node_startup: dict[tuple[str, str], str] = {}
         # the node records' CHAP credentials, as a login stored them
         self.node_chap: dict[tuple[str, str], tuple[str, str]] = {}
-        self.dirs = set(sim_host.EXISTING_DIRS)
+        self.dirs = set(sim_host.EXISTING_DIRS) | MORE_DIRS | set(USER_DIRS)
         self.busy_mounts: set[str] = set()
         self._mounting: set[str] = set()
         self._init_lvm()
@@ -329,6 +335,12 @@ class SimEngine(SimLvm):
             self._mounting.discard(local_path)
 
     def _mountpoint(self, path: str, create: bool) -> set[str]:
+        for directory, uid in USER_DIRS.items():
+            if path == directory or path.startswith(directory + "/"):
+                raise InvalidArgument(
+                    f"{directory} may be changed by users other than root (owner uid "
+                    f"{uid}, mode 0755): a mount point, and every directory on the way "
+                    "to it below its root, must be root's and writable by root only")
         if path in self.dirs:
             if any(d.startswith(path + "/") for d in self.dirs):
                 raise Busy(f"{path} is not empty; mounting there would hide its files")
@@ -344,7 +356,7 @@ class SimEngine(SimLvm):
 
     async def _mount(self, server: str, remote_path: str, local_path: str,
                      opts: Options) -> str:
-        timeout = opts.get("timeout", NFS_MOUNT_TIMEOUT)
+        timeout = opts.get("timeout", NfsDefaults().mount_timeout)
         if server == sim_host.UNREACHABLE:
             await asyncio.sleep(timeout)
             raise Timeout(f"NFS server {server} did not answer within {timeout} s")
