@@ -52,3 +52,11 @@ def test_bus_policy_lets_only_root_own_and_anyone_call():
     assert {"own": "org.solidice.Storage"} in [dict(d.attrib) for d in default.iter("deny")]
     assert {"send_destination": "org.solidice.Storage"} in \
         [dict(a.attrib) for a in default.iter("allow")]
+
+
+def test_no_two_test_modules_share_a_name_across_the_fast_tiers():
+    """`make check` collects tests/unit and tests/dbus in one pytest run (rootdir
+    imports by basename): two files of one name stop it at collection."""
+    tests = Path(__file__).parents[1]
+    names = [path.name for tier in ("unit", "dbus") for path in (tests / tier).glob("test_*.py")]
+    assert sorted(name for name in set(names) if names.count(name) > 1) == []
