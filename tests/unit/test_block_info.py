@@ -5,6 +5,7 @@ at a dead NFS or FUSE mount and leave a thread stuck there. The same resolution 
 real devices is proven in tests/lab/test_host_luns.py."""
 
 import os
+from pathlib import Path
 import threading
 
 import pytest
@@ -160,3 +161,24 @@ async def test_the_simulated_host_refuses_the_same_paths(ref):
     with pytest.raises(InvalidArgument, match="under /dev"):
         await engine.get_block_info(ref)
     await engine.close()
+
+
+class CapturedDevice:
+    """A pyudev device as udev recorded the lab's multipath map (its properties
+    captured with udevadm info), over a sysfs directory of the test's own."""
+
+    sys_name, device_type = "dm-0", "disk"
+
+    def __init__(self, sys_path, properties) -> None:
+        self.sys_path, self.properties = str(sys_path), properties
+
+
+def test_a_map_keeps_the_links_udev_made_for_it(tmp_path):
+    text = (Path(__file__).parent / "data/lab/udevadm-info-map.txt").read_text()
+    text = text.split("# stdout:\n", 1)[1].split("# stderr:", 1)[0]
+    properties = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    (tmp_path / "dm").mkdir()
+    (tmp_path / "dm/name").write_text("360014050b2ad49498d048429d4213f47\n")
+    disk = blockdev.describe(CapturedDevice(tmp_path, properties))
+    assert "/dev/disk/by-id/dm-uuid-mpath-360014050b2ad49498d048429d4213f47" in disk.links
+    assert "/dev/disk/by-id/wwn-0x60014050b2ad49498d048429d4213f47" in disk.links
