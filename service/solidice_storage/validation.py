@@ -46,6 +46,26 @@ def _text(value: str, what: str, max_len: int = MAX_STRING) -> str:
     return value
 
 
+# LVM's UUIDs (lib/uuid/uuid.c): 32 letters and digits, printed 6-4-4-4-4-4-6. The
+# resolver (engine/resolve.py) reads a reference of this shape, with or without the
+# dashes, as a UUID and never as a name: so no VG or LV may be named so.
+_LVM_UUID = re.compile(r"[A-Za-z0-9]{6}(?:-[A-Za-z0-9]{4}){5}-[A-Za-z0-9]{6}|[A-Za-z0-9]{32}")
+
+
+def is_lvm_uuid(value: str) -> bool:
+    """Whether `value` has the shape of an LVM UUID (dashed or not)."""
+    return bool(_LVM_UUID.fullmatch(value))
+
+
+def lvm_uuid(value: str) -> str:
+    """An LVM UUID in the dashed form LVM prints (`value` has the shape)."""
+    raw, parts = value.replace("-", ""), []
+    for width in (6, 4, 4, 4, 4, 4, 6):
+        parts.append(raw[:width])
+        raw = raw[width:]
+    return "-".join(parts)
+
+
 def _lvm_name(name: str, what: str) -> str:
     _text(name, what, max_len=127)
     if name.startswith("-"):
@@ -53,6 +73,9 @@ def _lvm_name(name: str, what: str) -> str:
     if name in (".", "..") or not _LVM_NAME.fullmatch(name):
         raise InvalidArgument(
             f"{what} {name!r} is not valid: use letters, digits and + _ . - only")
+    if is_lvm_uuid(name):
+        raise InvalidArgument(f"{what} {name!r} has the shape of an LVM UUID, so it "
+                              "would name another object's UUID; choose another name")
     return name
 
 
@@ -92,10 +115,25 @@ def extent_size(value: int) -> int:
 
 
 def reference(value: str, what: str) -> str:
-    """A VG, PV, LV or device named by UUID, name, object path or /dev path."""
+    """A VG, PV, LV or device named by UUID, name, object path or /dev path. A
+    path that is not an object path must be a device path (`device_path`)."""
     _text(value, what)
     if value.startswith("-"):
         raise InvalidArgument(f"{what} {value!r} starts with '-'")
+    if value.startswith("/") and not value.startswith("/org/"):
+        device_path(value, what)
+    return value
+
+
+def device_path(value: str, what: str) -> str:
+    """A normalized path under /dev: no '.', '..' or empty component. The engines
+    resolve it from udev's data alone and never look it up on the filesystem, but
+    nothing that could lead out of /dev (into a dead NFS or a FUSE mount) passes."""
+    parts = value.split("/")
+    if parts[:2] != ["", "dev"] or len(parts) < 3 or \
+            any(part in ("", ".", "..") for part in parts[2:]):
+        raise InvalidArgument(f"{what} {value!r} is not a device: give a normalized "
+                              "path under /dev (no '.', '..' or '//'), a name or a UUID")
     return value
 
 
@@ -147,6 +185,15 @@ def local_path(value: str, roots: Iterable[str] = DEFAULT_MOUNT_ROOTS) -> str:
         raise InvalidArgument(f"local path {value!r} is not below an allowed root; "
                               f"{allowed}")
     return value
+
+
+def unmount_point(value: str, roots: Iterable[str] = DEFAULT_MOUNT_ROOTS) -> str:
+    """A mount point either Unmount may end: `StoragePool.Unmount(path)` and
+    `Mount.Unmount()` alike, whichever way the caller names the mount. The rule
+    is the mount rule (`local_path`, with the same `roots`): no caller unmounts /,
+    /home or a system tree (an administrator's own NFS mount there stays), and
+    what MountNfs made can be unmounted."""
+    return local_path(value, roots)
 
 
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")

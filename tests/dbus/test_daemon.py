@@ -124,7 +124,10 @@ async def test_without_sim_reads_this_host_and_says_what_is_missing(start_daemon
     assert sorted(luns) == sorted((await storage.props(HOST, "Host"))["Luns"])
     with pytest.raises(DBusError) as raised:
         await storage.host("GetBlockInfo", "sa{sv}", "/etc/passwd", {})
-    assert raised.value.type == ERROR + "NotFound"      # never a filesystem path
+    assert raised.value.type == ERROR + "InvalidArgument"   # never a filesystem path
+    with pytest.raises(DBusError) as raised:
+        await storage.host("GetBlockInfo", "sa{sv}", "/dev/stdin", {})
+    assert raised.value.type == ERROR + "NotFound"      # no device udev knows
     with pytest.raises(DBusError) as raised:       # no session here, and no login asked
         await storage.host("EnumerateIscsiLuns", "ssa{sv}", "192.0.2.1",
                            "iqn.2026-11.org.example:none", {"login": Variant("b", False)})

@@ -76,7 +76,7 @@ async def test_get_block_info(storage):
                         "type": "multipath", "used-by": "", "name": LUN3}
     with pytest.raises(DBusError) as error:
         await storage.host("GetBlockInfo", "sa{sv}", "/etc/passwd", {})
-    assert error.value.type == ERROR + "NotFound"
+    assert error.value.type == ERROR + "InvalidArgument"      # never a filesystem path
 
 
 async def test_create_and_remove_volume_group(storage):

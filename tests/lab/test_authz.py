@@ -4,7 +4,7 @@ The unprivileged lab user calls every method of the API, once per polkit rule se
 no rule (every change denied), one rule granting each action alone, and the lab's
 own rules (lab/polkit-lab.rules). A change passes polkit exactly when a rule grants
 its action; its probe is built so that past polkit the engine refuses it harmlessly
-(a missing object, a VG we did not create, a path device) or it changes nothing, so
+(a VG we did not create, a device that is a PV already) or it changes nothing, so
 "got past polkit" is told from "denied" by the error's name and nothing on the host
 moves. Then the user's granted changes are made for real and checked with `lvs`,
 and the bus policy is tried: owning the daemon's name, spoofing its replies and its
@@ -53,10 +53,6 @@ def as_user(*args: str, timeout: float = 300):
     result = run(sys.executable, str(TOP / "tests/lab/as_user.py"), *args, user=TEST_USER,
                  timeout=timeout)
     return json.loads(result.stdout)
-
-
-def path_device(wwid: str) -> str:
-    return "/dev/" + multipath_maps()[wwid][0][0]
 
 
 @pytest.fixture
@@ -117,19 +113,19 @@ def probes(world, objects: dict) -> list[tuple[str, list, bool]]:
         (None, [lv, props, "Get", "ss", [LVI, "Size"]], 1),
         (None, [session, props, "GetAll", "s", [IFACE + "IscsiSession"]], 1),
         (None, [HOST, "org.freedesktop.DBus.Introspectable", "Introspect", "", []], 1),
-        # manage-lvm: refused past polkit (a path device; no space; a name taken)
+        # manage-lvm: refused past polkit (a PV of a VG; no space; a name taken)
         (actions.MANAGE_LVM, [HOST, POOL, "CreateVolumeGroup", "sasa{sv}",
-                              ["authnew", [path_device(world["wwids"][1])], {}]], 1),
-        (actions.MANAGE_LVM, [vg, VGI, "Extend", "asa{sv}",
-                              [[path_device(world["wwids"][1])], {}]], 1),
+                              ["authnew", [world["devices"][0]], {}]], 1),
+        (actions.MANAGE_LVM, [vg, VGI, "Extend", "asa{sv}", [[world["devices"][0]], {}]],
+         1),
         (actions.MANAGE_LVM, [vg, VGI, "CreateLogicalVolume", "sta{sv}",
                               ["huge", 1 << 40, {}]], 1),
         (actions.MANAGE_LVM, [lv, LVI, "Extend", "ta{sv}", [1 << 40, {}]], 1),
         (actions.MANAGE_LVM, [lv, LVI, "Snapshot", "sta{sv}", [LV, 4 * MiB, {}]], 1),
         (actions.MANAGE_LVM, [lv, LVI, "Activate", "a{sv}", [{}]], 1),      # active already
         (actions.MANAGE_LVM, [lv, LVI, "Deactivate", "a{sv}", [{}]], 0),
-        # remove: refused past polkit (no such VG; a VG we did not create; its last PV)
-        (actions.REMOVE, [HOST, POOL, "RemoveVolumeGroup", "sa{sv}", ["nosuchvg", {}]], 1),
+        # remove: refused past polkit (a VG we did not create; its last PV)
+        (actions.REMOVE, [HOST, POOL, "RemoveVolumeGroup", "sa{sv}", [VG, {}]], 1),
         (actions.REMOVE, [vg, VGI, "Remove", "a{sv}", [{}]], 1),
         (actions.REMOVE, [vg, VGI, "RemovePhysicalVolume", "sa{sv}", [pv, {}]], 1),
         (actions.REMOVE, [lv, LVI, "Remove", "a{sv}", [{}]], 1),

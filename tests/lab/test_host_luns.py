@@ -65,15 +65,19 @@ def test_block_info_for_every_kind_of_name(fresh_daemon):
                 "type": "multipath", "used-by": "", "name": dm}
     for name in (wwid, "naa." + wwid[1:], "0x" + wwid[1:], f"/dev/mapper/{wwid}", dm,
                  f"/dev/{dm}", f"/dev/disk/by-id/dm-uuid-mpath-{wwid}",
-                 f"/org/solidice/Storage/Lun/{wwid}"):
+                 f"/dev/disk/by-id/dm-name-{wwid}", f"/org/solidice/Storage/Lun/{wwid}"):
         assert block_info(name) == expected, name
     path_device = paths[0][0]
     info = block_info(path_device)
     assert info["type"] == "disk" and info["path"] == f"/dev/{path_device}"
     assert info["used-by"] == f"multipath:/dev/mapper/{wwid}" and info["size"] == LUN_SIZE
     assert block_info(f"/dev/{path_device}") == info
-    for unknown in ("/etc/passwd", "nosuchdisk", "36001405ffffffffffffffffffffffff0"):
-        assert "NotFound" in block_info(unknown) or "no device" in block_info(unknown)
+    for unknown in ("/dev/stdin", "nosuchdisk", "36001405ffffffffffffffffffffffff0"):
+        assert "no device" in block_info(unknown), unknown
+    # resolved from udev's data alone: a path out of /dev is refused, never looked up
+    for outside in ("/etc/passwd", "/dev/../etc/passwd", f"/dev/mapper/../{dm}",
+                    "/dev//" + dm):
+        assert "not a device" in block_info(outside), outside
 
 
 async def _watch_lun_signals():

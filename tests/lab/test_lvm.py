@@ -138,7 +138,8 @@ async def test_volume_group_lifecycle_and_refusals(bus, luns, no_drift):
                        "othervg", [first], {})
     assert taken[1] == ERROR + "Busy" and VG_NAME in taken[2]
 
-    assert await call(bus, vg_path, "VolumeGroup", "Extend", "asa{sv}", [third], {}) == []
+    assert await call(bus, vg_path, "VolumeGroup", "Extend", "asa{sv}",   # a udev link
+                      [f"/dev/disk/by-id/dm-uuid-mpath-{third}"], {}) == []
     assert lvm_report("vgs", "-o", "pv_count", "--", VG_NAME)[0]["pv_count"] == "3"
     third_pv = objpath.path("PhysicalVolume", lvm_report(
         "pvs", "-o", "pv_uuid", "--", f"/dev/mapper/{third}")[0]["pv_uuid"])

@@ -75,6 +75,23 @@ def test_volume_group_uuid_before_name(store):
     assert resolve.volume_group(store, VMSTORE).uuid == VMSTORE
 
 
+def test_a_uuid_shaped_reference_is_only_ever_a_uuid(store):
+    # a VG named after a UUID no VG has (made outside the service): the string
+    # means that UUID, never the name, so it names nothing
+    other = VMSTORE[::-1]
+    store.publish([vg("Zz0001", other)])
+    with pytest.raises(NotFound, match="no volume group"):
+        resolve.volume_group(store, other)
+    with pytest.raises(NotFound, match="no logical volume"):
+        resolve.logical_volume(store, other.replace("-", ""))
+
+
+def test_a_uuid_without_its_dashes_is_the_same_uuid(store):
+    assert resolve.volume_group(store, VMSTORE.replace("-", "")).uuid == VMSTORE
+    assert resolve.logical_volume(store, LV_VMSTORE.replace("-", "")).uuid == LV_VMSTORE
+    assert resolve.physical_volume(store, PV.replace("-", "")).uuid == PV
+
+
 def test_volume_group_ambiguous_name(duplicated):
     with pytest.raises(InvalidArgument, match="UUID") as info:
         resolve.volume_group(duplicated, "dup")

@@ -1024,7 +1024,6 @@ async def test_block_info_by_object_path(engine, kind):
 @pytest.mark.parametrize("ref", [
     pytest.param("nothing", id="unknown-name"),
     pytest.param("/dev/sdz", id="unknown-node"),
-    pytest.param("/etc/passwd", id="filesystem-path"),
     pytest.param("vmstore", id="vg-name"),
     pytest.param("36001405ffffffffffffffffffffffff", id="unknown-wwid"),
 ])

@@ -152,6 +152,69 @@ def test_reference_rejects(value, word):
     assert "volume group" in str(info.value)
 
 
+@pytest.mark.parametrize("value", [
+    param("/dev/../etc/passwd", id="dotdot-out-of-dev"),
+    param("/dev/../mnt/nfs/x", id="dotdot-into-a-mount"),
+    param("/dev/disk/by-id/../../../proc/1/mem", id="dotdot-deep"),
+    param("/dev/./sda", id="dot-component"),
+    param("/dev//sda", id="double-slash"),
+    param("//dev/sda", id="leading-double-slash"),
+    param("/dev/mapper/", id="trailing-slash"),
+    param("/dev/", id="dev-itself"),
+    param("/dev", id="dev-without-slash"),
+    param("/etc/passwd", id="outside-dev"),
+    param("/mnt/fuse/x", id="a-fuse-mount"),
+    param("/", id="root"),
+])
+def test_reference_refuses_filesystem_paths_outside_dev(value):
+    with pytest.raises(InvalidArgument, match="under /dev") as info:
+        validation.reference(value, "name or UUID")
+    assert "name or UUID" in str(info.value)
+
+
+@pytest.mark.parametrize("value", [
+    param("/dev/sda", id="kernel-node"),
+    param("/dev/mapper/36001405abc", id="map-node"),
+    param("/dev/disk/by-id/wwn-0x6001405abc", id="udev-link"),
+    param("/dev/vmstore/lv-1", id="vg-lv-node"),
+    param("/dev/mapper/a..b", id="dots-inside-a-name"),
+])
+def test_reference_accepts_normalized_dev_paths(value):
+    assert validation.reference(value, "device") == value
+
+
+UUID = "Fwx8ij-Jkde-xft9-I7a2-I40o-4zPu-V5ViaD"
+
+
+@pytest.mark.parametrize("name", [
+    param(UUID, id="dashed"),
+    param(UUID.replace("-", ""), id="undashed"),
+    param(UUID.lower(), id="lowercase"),
+])
+@pytest.mark.parametrize("check", [validation.vg_name, validation.lv_name],
+                         ids=["vg", "lv"])
+def test_names_shaped_like_an_lvm_uuid_are_refused(check, name):
+    with pytest.raises(InvalidArgument, match="LVM UUID"):
+        check(name)
+
+
+@pytest.mark.parametrize("name", [
+    param(UUID[:-1], id="one-short"),
+    param(UUID + "x", id="one-long"),
+    param(UUID.replace("-", "_"), id="underscores"),
+    param("x" * 31, id="31-letters"),
+    param("x" * 33, id="33-letters"),
+])
+def test_names_near_the_uuid_shape_are_fine(name):
+    assert validation.vg_name(name) == name
+    assert validation.is_lvm_uuid(name) is False
+
+
+def test_the_uuid_shape_is_what_the_resolver_takes_as_a_uuid():
+    assert validation.is_lvm_uuid(UUID) and validation.is_lvm_uuid(UUID.replace("-", ""))
+    assert validation.lvm_uuid(UUID.replace("-", "")) == UUID
+
+
 def test_devices_accepts_a_list():
     assert validation.devices(["/dev/sda", "36001405x"]) == ["/dev/sda", "36001405x"]
 

@@ -5,6 +5,7 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import dbus_property
 
 from .. import actions, validation
+from ..models import LogicalVolume
 from .base import Context, ObjectInterface, check_options, path
 from .errors import storage_method
 
@@ -13,9 +14,13 @@ class LogicalVolumeInterface(ObjectInterface):
     def __init__(self, ctx: Context, model) -> None:
         super().__init__("LogicalVolume", ctx, model)
 
-    def _details(self) -> dict[str, str]:
-        return {"lv": self.model.name, "lv.uuid": self.model.uuid,
-                "lv.path": self.model.path}
+    def _resolved(self) -> tuple[LogicalVolume, dict[str, str]]:
+        """This LV as the engine has it now (`NotFound` once it is gone), and what
+        polkit is told of it: its name, UUID and node, and its VG's name and UUID."""
+        lv = self.ctx.engine.resolve_logical_volume(self.model.uuid)
+        vg = self.ctx.engine.resolve_volume_group(lv.volume_group)
+        return lv, {"lv": lv.name, "lv.uuid": lv.uuid, "lv.path": lv.path,
+                    "vg": vg.name, "vg.uuid": vg.uuid}
 
     @dbus_property(access=PropertyAccess.READ)
     def Name(self) -> "s":
@@ -53,34 +58,37 @@ class LogicalVolumeInterface(ObjectInterface):
     async def Extend(self, size: "t", options: "a{sv}") -> None:
         opts = check_options("LogicalVolume.Extend", options)
         size = validation.size(size)
-        await self.ctx.auth.check(actions.MANAGE_LVM, self._details(), opts.interactive)
-        await self.ctx.engine.extend_logical_volume(self.model.uuid, size, opts)
+        lv, details = self._resolved()
+        await self.ctx.auth.check(actions.MANAGE_LVM, details, opts.interactive)
+        await self.ctx.engine.extend_logical_volume(lv.uuid, size, opts)
 
     @storage_method()
     async def Remove(self, options: "a{sv}") -> None:
         opts = check_options("LogicalVolume.Remove", options)
-        await self.ctx.auth.check(actions.REMOVE, self._details(), opts.interactive)
-        await self.ctx.engine.remove_logical_volume(self.model.uuid, opts)
+        lv, details = self._resolved()
+        await self.ctx.auth.check(actions.REMOVE, details, opts.interactive)
+        await self.ctx.engine.remove_logical_volume(lv.uuid, opts)
 
     @storage_method()
     async def Snapshot(self, name: "s", size: "t", options: "a{sv}") -> "o":
         opts = check_options("Snapshot", options)
         name, size = validation.lv_name(name), validation.size(size)
-        uid = await self.ctx.auth.check(actions.MANAGE_LVM,
-                                        {**self._details(), "snapshot": name},
+        lv, details = self._resolved()
+        uid = await self.ctx.auth.check(actions.MANAGE_LVM, {**details, "snapshot": name},
                                         opts.interactive)
-        uuid = await self.ctx.engine.snapshot_logical_volume(self.model.uuid, name, size,
-                                                             opts, uid)
+        uuid = await self.ctx.engine.snapshot_logical_volume(lv.uuid, name, size, opts, uid)
         return path("LogicalVolume", uuid)
 
     @storage_method()
     async def Activate(self, options: "a{sv}") -> None:
         opts = check_options("Activate", options)
-        await self.ctx.auth.check(actions.MANAGE_LVM, self._details(), opts.interactive)
-        await self.ctx.engine.activate_logical_volume(self.model.uuid, opts)
+        lv, details = self._resolved()
+        await self.ctx.auth.check(actions.MANAGE_LVM, details, opts.interactive)
+        await self.ctx.engine.activate_logical_volume(lv.uuid, opts)
 
     @storage_method()
     async def Deactivate(self, options: "a{sv}") -> None:
         opts = check_options("Deactivate", options)
-        await self.ctx.auth.check(actions.MANAGE_LVM, self._details(), opts.interactive)
-        await self.ctx.engine.deactivate_logical_volume(self.model.uuid, opts)
+        lv, details = self._resolved()
+        await self.ctx.auth.check(actions.MANAGE_LVM, details, opts.interactive)
+        await self.ctx.engine.deactivate_logical_volume(lv.uuid, opts)

@@ -3,9 +3,22 @@
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import dbus_property
 
-from .. import actions
+from .. import actions, validation
+from ..models import Mount
 from .base import Context, ObjectInterface, check_options
 from .errors import storage_method
+
+
+async def unmount(ctx: Context, local_path: str, force: bool,
+                  opts: validation.Options) -> None:
+    """Both Unmounts (StoragePool's, by path, and a Mount's own): one mount-point
+    rule, checked before polkit is asked; polkit is told what is mounted there."""
+    local_path = validation.unmount_point(local_path, ctx.config.mount_roots)
+    details = {"local-path": local_path}
+    if (mount := ctx.engine.store.get(Mount, local_path)) is not None:
+        details.update({"server": mount.server, "remote-path": mount.remote_path})
+    await ctx.auth.check(actions.MOUNT_NFS, details, opts.interactive)
+    await ctx.engine.unmount(local_path, force, opts)
 
 
 class MountInterface(ObjectInterface):
@@ -35,6 +48,4 @@ class MountInterface(ObjectInterface):
     @storage_method()
     async def Unmount(self, force: "b", options: "a{sv}") -> None:
         opts = check_options("Unmount", options)
-        await self.ctx.auth.check(actions.MOUNT_NFS, {"local-path": self.model.local_path},
-                                  opts.interactive)
-        await self.ctx.engine.unmount(self.model.local_path, force, opts)
+        await unmount(self.ctx, self.model.local_path, force, opts)

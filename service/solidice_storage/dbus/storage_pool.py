@@ -1,9 +1,14 @@
 """org.solidice.Storage.StoragePool at /org/solidice/Storage/Host: the seed's
-StoragePool level (VG create and remove, NFS mount and unmount)."""
+StoragePool level (VG create and remove, NFS mount and unmount).
+
+Every reference is resolved before polkit is asked (engine/resolve.py): polkit is
+told the object found, and the engine is handed that object's UUID or WWID."""
 
 from .. import actions, validation
 from .base import Context, ObjectInterface, check_options, path
 from .errors import storage_method
+from .mount import unmount
+from .volume_group import device_details, vg_details
 
 
 class StoragePoolInterface(ObjectInterface):
@@ -14,18 +19,19 @@ class StoragePoolInterface(ObjectInterface):
     async def CreateVolumeGroup(self, name: "s", devices: "as", options: "a{sv}") -> "o":
         opts = check_options("CreateVolumeGroup", options)
         name, devices = validation.vg_name(name), validation.devices(devices)
-        await self.ctx.auth.check(actions.MANAGE_LVM, {"vg": name,
-                                                       "devices": ",".join(devices)},
+        luns = self.ctx.engine.resolve_devices(devices)
+        await self.ctx.auth.check(actions.MANAGE_LVM, {"vg": name, **device_details(luns)},
                                   opts.interactive)
-        uuid = await self.ctx.engine.create_volume_group(name, devices, opts)
+        uuid = await self.ctx.engine.create_volume_group(
+            name, [lun.wwid for lun in luns], opts)
         return path("VolumeGroup", uuid)
 
     @storage_method()
     async def RemoveVolumeGroup(self, vg: "s", options: "a{sv}") -> None:
         opts = check_options("RemoveVolumeGroup", options)
-        vg = validation.reference(vg, "volume group")
-        await self.ctx.auth.check(actions.REMOVE, {"vg": vg}, opts.interactive)
-        await self.ctx.engine.remove_volume_group(vg, opts)
+        found = self.ctx.engine.resolve_volume_group(validation.reference(vg, "volume group"))
+        await self.ctx.auth.check(actions.REMOVE, vg_details(found), opts.interactive)
+        await self.ctx.engine.remove_volume_group(found.uuid, opts)
 
     @storage_method()
     async def MountNfs(self, server: "s", remote_path: "s", local_path: "s",
@@ -43,7 +49,4 @@ class StoragePoolInterface(ObjectInterface):
     @storage_method()
     async def Unmount(self, local_path: "s", force: "b", options: "a{sv}") -> None:
         opts = check_options("Unmount", options)
-        local_path = validation.local_path(local_path, self.ctx.config.mount_roots)
-        await self.ctx.auth.check(actions.MOUNT_NFS, {"local-path": local_path},
-                                  opts.interactive)
-        await self.ctx.engine.unmount(local_path, force, opts)
+        await unmount(self.ctx, local_path, force, opts)

@@ -6,16 +6,30 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import dbus_property
 
 from .. import actions, validation
+from ..models import Lun, VolumeGroup
 from .base import Context, ObjectInterface, check_options, path, paths
 from .errors import storage_method
+
+
+def vg_details(vg: VolumeGroup) -> dict[str, str]:
+    """What polkit is told of a VG: its name and its UUID."""
+    return {"vg": vg.name, "vg.uuid": vg.uuid}
+
+
+def device_details(luns: list[Lun]) -> dict[str, str]:
+    """What polkit is told of the devices a VG is made of or extended with: the
+    nodes the LUNs are used through and their WWIDs, in the caller's order."""
+    return {"devices": ",".join(lun.device for lun in luns),
+            "luns": ",".join(lun.wwid for lun in luns)}
 
 
 class VolumeGroupInterface(ObjectInterface):
     def __init__(self, ctx: Context, model) -> None:
         super().__init__("VolumeGroup", ctx, model)
 
-    def _details(self) -> dict[str, str]:
-        return {"vg": self.model.name, "vg.uuid": self.model.uuid}
+    def _resolved(self) -> VolumeGroup:
+        """This VG as the engine has it now (`NotFound` once it is gone)."""
+        return self.ctx.engine.resolve_volume_group(self.model.uuid)
 
     @dbus_property(access=PropertyAccess.READ)
     def Name(self) -> "s":
@@ -67,31 +81,39 @@ class VolumeGroupInterface(ObjectInterface):
     async def Extend(self, devices: "as", options: "a{sv}") -> None:
         opts = check_options("VolumeGroup.Extend", options)
         devices = validation.devices(devices)
+        vg, luns = self._resolved(), self.ctx.engine.resolve_devices(devices)
         await self.ctx.auth.check(actions.MANAGE_LVM,
-                                  {**self._details(), "devices": ",".join(devices)},
+                                  {**vg_details(vg), **device_details(luns)},
                                   opts.interactive)
-        await self.ctx.engine.extend_volume_group(self.model.uuid, devices, opts)
+        await self.ctx.engine.extend_volume_group(vg.uuid, [lun.wwid for lun in luns],
+                                                  opts)
 
     @storage_method()
     async def RemovePhysicalVolume(self, pv: "s", options: "a{sv}") -> "o":
         opts = check_options("RemovePhysicalVolume", options)
         pv = validation.reference(pv, "physical volume")
-        uid = await self.ctx.auth.check(actions.REMOVE, {**self._details(), "pv": pv},
-                                        opts.interactive)
-        job = await self.ctx.engine.remove_physical_volume(self.model.uuid, pv, opts, uid)
+        vg = self._resolved()
+        found = self.ctx.engine.resolve_physical_volume(vg.uuid, pv)
+        details = {**vg_details(vg), "pv": found.uuid, "device": found.device}
+        if found.lun is not None:
+            details["lun.wwid"] = found.lun
+        uid = await self.ctx.auth.check(actions.REMOVE, details, opts.interactive)
+        job = await self.ctx.engine.remove_physical_volume(vg.uuid, found.uuid, opts, uid)
         return path("Job", None if job is None else str(job))
 
     @storage_method()
     async def CreateLogicalVolume(self, name: "s", size: "t", options: "a{sv}") -> "o":
         opts = check_options("CreateLogicalVolume", options)
         name, size = validation.lv_name(name), validation.size(size)
-        await self.ctx.auth.check(actions.MANAGE_LVM, {**self._details(), "lv": name},
+        vg = self._resolved()
+        await self.ctx.auth.check(actions.MANAGE_LVM, {**vg_details(vg), "lv": name},
                                   opts.interactive)
-        uuid = await self.ctx.engine.create_logical_volume(self.model.uuid, name, size, opts)
+        uuid = await self.ctx.engine.create_logical_volume(vg.uuid, name, size, opts)
         return path("LogicalVolume", uuid)
 
     @storage_method()
     async def Remove(self, options: "a{sv}") -> None:
         opts = check_options("VolumeGroup.Remove", options)
-        await self.ctx.auth.check(actions.REMOVE, self._details(), opts.interactive)
-        await self.ctx.engine.remove_volume_group(self.model.uuid, opts)
+        vg = self._resolved()
+        await self.ctx.auth.check(actions.REMOVE, vg_details(vg), opts.interactive)
+        await self.ctx.engine.remove_volume_group(vg.uuid, opts)

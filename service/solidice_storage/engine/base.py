@@ -10,6 +10,7 @@ always follows its object onto the bus. Errors are `errors.StorageError`s.
 from typing import Protocol
 
 from ..models import BlockInfo  # noqa: F401  (engines import it from here)
+from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
 from .state import StateStore
 
@@ -57,7 +58,28 @@ class Engine(Protocol):
 
     async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
         """What a device is, named by WWID, LVM UUID, `vg/lv`, /dev path or object
-        path. Never looks at other filesystem paths. `NotFound` if nothing is."""
+        path. A /dev path is resolved from udev's data alone (nodes, kernel names,
+        DEVLINKS), never looked up on the filesystem; any other path, or a /dev
+        path with a '.', '..' or empty component, is `InvalidArgument`. `NotFound`
+        if nothing is."""
+
+    # ---- resolving references: from memory, before polkit is asked ----
+    # The D-Bus layer resolves what a caller named, asks polkit about the object
+    # found, then hands the engine that object's UUID (WWID for a LUN). Errors as
+    # engine/resolve.py's: `NotFound`, `InvalidArgument` (ambiguous, a path device).
+
+    def resolve_volume_group(self, ref: str) -> VolumeGroup:
+        """The VG `ref` names."""
+
+    def resolve_logical_volume(self, ref: str) -> LogicalVolume:
+        """The LV `ref` names."""
+
+    def resolve_physical_volume(self, vg: str, ref: str) -> PhysicalVolume:
+        """The PV of VG `vg` that `ref` names (UUID, device node, LUN's WWID)."""
+
+    def resolve_devices(self, refs: list[str]) -> list[Lun]:
+        """The LUNs `refs` name, in order: maps, never their paths; `/dev` names
+        from udev's data alone. `InvalidArgument` if two name the same LUN."""
 
     # ---- iSCSI ----
 

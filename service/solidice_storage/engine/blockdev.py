@@ -40,6 +40,7 @@ class Disk:
     fs_uuid: str = ""                  # ID_FS_UUID: a filesystem's or a PV's UUID
     iscsi_session: int | None = None   # the iSCSI session a path device is behind
     multipath_candidate: bool = False  # multipath will claim it (DM_MULTIPATH_DEVICE_PATH)
+    links: list[str] = field(default_factory=list)   # udev's DEVLINKS: /dev/disk/by-id/...
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Volume:
     fs_uuid: str = ""
     holders: list[str] = field(default_factory=list)
     label: str = ""                    # an LV's vg/lv name
+    links: list[str] = field(default_factory=list)   # udev's DEVLINKS: /dev/<vg>/<lv>, ...
 
 
 def _sysfs(device: pyudev.Device, attribute: str) -> str:
@@ -127,7 +129,9 @@ def _common(device: pyudev.Device, properties: dict[str, str]) -> dict:
     return {"size": int(_sysfs(device, "size") or 0) * 512,
             "holders": _listdir(device, "holders"),
             "fs_type": properties.get("ID_FS_TYPE", ""),
-            "fs_uuid": properties.get("ID_FS_UUID", "")}
+            "fs_uuid": properties.get("ID_FS_UUID", ""),
+            # the names GetBlockInfo and device references resolve: never looked up
+            "links": properties.get("DEVLINKS", "").split()}
 
 
 def describe_volume(device: pyudev.Device) -> Volume | None:

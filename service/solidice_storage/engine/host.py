@@ -15,12 +15,12 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from .. import __version__, objpath
+from .. import __version__, objpath, validation
 from ..config import Config
 from ..errors import Busy, InvalidArgument, NotFound, Timeout
 from ..models import IscsiSession, Lun
 from ..validation import Options
-from . import blockdev
+from . import blockdev, resolve
 from .base import BlockInfo
 from .host_lvm import LVM_KINDS, LvmMixin
 from .intents import Intent, Intents, by_owner
@@ -41,7 +41,7 @@ SETTLE_TIMEOUT = 30          # how long a login waits for its LUNs' maps
 INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
 
 
-class HostEngine(LvmMixin, UnavailableEngine):
+class HostEngine(resolve.Resolver, LvmMixin, UnavailableEngine):
     description = (f"this host (solidice-storage {__version__}; LUNs, multipath, iSCSI, "
                    "LVM and NFS)")
 
@@ -196,8 +196,11 @@ class HostEngine(LvmMixin, UnavailableEngine):
         return await _off_loop(self._block_info, name_or_uuid)
 
     def _block_info(self, ref: str) -> BlockInfo:
-        """By object path, WWID (any spelling), kernel name, /dev path or link, PV,
-        LV, filesystem or partition UUID. Never looks at paths outside /dev."""
+        """By object path, WWID (any spelling), kernel name, /dev name (node, kernel
+        node or udev link), PV, LV, filesystem or partition UUID. A /dev name is
+        looked up in udev's data only: nothing a caller sends reaches the
+        filesystem (a path into a dead NFS or FUSE mount would hang a thread)."""
+        validation.reference(ref, "name or UUID")     # whoever calls: nothing out of /dev
         if ref.startswith("/org/"):
             parsed = objpath.parse(ref)
             if parsed is None or parsed[0] != "Lun":
@@ -208,26 +211,51 @@ class HostEngine(LvmMixin, UnavailableEngine):
             for disk in luns:
                 if disk.wwid == candidate:
                     return self._disk_info(disk)
-        name = None
         if ref.startswith("/dev/"):
-            resolved = os.path.realpath(ref)
-            if not resolved.startswith("/dev/"):
-                raise NotFound(f"no device {ref}")
-            name = os.path.basename(resolved)
-        elif "/" not in ref:
-            name = ref
+            return self._dev_info(ref)
         for disk in self._disks:
-            if disk.name == name:
+            if disk.name == ref:
                 return self._disk_info(disk)
         for disk in self._disks:
             if ref and disk.fs_uuid == ref:          # a PV's or a filesystem's UUID
                 return self._disk_info(disk, uuid=ref)
         for volume in blockdev.volumes():            # partitions and LVs: read now
-            if name == volume.name or ref in (volume.uuid, volume.label):
+            if ref in (volume.name, volume.uuid, volume.label):
                 return self._volume_info(volume, volume.uuid)
             if volume.fs_uuid == ref:
                 return self._volume_info(volume, ref)
         raise NotFound(f"no device, LUN or volume {ref!r}")
+
+    def _dev_info(self, ref: str) -> BlockInfo:
+        """A /dev name: a disk's, else a partition's or an LV's (read now)."""
+        disk = self._disk_at(ref)
+        if disk is not None:
+            return self._disk_info(disk)
+        for volume in blockdev.volumes():
+            # /dev/<vg>/<lv> by udev's DM_VG_NAME/DM_LV_NAME too: LVM makes that
+            # link itself where its udev rules are off, and then udev has no link
+            if ref in _dev_names(volume) or volume.label and ref == f"/dev/{volume.label}":
+                return self._volume_info(volume, volume.uuid)
+        raise NotFound(f"no device, LUN or volume {ref!r}")
+
+    def _disk_at(self, ref: str) -> blockdev.Disk | None:
+        """The disk a /dev name is (its node, kernel node or a udev link), or None."""
+        return next((disk for disk in self._disks if ref in _dev_names(disk)), None)
+
+    def resolve_device(self, ref: str) -> Lun:
+        """resolve.Resolver's, with /dev names resolved from udev's data alone."""
+        if not ref.startswith("/dev/"):
+            return resolve.lun(self.store, ref)
+        validation.device_path(ref, "device")
+        disk = self._disk_at(ref)
+        if disk is not None and disk.path_of is not None:
+            owner = next((d.node for d in self._disks
+                          if d.wwid == disk.path_of and d.path_of is None), disk.path_of)
+            raise InvalidArgument(f"{ref} is a path of multipath map {owner}; use the map")
+        lun = self.store.get(Lun, disk.wwid) if disk is not None else None
+        if lun is None:
+            raise NotFound(f"no LUN at {ref}")
+        return lun
 
     def _disk_info(self, disk: blockdev.Disk, uuid: str = "") -> BlockInfo:
         if disk.path_of is not None:
@@ -503,6 +531,11 @@ def _mounts_and_partitions(sysfs: Path) -> tuple[frozenset[str], list[blockdev.V
                 mounted.add(os.path.basename(os.path.realpath(device)))
     partitions = [volume for volume in blockdev.volumes() if volume.kind == "partition"]
     return frozenset(mounted), partitions
+
+
+def _dev_names(device: blockdev.Disk | blockdev.Volume) -> set[str]:
+    """Every /dev name udev gave a device: its node, its kernel node, its links."""
+    return {device.node, f"/dev/{device.name}", *device.links}
 
 
 def _used_by(status: str, holders: list[str]) -> str:

@@ -1,14 +1,19 @@
 """One resolver for every reference a caller passes: UUID first, then name.
 
 A VG, PV, LV or device may be named by its UUID (WWID for a LUN), its name (`vg/lv`
-for an LV), its object path, or a /dev path for devices. More than one match is
+for an LV), its object path, or a /dev path for devices. A reference shaped like an
+LVM UUID (with or without dashes) is only ever a UUID. More than one match is
 `InvalidArgument`; none is `NotFound`. A path device of a multipath map is refused:
 a multipathed LUN is only ever used through its map.
+
+The D-Bus layer resolves every reference through the engine's `resolve_*` methods
+(`Resolver` below) before it asks polkit, tells polkit the object found, and hands
+the engine that object's UUID (or WWID): what is authorized is what is acted on.
 """
 
 from typing import Callable, TypeVar
 
-from .. import objpath
+from .. import objpath, validation
 from ..errors import InvalidArgument, NotFound
 from ..models import Lun, LogicalVolume, Model, PhysicalVolume, VolumeGroup
 from .shared import wwid_candidates
@@ -40,8 +45,11 @@ def _find(store: StateStore, cls: type[M], ref: str, what: str,
     found = _by_path(store, cls, ref, what)
     if found is None:
         table = store.all(cls)
-        found = table.get(ref) if ref in table and within(table[ref]) else None
-    if found is None:
+        key = validation.lvm_uuid(ref) if validation.is_lvm_uuid(ref) else ref
+        found = table.get(key) if key in table and within(table[key]) else None
+    if found is None and not validation.is_lvm_uuid(ref):
+        # a UUID-shaped reference is a UUID, never a name (validation refuses such
+        # names): a VG named after a victim's UUID cannot stand in for the victim
         found = _one([m for m in store.all(cls).values() if within(m) and by_name(m)],
                      ref, what)
     if found is None or not within(found):
@@ -92,3 +100,27 @@ def physical_volume(store: StateStore, ref: str, vg: VolumeGroup | None = None) 
 
     within = (lambda pv: pv.volume_group == vg.uuid) if vg else (lambda pv: True)
     return _find(store, PhysicalVolume, ref, "physical volume", by_device, within)
+
+
+class Resolver:
+    """The engines' `resolve_*` methods (base.py), answered from the store alone."""
+
+    store: StateStore
+
+    def resolve_volume_group(self, ref: str) -> VolumeGroup:
+        return volume_group(self.store, ref)
+
+    def resolve_logical_volume(self, ref: str) -> LogicalVolume:
+        return logical_volume(self.store, ref)
+
+    def resolve_physical_volume(self, vg: str, ref: str) -> PhysicalVolume:
+        return physical_volume(self.store, ref, volume_group(self.store, vg))
+
+    def resolve_device(self, ref: str) -> Lun:
+        return lun(self.store, ref)
+
+    def resolve_devices(self, refs: list[str]) -> list[Lun]:
+        luns = [self.resolve_device(ref) for ref in refs]
+        if len({found.wwid for found in luns}) != len(luns):
+            raise InvalidArgument("devices names the same LUN twice")
+        return luns

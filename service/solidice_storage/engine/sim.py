@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from .. import __version__, objpath
+from .. import __version__, objpath, validation
 from ..errors import AlreadyExists, Busy, Failed, InvalidArgument, NotFound, Timeout
 from ..models import IscsiSession, Lun, LogicalVolume, Mount, PhysicalVolume, VolumeGroup
 from ..validation import Options
@@ -33,7 +33,7 @@ USER_DIRS = {"/srv/upload": 1000}
 
 
 
-class SimEngine(SimLvm):
+class SimEngine(resolve.Resolver, SimLvm):
     description = f"simulated host (solidice-storage {__version__})"
     multipath = True
     iscsi_initiator_name = sim_host.INITIATOR
@@ -150,7 +150,7 @@ class SimEngine(SimLvm):
                             for t, p in sorted(self.sessions) if t == target])
 
     async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
-        ref = name_or_uuid
+        ref = validation.reference(name_or_uuid, "name or UUID")   # as the host's
         finders = {"Lun": self._lun_info, "PhysicalVolume": self._pv_info,
                    "LogicalVolume": self._lv_info}
         if ref.startswith("/org/"):
