@@ -106,15 +106,32 @@ def busctl_as(user, *args):
 
 
 def test_real_polkit_denies_and_grants_through_the_daemon(daemon):
-    """lab/polkit-lab.rules: the test user may manage LVM, never remove."""
-    denied = busctl_as(TEST_USER, "call", BUS_NAME, HOST, IFACE + "StoragePool",
-                       "RemoveVolumeGroup", "sa{sv}", "labvg", "0")
-    assert denied.returncode != 0 and "not allowed: org.solidice.storage.remove" in denied.stderr
-    granted = busctl_as(TEST_USER, "call", BUS_NAME, HOST, IFACE + "StoragePool",
-                        "CreateVolumeGroup", "sasa{sv}", "labvg", "1", "/dev/sdb", "0")
-    # Past polkit, and refused by the engine: /dev/sdb is a path of a multipath map.
-    assert "not allowed" not in granted.stderr
-    assert "path of multipath map" in granted.stderr, granted.stderr
+    """lab/polkit-lab.rules: the test user may manage LVM, never remove. polkit is
+    asked about a VG the daemon has resolved: a VG that is not there is NotFound
+    before polkit is asked."""
+    def remove(name):
+        return busctl_as(TEST_USER, "call", BUS_NAME, HOST, IFACE + "StoragePool",
+                         "RemoveVolumeGroup", "sa{sv}", name, "0")
+    missing = remove("labvg")
+    assert missing.returncode != 0 and "no volume group 'labvg'" in missing.stderr
+    device = f"/dev/mapper/{sorted(multipath_maps())[0]}"
+    lvm("pvcreate", "-y", "--", device)
+    lvm("vgcreate", "-y", "labvg", "--", device)
+    try:
+        wait_for(lambda: "not allowed: org.solidice.storage.remove" in remove("labvg").stderr,
+                 "the daemon to see labvg and polkit to deny its removal")
+        assert "labvg" in [r["vg_name"] for r in lvm_report("vgs", "-o", "vg_name")]
+        granted = busctl_as(TEST_USER, "call", BUS_NAME, HOST, IFACE + "StoragePool",
+                            "CreateVolumeGroup", "sasa{sv}", "labvg", "1", device, "0")
+        # Past polkit, and refused by the engine: the name is taken.
+        assert "not allowed" not in granted.stderr
+        assert "a volume group named labvg exists" in granted.stderr, granted.stderr
+    finally:
+        lvm("vgremove", "-y", "-f", "--", "labvg", check=False)
+        lvm("pvremove", "-y", "--", device, check=False)
+        run("wipefs", "-a", "--", device, check=False)
+        run("udevadm", "trigger", "--settle", "--action=change", "--", device, check=False)
+        settle()
     reads = busctl_as(TEST_USER, "call", BUS_NAME, "/org/solidice/Storage",
                       "org.freedesktop.DBus.ObjectManager", "GetManagedObjects")
     assert reads.returncode == 0, reads.stderr
