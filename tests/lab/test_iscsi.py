@@ -60,9 +60,13 @@ class CommandLines:
 @pytest.fixture
 def chap_cleanup(lab):
     yield
+    # only the CHAP LUN's map: `multipath -F` would flush the data LUNs' maps too
+    # whenever none of them is open, and the tests after this one need them
+    (wwn,) = lab.targets.wwns[CHAP_TARGET]
+    chap_map = "36001405" + wwn.replace("-", "")[:25]
     for portal in labhost.PORTALS:
         if (CHAP_TARGET, portal) in iscsi_sessions():
-            run("multipath", "-F", check=False)
+            run("multipath", "-f", chap_map, check=False)
             labhost.iscsi_logout(CHAP_TARGET, portal)
         run("iscsiadm", "-m", "node", "-T", CHAP_TARGET, "-p", f"{portal}:3260", "-o",
             "update", "-n", "node.startup", "-v", "manual", check=False)

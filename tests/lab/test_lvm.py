@@ -295,13 +295,31 @@ def log_mark() -> int:
     return os.path.getsize(LOGS / "solidice-storaged.log")
 
 
+async def runs_once_quiet(mark: int, at_least: int = 0, quiet: float = 2,
+                          limit: float = 20) -> list[str]:
+    """The LVM commands run since `mark`, once at least `at_least` of them are
+    logged and none more came for `quiet` seconds (a command is logged when it
+    ends: under emulation a report takes 1-2 s)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    runs, since = lvm_runs_since(mark), loop.time()
+    while loop.time() < end:
+        await asyncio.sleep(0.2)
+        now = lvm_runs_since(mark)
+        if now != runs:
+            runs, since = now, loop.time()
+        elif len(runs) >= at_least and loop.time() - since >= quiet:
+            break
+    return runs
+
+
 async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
         bus, luns, no_drift):
     (vg_path,) = await call(bus, f"{ROOT}/Host", "StoragePool", "CreateVolumeGroup",
                             "sasa{sv}", VG_NAME, luns[:2], {})
     (lv_path,) = await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
                             "counted", 4 * MiB, {})
-    await asyncio.sleep(1.5)               # let the udev and backup echoes pass
+    await runs_once_quiet(log_mark())      # let the udev and backup echoes pass
     mark = log_mark()
     await bus.objects()
     await call(bus, vg_path, "VolumeGroup", "ListLogicalVolumes", "a{sv}", {})
@@ -319,7 +337,7 @@ async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
             ("Deactivate", "a{sv}", [{}], ["lvchange", "fullreport"], "lvchange"),
             ("Activate", "a{sv}", [{}], ["lvchange", "fullreport"], "lvchange"),
             ("Remove", "a{sv}", [{}], ["lvremove"], "lvremove")):
-        await asyncio.sleep(1)             # the last change's echoes
+        await runs_once_quiet(log_mark())  # the last change's echoes
         mark = log_mark()
         assert await call(bus, lv_path, "LogicalVolume", member, signature, *args) == []
         assert lvm_runs_since(mark) == by_reply, member
@@ -330,8 +348,8 @@ async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
                 int(row["lv_size"]) == 8 * MiB
         if member == "Remove":
             assert lv_path not in objects
-        await asyncio.sleep(1)             # an echo refresh (debounce 0.2 s) shows by now
-        assert lvm_runs_since(mark) == [command, "fullreport"], member
+        # the echo refresh (debounce 0.2 s), and nothing more
+        assert await runs_once_quiet(mark, 2) == [command, "fullreport"], member
     mark = log_mark()
     (again,) = await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
                           "again", 4 * MiB, {})
@@ -341,8 +359,7 @@ async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
                         f"{VG_NAME}/again")
     assert (props["Uuid"], props["Size"], props["Attributes"], props["Path"]) == (
         row["lv_uuid"], int(row["lv_size"]), row["lv_attr"], row["lv_path"])
-    await asyncio.sleep(1)
-    assert lvm_runs_since(mark) == ["lvcreate", "fullreport"]
+    assert await runs_once_quiet(mark, 2) == ["lvcreate", "fullreport"]
 
 
 LVMLOCAL = Path("/etc/lvm/lvmlocal.conf")
