@@ -341,3 +341,10 @@ def test_the_root_filesystems_vgs_are_found_beside_a_non_utf8_mount(tmp_path):
     table = tmp_path / "mountinfo"
     table.write_bytes(ODD_MOUNTINFO)
     assert blockdev.vgs_under("/", str(table), str(tmp_path / "sys")) == set()
+
+
+def test_each_mount_names_its_device_numbers():
+    from solidice_storage.engine.mountinfo import parse_mountinfo
+    line = (b"36 25 8:17 / /srv/a\\040b rw,relatime shared:1 - ext4 /dev/sdb1 rw\n"
+            b"40 25 0:52 / /mnt/\xff rw - tmpfs tmpfs rw\n")
+    assert [entry.device for entry in parse_mountinfo(line)] == ["8:17", "0:52"]

@@ -26,7 +26,7 @@ from .host_lvm import LVM_KINDS, LvmMixin
 from .intents import Intent, Intents, by_owner
 from .iscsi import (ISCSI_KINDS, SYSFS, Iscsi, PortalResolver, SysSession, literal_portal,
                     other_chap_on_a_session, read_sessions)
-from .mountinfo import MOUNTINFO
+from .mountinfo import read_mountinfo
 from .multipath import parse_dm_status
 from .nfs import NFS_KINDS, NfsMounts
 from .runner import Runner
@@ -518,17 +518,12 @@ async def _off_loop(function, *args):
 
 def _mounts_and_partitions(sysfs: Path) -> tuple[frozenset[str], list[blockdev.Volume]]:
     """The kernel names of the block devices with a filesystem mounted (by the
-    device numbers in the mount table, read as bytes: a mount point's name may be
-    anything), and the partitions udev knows."""
+    device numbers in the mount table), and the partitions udev knows."""
     mounted = set()
-    with open(MOUNTINFO, "rb") as table:
-        for line in table:
-            fields = line.split(b" ", 3)
-            if len(fields) < 4 or not re.fullmatch(rb"\d+:\d+", fields[2]):
-                continue
-            device = sysfs / "dev/block" / fields[2].decode()
-            if device.exists():
-                mounted.add(os.path.basename(os.path.realpath(device)))
+    for entry in read_mountinfo():
+        device = sysfs / "dev/block" / entry.device
+        if re.fullmatch(r"\d+:\d+", entry.device) and device.exists():
+            mounted.add(os.path.basename(os.path.realpath(device)))
     partitions = [volume for volume in blockdev.volumes() if volume.kind == "partition"]
     return frozenset(mounted), partitions
 

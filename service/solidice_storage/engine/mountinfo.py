@@ -27,6 +27,7 @@ class MountEntry:
     fstype: str
     source: str
     options: str               # the mount's options, then its superblock's
+    device: str = ""           # "major:minor" of the filesystem's device
 
 
 _ESCAPE = re.compile(rb"\\([0-7]{3})")
@@ -64,7 +65,8 @@ def parse_mountinfo(table: bytes | str) -> list[MountEntry]:
             mount_options, super_options = fields[5].split(b","), tail[2].split(b",")
             options = b",".join(dict.fromkeys(mount_options + super_options))
             entries.append(MountEntry(_unescape(fields[4]), _unescape(tail[0]),
-                                      _unescape(tail[1]), _unescape(options)))
+                                      _unescape(tail[1]), _unescape(options),
+                                      fields[2].decode("ascii", "replace")))
         except (ValueError, IndexError):
             log.warning("unreadable mountinfo line: %r", line)
     return entries
