@@ -52,7 +52,7 @@ import labhost  # noqa: E402
 from labhost import BUS_NAME, LabError, Service, lvm_report, name_owner, run, settle  # noqa: E402
 from solidice_storage import objpath  # noqa: E402
 from solidice_storage.engine.lvm import Lvm  # noqa: E402
-from solidice_storage.engine.runner import Runner  # noqa: E402
+from solidice_storage.engine.host.runner import Runner  # noqa: E402
 
 VG = "benchvg"
 MiB = 1024**2

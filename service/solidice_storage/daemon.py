@@ -65,9 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def make_engine(args: argparse.Namespace, settings: config.Config):
     if args.sim:
-        from .engine.sim import SimEngine
+        from .engine.sim.engine import SimEngine
         return SimEngine(bulk_lvs=args.sim_lvs, faults=frozenset(args.sim_fault))
-    from .engine.host import HostEngine
+    from .engine.host.engine import HostEngine
     return HostEngine(state_dir=args.state_dir, config=settings)
 
 

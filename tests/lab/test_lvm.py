@@ -287,8 +287,8 @@ def lvm_runs_since(mark: int) -> list[str]:
     with open(LOGS / "solidice-storaged.log", "rb") as log:
         log.seek(mark)
         text = log.read().decode(errors="replace")
-    return [line.split("engine.runner: /sbin/lvm ", 1)[1].split()[0]
-            for line in text.splitlines() if "engine.runner: /sbin/lvm " in line]
+    return [line.split("runner: /sbin/lvm ", 1)[1].split()[0]
+            for line in text.splitlines() if "runner: /sbin/lvm " in line]
 
 
 def log_mark() -> int:

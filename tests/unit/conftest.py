@@ -23,9 +23,9 @@ ALLOWED_BLOCKING = [
 # /run, /etc/iscsi), but still on the loop.
 KNOWN_BLOCKING = [
     # the tool's executable looked at before each command
-    ("os.access", "solidice_storage/engine/runner.py", {"_run", "missing", "has"}),
+    ("os.access", "solidice_storage/engine/host/runner.py", {"_run", "missing", "has"}),
     # a device node's symbolic links resolved (realpath; issue 16's item 1)
-    ("os.path.abspath", "solidice_storage/engine/host.py", {"lun_for_device"}),
+    ("os.path.abspath", "solidice_storage/engine/host/engine.py", {"lun_for_device"}),
     # /etc/lvm/backup looked at in each refresh
     ("os.listdir", "solidice_storage/engine/host_lvm.py", {"_listdir"}),
     ("os.stat", "solidice_storage/engine/host_lvm.py", {"_backup_stamp", "refresh_lvm"}),

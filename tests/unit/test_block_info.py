@@ -11,9 +11,9 @@ import threading
 import pytest
 
 from solidice_storage.engine import blockdev
-from solidice_storage.engine.host import HostEngine
-from solidice_storage.engine.runner import Runner
-from solidice_storage.engine.sim import SimEngine
+from solidice_storage.engine.host.engine import HostEngine
+from solidice_storage.engine.host.runner import Runner
+from solidice_storage.engine.sim.engine import SimEngine
 from solidice_storage.errors import InvalidArgument, NotFound
 
 WWID = "36001405aaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -55,8 +55,8 @@ def test_keys_for_disks_without_a_scsi_wwid():
 async def test_a_path_multipath_will_claim_is_no_lun_until_its_map_exists(tmp_path):
     """multipathd claims the path (udev's DM_MULTIPATH_DEVICE_PATH=1) but has not
     made the map yet: offering the path as a LUN would let LVM label a path."""
-    from solidice_storage.engine.host import HostEngine
-    from solidice_storage.engine.runner import Runner
+    from solidice_storage.engine.host.engine import HostEngine
+    from solidice_storage.engine.host.runner import Runner
     multipathd = tmp_path / "multipathd"
     multipathd.write_text("#!/bin/sh\necho 'pid 42 running'\n")
     multipathd.chmod(0o755)

@@ -5,7 +5,7 @@ The same code on real devices is proven in tests/lab."""
 import pytest
 
 from solidice_storage.engine.blockdev import Disk
-from solidice_storage.engine.host import HostEngine
+from solidice_storage.engine.host.engine import HostEngine
 from solidice_storage.engine.iscsi import SysSession
 from solidice_storage.errors import Busy, NotFound
 

@@ -21,7 +21,7 @@ from dbus_fast import DBusError, Variant
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solidice_storage import validation
+from solidice_storage import options as typed_options, validation
 from solidice_storage.config import Config
 from solidice_storage.dbus.base import Context
 from solidice_storage.dbus.host import HostInterface
@@ -31,11 +31,11 @@ from solidice_storage.dbus.mount import MountInterface
 from solidice_storage.dbus.storage_pool import StoragePoolInterface
 from solidice_storage.dbus.volume_group import VolumeGroupInterface
 from solidice_storage.engine.blockdev import Disk
-from solidice_storage.engine.host import HostEngine
+from solidice_storage.engine.host.engine import HostEngine
 from solidice_storage.engine.iscsi import Iscsi, SysSession, split_portal
 from solidice_storage.engine.lvm import parse_report
 from solidice_storage.engine.mountinfo import MountEntry
-from solidice_storage.engine.runner import TOOLS, Result, Runner
+from solidice_storage.engine.host.runner import TOOLS, Result, Runner
 from solidice_storage.errors import ALL as STORAGE_ERRORS
 from solidice_storage.models import IscsiSession, LogicalVolume, Lun, Mount, VolumeGroup
 
@@ -316,10 +316,10 @@ def local_paths(tmp: Path):
 
 
 def options(method, harmless=None):
-    table = {**validation._COMMON, **validation.OPTIONS.get(method, {})}
+    table = typed_options.signatures(method)
     unknown = st.sampled_from(["options", "suid", "-o", "--config", "", "wipe_all",
                                "exec"]).filter(lambda k: k not in table)
-    wrong = [(k, sig) for k, (want, _) in table.items()
+    wrong = [(k, sig) for k, want in table.items()
              for sig in ("s", "b", "u", "t", "as") if sig != want]
     bad = st.one_of(
         st.tuples(unknown, st.just(("b", True))),

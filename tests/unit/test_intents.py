@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from solidice_storage.engine.blockdev import Disk
-from solidice_storage.engine.host import HostEngine
+from solidice_storage.engine.host.engine import HostEngine
 from solidice_storage.engine.intents import Intents
 from solidice_storage.engine.lvm import parse_report
-from solidice_storage.engine.runner import Runner
+from solidice_storage.engine.host.runner import Runner
 from solidice_storage.errors import AlreadyExists
 from solidice_storage.models import Lun
 from solidice_storage.validation import Options

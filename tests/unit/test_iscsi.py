@@ -10,7 +10,7 @@ import pytest
 from solidice_storage.engine import iscsi
 from solidice_storage.engine.iscsi import (Iscsi, SysSession, login_bounds, node_records,
                                            read_sessions, set_record)
-from solidice_storage.engine.runner import Runner
+from solidice_storage.engine.host.runner import Runner
 from solidice_storage.errors import Busy, Failed, Timeout
 from solidice_storage.validation import Options
 

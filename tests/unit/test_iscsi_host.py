@@ -10,9 +10,9 @@ import threading
 import pytest
 
 from solidice_storage.engine.blockdev import Disk, Volume
-from solidice_storage.engine.host import HostEngine
+from solidice_storage.engine.host.engine import HostEngine
 from solidice_storage.engine.iscsi import SysSession
-from solidice_storage.engine.runner import Runner
+from solidice_storage.engine.host.runner import Runner
 from solidice_storage.errors import Busy, NotFound
 from solidice_storage.models import IscsiSession
 from solidice_storage.validation import Options

@@ -5,7 +5,7 @@ from pathlib import Path
 from solidice_storage.engine.iscsi_parse import (Session, error_for, parse_nodes,
                                                  parse_session_disks, parse_sessions)
 import json
-from solidice_storage.engine.runner import Result
+from solidice_storage.engine.host.runner import Result
 from solidice_storage.errors import Failed, NotFound, Timeout
 
 DATA = Path(__file__).parent / "data/lab"

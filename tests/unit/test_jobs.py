@@ -1,7 +1,8 @@
 """Job numbers: in order within one start, not the same after a restart."""
 
 from solidice_storage import objpath
-from solidice_storage.engine.state import Jobs, StateStore
+from solidice_storage.engine.store import StateStore
+from solidice_storage.engine.jobs import Jobs
 
 
 def test_job_paths_do_not_come_again_after_a_restart():

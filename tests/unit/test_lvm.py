@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from solidice_storage.engine.blockdev import Disk
-from solidice_storage.engine.host import HostEngine
+from solidice_storage.engine.host.engine import HostEngine
 from solidice_storage.engine.lvm import CONFIG, Lvm, error_for, parse_report
-from solidice_storage.engine.runner import Result
+from solidice_storage.engine.host.runner import Result
 from solidice_storage.errors import AlreadyExists, Busy, Failed, NoSpace, NotFound
 from solidice_storage.models import LogicalVolume, Lun, PhysicalVolume, VolumeGroup
 
@@ -97,7 +97,7 @@ async def test_every_command_carries_the_config_and_its_devices(tmp_path):
     script = tmp_path / "lvm"
     script.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
     script.chmod(0o755)
-    from solidice_storage.engine.runner import Runner
+    from solidice_storage.engine.host.runner import Runner
     lvm = Lvm(Runner({"lvm": str(script)}))
     result = await lvm.run("lvcreate", "-n", "x", "--", "vg", devices=["/dev/a", "/dev/b"])
     assert result.stdout.splitlines() == ["lvcreate", "--config", CONFIG, "--devices",
@@ -114,7 +114,7 @@ exit 0
 
 def fake_lvm_engine(tmp_path: Path, **tools: str) -> tuple[HostEngine, Path]:
     """A HostEngine whose lvm is FAKE_LVM, and the log of the commands it ran."""
-    from solidice_storage.engine.runner import Runner
+    from solidice_storage.engine.host.runner import Runner
     log = tmp_path / "lvm.log"
     script = tmp_path / "lvm"
     script.write_text(FAKE_LVM.replace("@LOG@", str(log)).replace(
@@ -172,7 +172,7 @@ exit 0
 
 @pytest.fixture
 def mover(tmp_path):
-    from solidice_storage.engine.runner import Runner
+    from solidice_storage.engine.host.runner import Runner
     script = tmp_path / "lvm"
     script.write_text(FAKE_PVMOVE_LVM.replace("@DIR@", str(tmp_path)).replace(
         "@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
@@ -248,7 +248,7 @@ def devices_dir(tmp_path, monkeypatch):
 
 
 def _script_lvm(tmp_path, body: str) -> Lvm:
-    from solidice_storage.engine.runner import Runner
+    from solidice_storage.engine.host.runner import Runner
     script = tmp_path / "lvm"
     script.write_text("#!/bin/bash\n" + body)
     script.chmod(0o755)
@@ -553,7 +553,7 @@ def test_read_map_reads_the_kernels_map(tmp_path):
 async def test_sizes_go_to_lvm_as_whole_extents(tmp_path):
     """LVM refuses `-L <n>b` unless n is a multiple of 512: create, extend and
     snapshot name whole extents (`-l`), rounded up (labcap's are 4 MiB)."""
-    from solidice_storage.engine.runner import Runner
+    from solidice_storage.engine.host.runner import Runner
     from solidice_storage.validation import Options
     log = tmp_path / "argv.log"
     script = tmp_path / "lvm"
@@ -594,7 +594,7 @@ def test_whole_extents_round_up():
 async def test_a_grown_pv_is_resized_with_our_config_and_its_vgs_devices(tmp_path):
     """Rescan's pvresize is an LVM command like the others: our --config, the VG's
     devices, the VG's lock, LVM's errors mapped."""
-    from solidice_storage.engine.runner import Runner
+    from solidice_storage.engine.host.runner import Runner
     log = tmp_path / "argv.log"
     script = tmp_path / "lvm"
     script.write_text(FAKE_LVM.replace('echo "$1" >> @LOG@', 'echo "$*" >> @LOG@')

@@ -14,8 +14,9 @@ from pytest import param
 from solidice_storage import validation
 from solidice_storage.config import DEFAULT_MOUNT_ROOTS, Config, NfsDefaults, parse
 from solidice_storage.engine.nfs import NfsMounts, Wanted
-from solidice_storage.engine.runner import TOOLS, Runner
-from solidice_storage.engine.state import Jobs, StateStore
+from solidice_storage.engine.host.runner import TOOLS, Runner
+from solidice_storage.engine.store import StateStore
+from solidice_storage.engine.jobs import Jobs
 from solidice_storage.errors import InvalidArgument, NotFound, Timeout
 
 USER = 4242

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from solidice_storage.engine.multipath import parse_dm_status
+from solidice_storage.engine.host.multipath import parse_dm_status
 from solidice_storage.errors import Failed
 
 DATA = Path(__file__).parent / "data/lab"

@@ -16,8 +16,9 @@ from solidice_storage.config import Config
 from solidice_storage.engine.mountinfo import (MountinfoWatch, nfs_mounts, parse_mountinfo,
                                                split_source)
 from solidice_storage.engine.nfs import MountConfig, NfsMounts, Wanted
-from solidice_storage.engine.runner import TOOLS, Runner
-from solidice_storage.engine.state import Jobs, StateStore
+from solidice_storage.engine.host.runner import TOOLS, Runner
+from solidice_storage.engine.store import StateStore
+from solidice_storage.engine.jobs import Jobs
 from solidice_storage.errors import Busy, Cancelled, InvalidArgument, NotFound, Timeout
 from solidice_storage.models import Mount
 
@@ -259,7 +260,7 @@ async def test_a_forced_unmount_stops_a_mount_hanging_on_a_dead_server(tmp_path)
 
 def test_mount_options_take_the_defaults_they_are_given():
     from solidice_storage.config import NfsDefaults
-    from solidice_storage.engine.shared import nfs_mount_options
+    from solidice_storage.engine.rules import nfs_mount_options
     defaults = NfsDefaults(timeo=600, retrans=6, retry=2, hard=True, mount_timeout=10)
     assert nfs_mount_options(_opts(), defaults) == \
         "nosuid,nodev,rw,hard,timeo=600,retrans=6,retry=2"

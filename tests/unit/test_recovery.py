@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from solidice_storage.config import Config
-from solidice_storage.engine.host import HostEngine
+from solidice_storage.engine.host.engine import HostEngine
 from solidice_storage.engine.intents import Intents, by_owner
 from solidice_storage.engine.iscsi import Iscsi, SysSession, node_records
 from solidice_storage.engine.mountinfo import MountEntry
 from solidice_storage.engine.nfs import MountConfig, NfsMounts, Wanted
-from solidice_storage.engine.runner import TOOLS, Runner
-from solidice_storage.engine.state import Jobs, StateStore
+from solidice_storage.engine.host.runner import TOOLS, Runner
+from solidice_storage.engine.store import StateStore
+from solidice_storage.engine.jobs import Jobs
 from test_iscsi import CHAP_TARGET, FAKE_ISCSIADM, RECORD
 
 PORTAL = "127.0.0.1:3260"
@@ -32,7 +33,7 @@ def crash_in_child(tmp_path: Path, point: str, code: str) -> None:
     """Run `code` (an async body, `tmp` is tmp_path) in a child that dies at `point`."""
     script = ("import asyncio, sys\nfrom pathlib import Path\n"
               "from solidice_storage.engine.intents import Intents\n"
-              "from solidice_storage.engine.runner import Runner, TOOLS\n"
+              "from solidice_storage.engine.host.runner import Runner, TOOLS\n"
               "from solidice_storage.validation import Options\n"
               "tmp = Path(sys.argv[1])\n"
               "async def main():\n" + "".join(f"    {line}\n" for line in code.splitlines())
@@ -141,7 +142,8 @@ async def test_a_login_on_an_existing_record_that_died_gets_its_bounds_back(
 def mount_code(local: str, persistent: bool) -> str:
     return ("from solidice_storage.engine.nfs import NfsMounts\n"
             "from solidice_storage.engine.mountinfo import MountEntry\n"
-            "from solidice_storage.engine.state import Jobs, StateStore\n"
+            "from solidice_storage.engine.jobs import Jobs\n"
+            "from solidice_storage.engine.store import StateStore\n"
             "from solidice_storage.config import Config\n"
             "store = StateStore()\n"
             "nfs = NfsMounts(Runner({**TOOLS, 'mount': str(tmp / 'mount')}), store, "

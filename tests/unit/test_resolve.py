@@ -4,7 +4,7 @@ import pytest
 
 from solidice_storage import objpath
 from solidice_storage.engine import resolve
-from solidice_storage.engine.state import StateStore
+from solidice_storage.engine.store import StateStore
 from solidice_storage.errors import InvalidArgument, NotFound
 from solidice_storage.models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from solidice_storage.engine.runner import Runner
+from solidice_storage.engine.host.runner import Runner
 from solidice_storage.errors import NotSupported, Timeout
 
 
@@ -118,7 +118,7 @@ async def test_waiting_for_a_slot_counts_against_the_timeout():
 
 def test_the_lvm_concurrency_comes_from_the_configuration():
     from solidice_storage.config import Config
-    from solidice_storage.engine.host import HostEngine
+    from solidice_storage.engine.host.engine import HostEngine
     engine = HostEngine(config=Config(lvm_concurrency=7))
     assert engine.runner.limit("lvm") == 7
 

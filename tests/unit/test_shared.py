@@ -3,7 +3,7 @@
 import pytest
 
 from solidice_storage import validation
-from solidice_storage.engine.shared import nfs_mount_options, wwid_candidates
+from solidice_storage.engine.rules import nfs_mount_options, wwid_candidates
 from solidice_storage.errors import InvalidArgument
 
 

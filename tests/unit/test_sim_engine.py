@@ -14,10 +14,11 @@ from types import SimpleNamespace
 import pytest
 
 from solidice_storage import objpath
-from solidice_storage.engine import sim, sim_host, sim_lvm
-from solidice_storage.engine.base import MANAGED_TAG
-from solidice_storage.engine.sim import SimEngine
-from solidice_storage.engine.state import StateStore
+from solidice_storage.engine import sim_host, sim_lvm
+from solidice_storage.engine.sim import engine as sim
+from solidice_storage.engine.protocol import MANAGED_TAG
+from solidice_storage.engine.sim.engine import SimEngine
+from solidice_storage.engine.store import StateStore
 from solidice_storage.errors import (AlreadyExists, Busy, Failed, InvalidArgument,
                                      NoSpace, NotFound, NotSupported, Timeout)
 from solidice_storage.models import (IscsiSession, Job, Lun, LogicalVolume, Mount,

@@ -3,8 +3,9 @@ on a live session are refused, and a caller that was not authorized never logs i
 
 import pytest
 
-from solidice_storage.engine import sim, sim_host, sim_lvm
-from solidice_storage.engine.sim import SimEngine
+from solidice_storage.engine import sim_host, sim_lvm
+from solidice_storage.engine.sim import engine as sim
+from solidice_storage.engine.sim.engine import SimEngine
 from solidice_storage.errors import Busy, NotFound
 from solidice_storage.validation import Options
 

@@ -5,7 +5,8 @@ import asyncio
 import pytest
 
 from solidice_storage import models
-from solidice_storage.engine.state import Changes, Jobs, StateStore
+from solidice_storage.engine.store import Changes, StateStore
+from solidice_storage.engine.jobs import Jobs
 from solidice_storage.errors import Cancelled, NoSpace
 
 

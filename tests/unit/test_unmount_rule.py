@@ -10,7 +10,7 @@ from dbus_fast import DBusError
 from solidice_storage.dbus.base import Context
 from solidice_storage.dbus.mount import MountInterface
 from solidice_storage.dbus.storage_pool import StoragePoolInterface
-from solidice_storage.engine.sim import SimEngine
+from solidice_storage.engine.sim.engine import SimEngine
 from solidice_storage.models import Mount
 
 ERROR = "org.solidice.Storage.Error."

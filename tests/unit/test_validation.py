@@ -2,7 +2,7 @@
 
 import pytest
 
-from solidice_storage import validation
+from solidice_storage import options as typed_options, validation
 from solidice_storage.errors import InvalidArgument
 
 
@@ -421,7 +421,7 @@ def test_options_wrong_signature(method, key, signature, value):
     assert repr(key) in str(info.value)
 
 
-@pytest.mark.parametrize("method", [*validation.OPTIONS, "EnumerateLuns"])
+@pytest.mark.parametrize("method", [*typed_options.OPTIONS, "EnumerateLuns"])
 def test_options_auth_key_on_every_method(method):
     checked = validation.options(method, {validation.AUTH_KEY: ("b", True)})
     assert checked == {validation.AUTH_KEY: True}

@@ -11,7 +11,7 @@ from dbus_fast.service import ServiceInterface
 
 from .. import objpath, validation
 from ..config import Config
-from ..engine.base import Engine
+from ..engine.protocol import Engine
 from ..models import Model
 from .auth import Authority
 

@@ -12,7 +12,7 @@ from functools import partial
 from dbus_fast import Message
 
 from .. import objpath
-from ..engine.state import Changes
+from ..engine.store import Changes
 from ..models import Model
 from .base import Context, ObjectInterface
 from .bus import StorageBus

@@ -25,7 +25,8 @@ from ..errors import (AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, Not
 from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
 from . import blockdev, lvm_derive, resolve
-from .base import MANAGED_TAG
+from .host import dm, udev
+from .protocol import MANAGED_TAG
 from .intents import Intent
 from .lvm import Lvm, Report, error_for, extents, parse_report
 
@@ -392,20 +393,7 @@ class LvmMixin:
     async def _open_lvs(self, vg: VolumeGroup) -> list[str]:
         """Names of the VG's LVs something holds open, from device-mapper's open
         counts (`dmsetup info`): fresher than LVM's report, and no LVM process."""
-        if not self.runner.has("dmsetup"):
-            return []                  # no device-mapper tools: nothing can be active
-        result = await self.runner.run("dmsetup", "info", "-c", "--noheadings",
-                                       "--separator", ":", "-o", "uuid,open", timeout=30)
-        if not result.ok:
-            raise Failed(f"cannot read device-mapper's open counts: {result.error_line()}")
-        opened = set()
-        for line in result.stdout.splitlines():
-            uuid, _, count = line.strip().rpartition(":")
-            # LVM-<vg uuid><lv uuid>, 68 characters; "-real", "-cow" are LVM's own
-            # layers under a snapshot, held by it, never by a user
-            if (uuid.startswith("LVM-") and len(uuid) == 68 and count.strip().isdigit()
-                    and int(count) > 0):
-                opened.add(uuid[4:])
+        opened = await dm.open_lvm_uuids(self.runner)
         prefix = vg.uuid.replace("-", "")
         return sorted(lv.name for lv in self.store.all(LogicalVolume).values()
                       if lv.volume_group == vg.uuid
@@ -418,8 +406,8 @@ class LvmMixin:
         def relevant(names: list[str]) -> list[str]:
             return [n for n in names if lv is None or n == lv.name]
         held = relevant(await self._open_lvs(vg))
-        if held and self.runner.has("udevadm"):
-            await self.runner.run("udevadm", "settle", "--timeout=10", timeout=15)
+        if held:
+            await udev.settle(self.runner)
             held = relevant(await self._open_lvs(vg))
         return held
 
@@ -483,9 +471,7 @@ class LvmMixin:
         """Read the VG again; for devices whose PV label was written or wiped, have
         udev probe them again first: nothing else tells it (a multipath map is not
         watched for writes), and LUN status comes from udev's probe."""
-        if labelled and self.runner.has("udevadm"):
-            await self.runner.run("udevadm", "trigger", "--action=change", "--settle",
-                                  "--", *labelled, timeout=60)
+        await udev.probe_again(self.runner, list(labelled))
         # a removal loses objects a report of the VG cannot show gone (orphan PVs):
         # straight to the one full report
         await self.refresh_lvm(None if removed else [vg_name])

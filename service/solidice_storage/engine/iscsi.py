@@ -49,8 +49,8 @@ from ..errors import Busy, Failed, NotFound, Timeout
 from ..validation import Options
 from . import iscsi_parse
 from .intents import Intent, Intents
-from .runner import Result, Runner
-from .shared import DISCOVERY_TIMEOUT
+from .host.runner import Result, Runner
+from .rules import DISCOVERY_TIMEOUT
 
 log = logging.getLogger(__name__)
 ISCSI_DIR = Path("/etc/iscsi")

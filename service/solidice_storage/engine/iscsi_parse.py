@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import AlreadyExists, Failed, NotFound, StorageError, Timeout
-from .runner import Result
+from .host.runner import Result
 
 # include/iscsi_err.h
 ERR_TRANS_TIMEOUT = 8

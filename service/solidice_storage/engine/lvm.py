@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, NotFound, StorageError
-from .runner import Result, Runner
+from .host.runner import Result, Runner
 
 log = logging.getLogger(__name__)
 

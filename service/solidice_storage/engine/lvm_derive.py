@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..models import LogicalVolume, Model, PhysicalVolume, VolumeGroup
 from .blockdev import lvm_uuid
-from .state import StateStore
+from .store import StateStore
 
 NEW_ACTIVE_ATTRIBUTES = "-wi-a-----"     # lv_attr of a new linear LV, active, closed
 

@@ -38,9 +38,10 @@ from ..validation import Options
 from .files import write_atomically
 from .intents import STATE_DIR, Intent, Intents
 from .mountinfo import MountEntry, MountinfoWatch, nfs_mounts, read_mountinfo, split_source
-from .runner import Result, Runner
-from .shared import nfs_mount_options
-from .state import Jobs, StateStore
+from .host.runner import Result, Runner
+from .rules import nfs_mount_options
+from .store import StateStore
+from .jobs import Jobs
 
 log = logging.getLogger(__name__)
 MOUNT_HELPER = "/sbin/mount.nfs"

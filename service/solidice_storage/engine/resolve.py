@@ -16,8 +16,8 @@ from typing import Callable, TypeVar
 from .. import objpath, validation
 from ..errors import InvalidArgument, NotFound
 from ..models import Lun, LogicalVolume, Model, PhysicalVolume, VolumeGroup
-from .shared import wwid_candidates
-from .state import StateStore
+from .rules import wwid_candidates
+from .store import StateStore
 
 M = TypeVar("M", bound=Model)
 

@@ -10,10 +10,11 @@ from ..errors import AlreadyExists, Busy, InvalidArgument, NoSpace, NotFound, No
 from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
 from . import resolve
-from .base import MANAGED_TAG
+from .protocol import MANAGED_TAG
 from .lvm import extents
 from .sim_host import MiB
-from .state import JobHandle, Jobs, StateStore
+from .store import StateStore
+from .jobs import JobHandle, Jobs
 
 DEFAULT_EXTENT = 4 * MiB
 PE_START = 1 * MiB

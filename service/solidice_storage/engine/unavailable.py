@@ -6,7 +6,7 @@
 
 from .. import __version__
 from ..errors import NotSupported
-from .state import StateStore
+from .store import StateStore
 
 MESSAGE = ("{what} on this host is not available in this build of solidice-storage "
            "yet; run solidice-storaged --sim for the simulated host")

@@ -13,16 +13,17 @@ import asyncio
 import contextlib
 import logging
 
-from .. import __version__, objpath, validation
-from ..errors import AlreadyExists, Busy, Failed, InvalidArgument, NotFound, Timeout
-from ..models import IscsiSession, Lun, LogicalVolume, Mount, PhysicalVolume, VolumeGroup
-from ..validation import Options
-from . import resolve, sim_host
-from .base import BlockInfo
-from ..config import NfsDefaults
-from .shared import DISCOVERY_TIMEOUT, ISCSI_TIMEOUT, nfs_mount_options
-from .sim_lvm import PE_START, STEP, SimLvm
-from .state import Jobs, StateStore
+from ... import __version__, objpath, validation
+from ...errors import AlreadyExists, Busy, Failed, InvalidArgument, NotFound, Timeout
+from ...models import IscsiSession, Lun, LogicalVolume, Mount, PhysicalVolume, VolumeGroup
+from ...validation import Options
+from .. import resolve, sim_host
+from ..protocol import BlockInfo
+from ...config import NfsDefaults
+from ..rules import DISCOVERY_TIMEOUT, ISCSI_TIMEOUT, nfs_mount_options
+from ..sim_lvm import PE_START, STEP, SimLvm
+from ..store import StateStore
+from ..jobs import Jobs
 
 log = logging.getLogger(__name__)
 # The simulated host's directories beyond sim_host's: one with contents (a mount

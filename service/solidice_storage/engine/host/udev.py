@@ -1,4 +1,5 @@
-"""udev's block device and iSCSI session events, turned into one debounced rescan on the event loop.
+"""udev: its block device and iSCSI session events, turned into one debounced rescan on
+the event loop; and the one place that runs `udevadm` (settle, trigger).
 
 The monitor's socket is read with `loop.add_reader`, draining with pyudev's
 non-blocking receive (DESIGN.md: `Monitor.poll(0)` spins after a netlink overflow
@@ -15,9 +16,28 @@ from typing import Awaitable, Callable
 
 import pyudev
 
-from .debounce import Debounced
+from ..debounce import Debounced
+from .runner import Runner
 
 log = logging.getLogger(__name__)
+
+SETTLE_TIMEOUT = 30         # seconds udev's queue may take to drain after a change
+
+
+async def settle(runner: Runner) -> None:
+    """udev's event queue has drained (or SETTLE_TIMEOUT passed): the links and
+    properties of what changed before the call are in place."""
+    if runner.has("udevadm"):
+        await runner.run("udevadm", "settle", f"--timeout={SETTLE_TIMEOUT}",
+                         timeout=SETTLE_TIMEOUT + 5)
+
+
+async def probe_again(runner: Runner, devices: list[str]) -> None:
+    """udev has probed `devices` again and its queue has drained: nothing else tells
+    it of a label written or wiped (a multipath map is not watched for writes)."""
+    if devices and runner.has("udevadm"):
+        await runner.run("udevadm", "trigger", "--action=change", "--settle",
+                         "--", *devices, timeout=SETTLE_TIMEOUT * 2)
 
 
 class UdevWatch:

@@ -3,7 +3,7 @@ device information, LVM (host_lvm.py) and NFS mounts (nfs.py).
 
 Discovery reads udev's database and sysfs (blockdev.py), the iSCSI sessions from
 sysfs (iscsi.py) and device-mapper's view of each path (`dmsetup status`); nothing is
-opened, and everything runs off the event loop. udev events (udev_watch.py) trigger a
+opened, and everything runs off the event loop. udev events (udev.py) trigger a
 rescan, so reads answer from memory and sessions made or ended outside the service
 show up by themselves.
 """
@@ -15,25 +15,25 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from .. import __version__, objpath, validation
-from ..config import Config
-from ..errors import Busy, InvalidArgument, NotFound, Timeout
-from ..models import IscsiSession, Lun
-from ..validation import Options
-from . import blockdev, resolve
-from .base import BlockInfo
-from .host_lvm import LVM_KINDS, LvmMixin
-from .intents import Intent, Intents, by_owner
-from .iscsi import (ISCSI_KINDS, SYSFS, Iscsi, PortalResolver, SysSession, literal_portal,
+from ... import __version__, objpath, validation
+from ...config import Config
+from ...errors import Busy, InvalidArgument, NotFound, Timeout
+from ...models import IscsiSession, Lun
+from ...validation import Options
+from .. import blockdev, resolve
+from ..protocol import BlockInfo
+from ..host_lvm import LVM_KINDS, LvmMixin
+from ..intents import Intent, Intents, by_owner
+from ..iscsi import (ISCSI_KINDS, SYSFS, Iscsi, PortalResolver, SysSession, literal_portal,
                     other_chap_on_a_session, read_sessions)
-from .mountinfo import read_mountinfo
-from .multipath import parse_dm_status
-from .nfs import NFS_KINDS, NfsMounts
+from ..mountinfo import read_mountinfo
+from ..nfs import NFS_KINDS, NfsMounts
 from .runner import Runner
-from .shared import ISCSI_TIMEOUT, wwid_candidates
-from .state import Jobs
-from .udev_watch import UdevWatch
-from .unavailable import UnavailableEngine
+from ..rules import ISCSI_TIMEOUT, wwid_candidates
+from ..jobs import Jobs
+from . import dm, udev
+from .udev import UdevWatch
+from ..unavailable import UnavailableEngine
 
 log = logging.getLogger(__name__)
 SCAN_TIMEOUT = 60
@@ -165,12 +165,7 @@ class HostEngine(resolve.Resolver, LvmMixin, UnavailableEngine):
                             luns=tuple(sorted(luns)))
 
     async def _path_states(self) -> dict[str, dict[str, str]]:
-        """Map name → {maj:min → state}, from device-mapper (`dmsetup status`)."""
-        if not self.runner.has("dmsetup"):
-            return {}
-        result = await self.runner.run("dmsetup", "status", "--target", "multipath",
-                                       timeout=15)
-        return parse_dm_status(result.stdout) if result.ok else {}
+        return await dm.multipath_path_states(self.runner)
 
     async def _multipathd_running(self) -> bool:
         if not self.runner.has("multipathd"):
@@ -362,9 +357,7 @@ class HostEngine(resolve.Resolver, LvmMixin, UnavailableEngine):
         return result.ok
 
     async def _settle(self) -> None:
-        if self.runner.has("udevadm"):
-            await self.runner.run("udevadm", "settle", f"--timeout={SETTLE_TIMEOUT}",
-                                  timeout=SETTLE_TIMEOUT + 5)
+        await udev.settle(self.runner)
 
     async def logout_iscsi(self, portal: str, target: str, opts: Options,
                            uid: int = 0) -> None:

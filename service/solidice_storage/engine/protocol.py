@@ -12,7 +12,7 @@ from typing import Protocol
 from ..models import BlockInfo  # noqa: F401  (engines import it from here)
 from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
-from .state import StateStore
+from .store import StateStore
 
 # Tag on every VG this service created (VolumeGroup.Managed); LVM keeps it with the
 # VG's metadata, so it survives restarts and shows in `vgs -o tags`.

@@ -6,8 +6,8 @@ its own handling of the uevent that told us something changed. Test data:
 tests/unit/data/lab/dmsetup-status*.txt.
 """
 
-from ..errors import Failed
-from ..models import PathState
+from ...errors import Failed
+from ...models import PathState
 
 
 def parse_dm_status(text: str) -> dict[str, dict[str, PathState]]:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable
 
-from ..errors import NotSupported, Timeout
+from ...errors import NotSupported, Timeout
 
 log = logging.getLogger(__name__)
 

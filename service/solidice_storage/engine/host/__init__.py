@@ -1,0 +1,1 @@
+"""The real engine: LVM, iSCSI, multipath and NFS on this host's kernel."""

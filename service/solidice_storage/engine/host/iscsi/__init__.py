@@ -1,0 +1,1 @@
+"""iSCSI: discovery, sessions and their node records, through iscsiadm."""

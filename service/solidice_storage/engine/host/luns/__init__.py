@@ -1,0 +1,1 @@
+"""LUNs: the block devices this host sees, their paths and identities."""

@@ -1,0 +1,1 @@
+"""LVM: volume groups, physical and logical volumes, through the LVM commands."""

@@ -1,0 +1,1 @@
+"""NFS mounts: mounting, keeping and recovering them."""
