@@ -66,6 +66,10 @@ class Options:
     def interactive(self) -> bool:
         return not self.no_user_interaction
 
+    def replace(self, **changes: Any) -> "Options":
+        """A copy with `changes` (field names) applied."""
+        return dataclasses.replace(self, **changes)
+
     def record(self) -> dict[str, Any]:
         """The options given, by their D-Bus keys, for a record kept on disk: those
         that differ from the default, without the polkit flag."""

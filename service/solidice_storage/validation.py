@@ -293,11 +293,19 @@ AUTH_KEY = "auth.no_user_interaction"
 
 
 class Options(dict):
-    """Checked options: key → plain Python value; absent keys were not given."""
+    """Checked options: key → plain Python value; absent keys were not given.
+    Transitional: also reads as the typed options (`opts.wipe`) it was built from."""
+
+    typed = None
 
     @property
     def interactive(self) -> bool:
         return not self.get(AUTH_KEY, False)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or self.typed is None:
+            raise AttributeError(name)
+        return getattr(self.typed, name)
 
 
 def options(method: str, given: dict[str, tuple[str, Any]]) -> Options:
@@ -305,7 +313,9 @@ def options(method: str, given: dict[str, tuple[str, Any]]) -> Options:
     from .options import fields_of, parse
     typed = parse(method, given)
     fields = fields_of(method)
-    return Options({k: getattr(typed, fields[k].name) for k in given})
+    checked = Options({k: getattr(typed, fields[k].name) for k in given})
+    checked.typed = typed
+    return checked
 
 
 def stored_options(method: str, values: dict[str, Any]) -> Options:
@@ -314,7 +324,9 @@ def stored_options(method: str, values: dict[str, Any]) -> Options:
     from .options import fields_of, from_record
     typed = from_record(method, values)
     fields = fields_of(method)
-    return Options({k: getattr(typed, fields[k].name) for k in values})
+    checked = Options({k: getattr(typed, fields[k].name) for k in values})
+    checked.typed = typed
+    return checked
 
 
 # Transitional (issue 17): method → {key: (signature, check)} without the polkit
