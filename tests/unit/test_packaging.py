@@ -2,6 +2,7 @@
 
 import configparser
 import xml.etree.ElementTree as ET
+import importlib.util
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[2]
@@ -54,9 +55,27 @@ def test_bus_policy_lets_only_root_own_and_anyone_call():
         [dict(a.attrib) for a in default.iter("allow")]
 
 
+def _import_name(path: Path) -> str:
+    """The name pytest imports a test file as: its basename, under the packages of
+    the directories above it that have an __init__.py."""
+    parts = [path.stem]
+    parent = path.parent
+    while (parent / "__init__.py").exists():
+        parts.insert(0, parent.name)
+        parent = parent.parent
+    return ".".join(parts)
+
+
 def test_no_two_test_modules_share_a_name_across_the_fast_tiers():
     """`make check` collects tests/unit and tests/dbus in one pytest run (rootdir
-    imports by basename): two files of one name stop it at collection."""
+    imports by basename, or by package for a directory with an __init__.py): two
+    files of one import name stop it at collection, and a test package must not
+    take the name of a module the code imports."""
     tests = Path(__file__).parents[1]
-    names = [path.name for tier in ("unit", "dbus") for path in (tests / tier).glob("test_*.py")]
+    files = [path for tier in ("unit", "dbus") for path in (tests / tier).rglob("test_*.py")]
+    names = [_import_name(path) for path in files]
     assert sorted(name for name in set(names) if names.count(name) > 1) == []
+    packages = {name.split(".")[0] for name in names if "." in name}
+    taken = {name for name in packages if importlib.util.find_spec(name) is not None
+             and not str(importlib.util.find_spec(name).origin).startswith(str(tests))}
+    assert taken == set()
