@@ -330,9 +330,12 @@ def stored_options(method: str, values: dict[str, Any]) -> Options:
 
 
 # Transitional (issue 17): method → {key: (signature, check)} without the polkit
-# flag, for readers not yet on options.signatures().
-from . import options as _typed  # noqa: E402  (options.py imports this module)
-
-OPTIONS = {method: {k: (f.metadata["signature"], f.metadata["check"])
-                    for k, f in _typed.fields_of(method).items() if k != AUTH_KEY}
-           for method in _typed.OPTIONS}
+# flag, for readers not yet on options.signatures(); built on first use (options.py
+# imports this module).
+def __getattr__(name: str) -> Any:
+    if name != "OPTIONS":
+        raise AttributeError(name)
+    from . import options as typed
+    return {method: {k: (f.metadata["signature"], f.metadata["check"])
+                     for k, f in typed.fields_of(method).items() if k != AUTH_KEY}
+            for method in typed.OPTIONS}

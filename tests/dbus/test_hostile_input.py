@@ -31,7 +31,7 @@ from dbus_fast.aio import MessageBus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solidice_storage import validation
+from solidice_storage import options as typed_options, validation
 from solidice_storage.errors import ALL as STORAGE_ERRORS
 from storage import ERROR, HOST, ROOT, Storage
 
@@ -311,11 +311,11 @@ def options(method, bad_only=False):
     """{} (or harmless valid entries) or a dict with at least one entry the method
     must refuse; only the latter with `bad_only` (methods that would destroy the
     objects the other calls go to)."""
-    table = {**validation._COMMON, **validation.OPTIONS.get(method, {})}
+    table = typed_options.signatures(method)
     unknown = st.one_of(st.sampled_from(UNKNOWN_KEYS), st.text(CHARS, max_size=20)).filter(
         lambda key: key not in table)
     bad_entries = [st.tuples(unknown, st.sampled_from(SIGNATURES))]
-    for key, (want, _) in table.items():
+    for key, want in table.items():
         bad_entries.append(st.tuples(st.just(key), st.sampled_from(
             [pair for pair in SIGNATURES if pair[0] != want])))
         if key in OUT_OF_RANGE:
