@@ -1,6 +1,7 @@
 # solidice-storage: `make check` runs every test tier (the README's test command):
-# unit, D-Bus, and the kernel lab. `make run` starts the daemon on real devices
-# inside the lab guest; `make run-sim` serves the simulated host on a session bus.
+# unit (the import contracts of pyproject.toml's [tool.importlinter] included),
+# D-Bus, and the kernel lab. `make run` starts the daemon on real devices inside the
+# lab guest; `make run-sim` serves the simulated host on a session bus.
 # All of them install what they need first (Debian/Ubuntu, as root, or with sudo).
 
 PYTHON   ?= /usr/bin/python3
@@ -9,8 +10,8 @@ PREFIX   ?= /usr
 LIBDIR   ?= $(PREFIX)/lib/solidice-storage
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
-# The kernel lab (../shared/kernel-lab.md): a distro kernel under QEMU, and the
-# storage stack it tests against.
+# The kernel lab (docs/lab.md): a distro kernel under QEMU, and the storage stack it
+# tests against.
 LAB_PACKAGES := qemu-system-x86 linux-image-amd64 lvm2 multipath-tools open-iscsi \
                 python3-rtslib-fb nfs-kernel-server nftables udev polkitd busybox-static
 
@@ -22,13 +23,13 @@ APT_PACKAGES := dbus-daemon dbus-bin systemd libglib2.0-bin python3-venv python3
                 $(LAB_PACKAGES)
 
 # `make bench` compares with lvmdbusd and udisks2's LVM2 module, measured in the
-# same lab (../shared/anchor-measurements.md); it is not part of `make check`.
+# same lab (docs/benchmarks.md); it is not part of `make check`.
 # BENCH_ARGS="--lvs 100 --repeats 3 --idle-seconds 10" is a quick run. A full run
 # (N = 100, 1,000, 10,000) under TCG takes hours: LAB_TIMEOUT bounds the guest.
 BENCH_PACKAGES := lvm2-dbusd udisks2 udisks2-lvm2
 BENCH_TIMEOUT  ?= 14400
 
-.PHONY: check test unit dbus lab run run-sim bench bench-native bench-deps install uninstall deps venv clean
+.PHONY: check test unit imports dbus lab run run-sim bench bench-native bench-deps install uninstall deps venv clean
 
 check: venv
 	$(VENV)/bin/python -m pytest -p no:cacheprovider --junitxml=test-results/junit.xml \
@@ -40,6 +41,11 @@ lab: venv
 
 unit: venv
 	$(VENV)/bin/python -m pytest -p no:cacheprovider tests/unit
+
+# The import contracts alone, with import-linter's report (the unit tier runs them
+# through tests/unit/test_import_contracts.py).
+imports: venv
+	$(VENV)/bin/lint-imports --no-cache
 
 dbus: venv
 	$(VENV)/bin/python -m pytest -p no:cacheprovider tests/dbus
