@@ -1,17 +1,17 @@
-"""engine/shared.py: the NFS option string and WWID spellings both engines use."""
+"""engine/rules.py: the NFS option string and WWID spellings both engines use."""
 
 import pytest
 
-from solidice_storage import validation
+from solidice_storage import validation  # noqa: F401  (before options.py: they import each other)
+from solidice_storage import options
 from solidice_storage.engine.rules import nfs_mount_options, wwid_candidates
 from solidice_storage.errors import InvalidArgument
 
 
 def mount_options(**given):
     """nfs_mount_options of options checked the way the bus layer checks them."""
-    signatures = {key: signature for key, (signature, _) in
-                  validation.OPTIONS["MountNfs"].items()}
-    return nfs_mount_options(validation.options(
+    signatures = options.signatures("MountNfs")
+    return nfs_mount_options(options.parse(
         "MountNfs", {key.replace("_", "-"): (signatures[key.replace("_", "-")], value)
                      for key, value in given.items()}))
 

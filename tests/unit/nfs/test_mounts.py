@@ -1,28 +1,27 @@
-"""engine/nfs.py and engine/mountinfo.py: the mount table, the persistent mounts'
-records, mount points looked at by child processes, and failures that leave nothing
+"""engine/host/nfs (mounts.py, keeper.py, mountinfo.py): the mount table, mount points looked at by child processes, and failures that leave nothing
 behind. The real mounts are tested in the lab (tests/lab/test_nfs.py)."""
 
 import asyncio
-import json
 import os
-import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from solidice_storage import validation
 from solidice_storage.config import Config
-from solidice_storage.engine.mountinfo import (MountinfoWatch, nfs_mounts, parse_mountinfo,
-                                               split_source)
-from solidice_storage.engine.nfs import MountConfig, NfsMounts, Wanted
+from solidice_storage.engine.host.nfs import commands, keeper as keeping
+from solidice_storage.engine.host.nfs.config import Wanted
+from solidice_storage.engine.host.nfs.mountinfo import (MountinfoWatch, nfs_mounts,
+                                                        parse_mountinfo, split_source)
+from solidice_storage.engine.host.nfs.mounts import NfsMounts
 from solidice_storage.engine.host.runner import TOOLS, Runner
 from solidice_storage.engine.store import StateStore
 from solidice_storage.engine.jobs import Jobs
 from solidice_storage.errors import Busy, Cancelled, InvalidArgument, NotFound, Timeout
 from solidice_storage.models import Mount
+from solidice_storage.options import MountNfsOptions
 
-DATA = Path(__file__).parent / "data" / "lab"
+DATA = Path(__file__).parent.parent / "data" / "lab"
 
 
 def test_mountinfo_from_the_lab():
@@ -65,44 +64,9 @@ def test_split_source(source, expected):
     assert split_source(source) == expected
 
 
-def test_records_are_root_only_and_round_trip(tmp_path):
-    config = MountConfig(tmp_path / "state")
-    wanted = {"/mnt/a": Wanted("nfs.example.com", "/export", "/mnt/a",
-                               {"vers": "4.2", "persistent": True, "timeo": 50})}
-    config.save(wanted)
-    assert stat.S_IMODE(config.path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(config.path.parent.stat().st_mode) == 0o700
-    assert config.load() == wanted
-    assert not list(config.path.parent.glob("*.tmp"))
-
-
-def test_a_bad_record_is_skipped_and_an_unreadable_file_kept(tmp_path):
-    config = MountConfig(tmp_path)
-    good = Wanted("10.0.0.1", "/x", "/mnt/x", {"persistent": True}).to_json()
-    bad = [{**good, "local-path": "/etc"},                     # a system directory
-           {**good, "local-path": "/mnt/y", "options": {"vers": "9"}},
-           {**good, "local-path": "/mnt/z", "options": {"port": 70000}},
-           {**good, "local-path": "/mnt/w", "options": {"mount-opts": "exec"}},
-           {"server": "10.0.0.1"}]
-    config.path.write_text(json.dumps({"mounts": [good, *bad]}))
-    assert list(config.load()) == ["/mnt/x"]
-    config.path.write_text("{not json")
-    assert config.load() == {}
-    assert config.path.with_suffix(".unreadable").read_text() == "{not json"
-
-
-def test_stored_options_are_checked_like_a_callers():
-    assert validation.stored_options("MountNfs", {"vers": "3", "hard": True}) == \
-        {"vers": "3", "hard": True}
-    for bad in ({"hard": 1}, {"timeo": True}, {"timeo": 0}, {"retry": -1},
-                {"nosuch": "x"}):
-        with pytest.raises(InvalidArgument):
-            validation.stored_options("MountNfs", bad)
-
-
 # ---- mount points, with the real find/mkdir/rmdir and a stand-in mount ----
 
-def _engine(tmp_path, mount_script: str) -> NfsMounts:
+def _engine(tmp_path, mount_script: str, **more) -> NfsMounts:
     fake = tmp_path / "mount"
     fake.write_text("#!/bin/sh\n" + mount_script)
     fake.chmod(0o755)
@@ -111,14 +75,14 @@ def _engine(tmp_path, mount_script: str) -> NfsMounts:
     helper.chmod(0o755)
     runner = Runner({**TOOLS, "mount": str(fake)})
     store = StateStore()
-    engine = NfsMounts(runner, store, Jobs(store), tmp_path / "state",
-                       config=Config(mount_roots=(str(tmp_path),)))
-    engine.mount_helper = str(helper)
-    return engine
+    return NfsMounts(runner, store, Jobs(store), tmp_path / "state",
+                     config=Config(mount_roots=(str(tmp_path),)), mount_helper=str(helper),
+                     **more)
 
 
-def _opts(**values) -> validation.Options:
-    return validation.Options(values)
+def _opts(**values) -> MountNfsOptions:
+    """Options as a caller gives them, by their D-Bus keys."""
+    return MountNfsOptions(**{key.replace("-", "_"): value for key, value in values.items()})
 
 
 async def test_a_mount_point_must_be_an_empty_plain_directory(tmp_path):
@@ -229,11 +193,11 @@ async def test_the_watch_sees_a_mount_and_does_not_spin(tmp_path):
 
 async def test_records_saved_at_once_are_all_kept(tmp_path):
     engine = _engine(tmp_path, "exit 0\n")
-    wanted = [Wanted("10.0.0.1", "/x", f"{tmp_path}/m{n}", {"persistent": True})
+    wanted = [Wanted("10.0.0.1", "/x", f"{tmp_path}/m{n}", MountNfsOptions(persistent=True))
               for n in range(8)]
     for _ in range(5):
-        await asyncio.gather(*(engine._record(w.local_path, w) for w in wanted))
-        await asyncio.gather(*(engine._record(w.local_path, None) for w in wanted[::2]))
+        await asyncio.gather(*(engine.record(w.local_path, w) for w in wanted))
+        await asyncio.gather(*(engine.record(w.local_path, None) for w in wanted[::2]))
         loaded = await asyncio.to_thread(engine.config.load)
         assert sorted(loaded) == sorted(w.local_path for w in wanted[1::2])
         assert loaded == engine.wanted
@@ -282,13 +246,11 @@ ODD_MOUNTINFO = (
     b"44 22 0:44 / /mnt/lab/caf\xc3\xa9 rw,nosuid,nodev - nfs4 10.0.0.1:/e\\040x rw\n")
 
 
-def test_a_table_with_non_utf8_paths_is_read_and_only_those_are_left_out(
-        tmp_path, monkeypatch):
-    from solidice_storage.engine import mountinfo
+def test_a_table_with_non_utf8_paths_is_read_and_only_those_are_left_out(tmp_path):
+    from solidice_storage.engine.host.nfs import mountinfo
     table = tmp_path / "mountinfo"
     table.write_bytes(ODD_MOUNTINFO)
-    monkeypatch.setattr(mountinfo, "MOUNTINFO", str(table))
-    entries = mountinfo.read_mountinfo()
+    entries = mountinfo.read_mountinfo(str(table))
     assert len(entries) == 6                       # every line read, none fatal
     paths = [entry.local_path for entry in entries]
     assert os.fsencode(paths[1]) == b"/mnt/lab/user-\xff-mount"
@@ -302,31 +264,30 @@ def test_a_table_with_non_utf8_paths_is_read_and_only_those_are_left_out(
         entry.options.encode()
 
 
-async def test_refresh_with_a_non_utf8_mount_publishes_the_rest(tmp_path, monkeypatch):
-    from solidice_storage.engine import mountinfo
+async def test_refresh_with_a_non_utf8_mount_publishes_the_rest(tmp_path):
     table = tmp_path / "mountinfo"
     table.write_bytes(ODD_MOUNTINFO)
-    monkeypatch.setattr(mountinfo, "MOUNTINFO", str(table))
-    engine = _engine(tmp_path, "exit 0\n")
+    engine = _engine(tmp_path, "exit 0\n", mountinfo=str(table))
     await engine.refresh()
     assert sorted(engine.store.all(Mount)) == ["/mnt/lab/café", "/mnt/lab/nfs-ok"]
 
 
 async def test_a_keeper_survives_a_failure_it_did_not_expect(tmp_path, monkeypatch):
     """Whatever one attempt raises, the keeper logs it and tries again later."""
-    from solidice_storage.engine import nfs
-    monkeypatch.setattr(nfs, "REMOUNT_DELAY", 0)
-    monkeypatch.setattr(nfs, "RETRY_FIRST", 0.05)
+    monkeypatch.setattr(keeping, "REMOUNT_DELAY", 0)
+    monkeypatch.setattr(keeping, "RETRY_FIRST", 0.05)
     engine = _engine(tmp_path, "exit 0\n")
     attempts = []
 
-    async def failing(wanted, intent=None):
-        attempts.append(wanted.local_path)
+    async def failing(helper):
+        attempts.append(helper)
         raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
-    engine._mount = failing
-    wanted = Wanted("10.0.0.1", "/x", str(tmp_path / "kept"), {"persistent": True})
+    monkeypatch.setattr(commands, "check_helper", failing)
+    wanted = Wanted("10.0.0.1", "/x", str(tmp_path / "kept"), MountNfsOptions(persistent=True))
     engine.wanted = {wanted.local_path: wanted}
-    keeper = asyncio.ensure_future(engine._keep(wanted))
+    engine.keeper.serving = True
+    engine.keeper.keep_all()
+    keeper = engine.keeper.tasks[wanted.local_path]
     for _ in range(100):
         if len(attempts) >= 3:
             break
@@ -338,14 +299,14 @@ async def test_a_keeper_survives_a_failure_it_did_not_expect(tmp_path, monkeypat
 
 def test_the_root_filesystems_vgs_are_found_beside_a_non_utf8_mount(tmp_path):
     """blockdev.vgs_under (RemoveVolumeGroup's check) reads the same table."""
-    from solidice_storage.engine import blockdev
+    from solidice_storage.engine.host.luns import blockdev
     table = tmp_path / "mountinfo"
     table.write_bytes(ODD_MOUNTINFO)
     assert blockdev.vgs_under("/", str(table), str(tmp_path / "sys")) == set()
 
 
 def test_each_mount_names_its_device_numbers():
-    from solidice_storage.engine.mountinfo import parse_mountinfo
+    from solidice_storage.engine.host.nfs.mountinfo import parse_mountinfo
     line = (b"36 25 8:17 / /srv/a\\040b rw,relatime shared:1 - ext4 /dev/sdb1 rw\n"
             b"40 25 0:52 / /mnt/\xff rw - tmpfs tmpfs rw\n")
     assert [entry.device for entry in parse_mountinfo(line)] == ["8:17", "0:52"]
