@@ -1,17 +1,14 @@
-"""engine/host/iscsi/initiator.py and records.py: sessions from a sysfs tree,
-iscsiadm's record files (the real one captured in the lab), and the login and
-discovery sequences against a stand-in iscsiadm that acts on those files as the
-real one does."""
+"""engine/host/iscsi/initiator.py: the login and discovery sequences against a
+stand-in iscsiadm that acts on iscsiadm's record files (the real one captured in
+the lab) as the real one does."""
 
-import stat
 from pathlib import Path
 
 import pytest
 
-from solidice_storage.engine.host.iscsi import initiator, records
+from solidice_storage.engine.host.iscsi import initiator
 from solidice_storage.engine.host.iscsi.initiator import Initiator
-from solidice_storage.engine.host.iscsi.records import login_bounds, node_records, set_record
-from solidice_storage.engine.host.iscsi.sessions import SysSession, read_sessions
+from solidice_storage.engine.host.iscsi.records import node_records
 from solidice_storage.engine.host.runner import Runner
 from solidice_storage.errors import Busy, Failed, Timeout
 from solidice_storage.options import DiscoveryOptions, LoginOptions
@@ -24,57 +21,6 @@ CHAP_TARGET = "iqn.2026-11.org.solidice.lab:chap"
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-
-
-def test_sessions_from_sysfs(tmp_path):
-    for sid, address, target, state in ((1, "127.0.0.1", TARGET, "LOGGED_IN"),
-                                        (2, "fd00::2", TARGET, "FAILED"),
-                                        (7, "127.0.0.2", CHAP_TARGET, "LOGGED_IN")):
-        write(tmp_path / f"class/iscsi_session/session{sid}/targetname", target + "\n")
-        write(tmp_path / f"class/iscsi_session/session{sid}/state", state + "\n")
-        connection = tmp_path / f"class/iscsi_connection/connection{sid}:0"
-        write(connection / "persistent_address", address + "\n")
-        write(connection / "persistent_port", "3260\n")
-    write(tmp_path / "class/iscsi_session/session9/targetname", TARGET)   # no connection
-    assert read_sessions(tmp_path) == [
-        SysSession(1, TARGET, "127.0.0.1:3260", "LOGGED_IN"),
-        SysSession(2, TARGET, "[fd00::2]:3260", "FAILED"),
-        SysSession(7, CHAP_TARGET, "127.0.0.2:3260", "LOGGED_IN")]
-    assert read_sessions(tmp_path / "nothing") == []
-
-
-def test_records_in_both_layouts(tmp_path):
-    nodes = tmp_path / "nodes" / TARGET
-    write(nodes / "127.0.0.1,3260,1/default", RECORD)
-    write(nodes / "127.0.0.1,3260", RECORD)                 # what `-o new` writes
-    write(nodes / "127.0.0.11,3260,1/default", RECORD)      # another address
-    write(nodes / "127.0.0.1,3261,1/default", RECORD)       # another port
-    assert node_records(TARGET, "127.0.0.1:3260", tmp_path) == [
-        nodes / "127.0.0.1,3260", nodes / "127.0.0.1,3260,1/default"]
-    assert node_records(CHAP_TARGET, "127.0.0.1:3260", tmp_path) == []
-
-
-def test_set_record_replaces_in_place_and_adds_before_the_end(tmp_path):
-    record = tmp_path / "default"
-    record.write_text(RECORD + "node.startup = automatic\n")        # a duplicate key
-    previous = set_record(record, {"node.startup": "automatic",
-                                   "node.session.auth.authmethod": "CHAP",
-                                   "node.session.auth.password": "s3cret = x"})
-    assert previous == {"node.startup": "manual", "node.session.auth.authmethod": "None"}
-    lines = record.read_text().splitlines()
-    assert lines.count("node.startup = automatic") == 1
-    assert "node.startup = manual" not in lines
-    assert lines.index("node.session.auth.password = s3cret = x") < lines.index("# END RECORD")
-    assert stat.S_IMODE(record.stat().st_mode) == 0o600
-    assert [p.name for p in tmp_path.iterdir()] == ["default"]      # no temporary left
-
-
-@pytest.mark.parametrize("timeout, per_try, tries", [(1, 1, 1), (5, 2, 2), (30, 15, 2),
-                                                     (120, 15, 8), (3600, 15, 240)])
-def test_login_bounds_stay_within_the_timeout(timeout, per_try, tries):
-    bounds = login_bounds(timeout)
-    assert bounds == {records.LOGIN_TIMEOUT_KEY: str(per_try), records.LOGIN_TRIES_KEY: str(tries)}
-    assert per_try * tries <= max(timeout, 1)
 
 
 FAKE_ISCSIADM = """\
@@ -176,19 +122,6 @@ RECORD_WITH_CHAP = RECORD.replace(
     "node.session.auth.authmethod = None\n",
     "node.session.auth.authmethod = CHAP\nnode.session.auth.username = lab-initiator\n"
     "node.session.auth.password = right-secret\n")
-
-
-def test_set_record_drops_the_keys_set_to_none(tmp_path):
-    record = tmp_path / "default"
-    record.write_text(RECORD_WITH_CHAP)
-    previous = set_record(record, {"node.session.auth.username": None,
-                                   "node.session.auth.password": None,
-                                   "node.session.auth.authmethod": "None",
-                                   "node.session.auth.username_in": None})
-    assert previous == {"node.session.auth.username": "lab-initiator",
-                        "node.session.auth.password": "right-secret",
-                        "node.session.auth.authmethod": "CHAP"}
-    assert record.read_text() == RECORD
 
 
 @pytest.mark.parametrize("before", [RECORD, RECORD_WITH_CHAP], ids=["no-chap", "chap"])
