@@ -1,24 +1,29 @@
 """Rules both engines follow that are not argument syntax."""
 
+from .. import validation  # noqa: F401  (first: options.py and validation.py import each other)
 from ..config import NfsDefaults
-from ..validation import Options
+from ..options import AUTH_KEY, MountNfsOptions, from_record
 
 ISCSI_TIMEOUT = 120          # seconds a login may take, by default
 DISCOVERY_TIMEOUT = 30       # seconds a whole iSCSI discovery may take, by default
 
 
-def nfs_mount_options(opts: Options, defaults: NfsDefaults = NfsDefaults()) -> str:
+def nfs_mount_options(opts: MountNfsOptions, defaults: NfsDefaults = NfsDefaults()) -> str:
     """The `-o` string for mount.nfs: nosuid,nodev always; typed options only; what
     the caller left out from `defaults` (the real engine's come from storage.conf:
     fail in about a minute when a server dies, not twenty)."""
-    hard = opts.get("hard", defaults.hard)
-    parts = ["nosuid", "nodev", "ro" if opts.get("ro") else "rw", "hard" if hard else "soft"]
+    if not isinstance(opts, MountNfsOptions):
+        # Transitional (issue 17): the sim still passes the dict form
+        opts = from_record("MountNfs", {k: v for k, v in opts.items() if k != AUTH_KEY})
+    hard = opts.hard if opts.hard is not None else defaults.hard
+    parts = ["nosuid", "nodev", "ro" if opts.ro else "rw", "hard" if hard else "soft"]
     for key in ("vers", "proto", "port", "sec", "rsize", "wsize"):
-        if key in opts:
-            parts.append(f"{key}={opts[key]}")
+        if (value := getattr(opts, key)) is not None:
+            parts.append(f"{key}={value}")
     for key in ("timeo", "retrans", "retry"):
-        parts.append(f"{key}={opts.get(key, getattr(defaults, key))}")
-    if opts.get("nolock"):
+        value = getattr(opts, key)
+        parts.append(f"{key}={value if value is not None else getattr(defaults, key)}")
+    if opts.nolock:
         parts.append("nolock")
     return ",".join(parts)
 

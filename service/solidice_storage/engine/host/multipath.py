@@ -1,4 +1,5 @@
-"""device-mapper's view of each path of each multipath map, parsed.
+"""multipath and multipathd: the one place that runs them; and device-mapper's view
+of each path of each multipath map, parsed.
 
 Source: `dmsetup status --target multipath`, the kernel's own answer (DESIGN.md:
 path states are "from device-mapper's view"). Asking multipathd instead could race
@@ -6,8 +7,17 @@ its own handling of the uevent that told us something changed. Test data:
 tests/unit/data/lab/dmsetup-status*.txt.
 """
 
-from ...errors import Failed
+import asyncio
+import logging
+
+from ...errors import Busy, Failed
 from ...models import PathState
+from .runner import Runner
+
+log = logging.getLogger(__name__)
+ASK_TIMEOUT = 15            # multipathd's answer to a question
+FLUSH_TIMEOUT = 30
+RESIZE_TIMEOUT = 60
 
 
 def parse_dm_status(text: str) -> dict[str, dict[str, PathState]]:
@@ -44,3 +54,45 @@ def parse_dm_status(text: str) -> dict[str, dict[str, PathState]]:
             raise Failed(f"cannot read dmsetup's status of {name}: {status!r}") from None
         maps[name] = paths
     return maps
+
+
+async def multipathd_running(runner: Runner) -> bool:
+    """Whether multipathd answers (it makes the maps of the paths it claims)."""
+    if not runner.has("multipathd"):
+        return False
+    result = await runner.run("multipathd", "show", "daemon", timeout=ASK_TIMEOUT)
+    return result.ok and "pid" in result.stdout
+
+
+async def claims(runner: Runner, node: str) -> bool:
+    """Whether multipathd will make a map of the path at `node` (`multipath -c`: the
+    check its udev rules make, blacklist and find_multipaths included)."""
+    if not runner.has("multipath"):
+        return False
+    result = await runner.run("multipath", "-c", node, timeout=ASK_TIMEOUT)
+    return result.ok
+
+
+async def flush_maps(runner: Runner, maps: list[str]) -> None:
+    """Remove multipath maps about to lose their last path. `Busy` if one is in
+    use; udev's probe may hold a new map for a moment, so that is retried."""
+    for name in maps:
+        for attempt in range(10):
+            result = await runner.run("multipath", "-f", "--", name, timeout=FLUSH_TIMEOUT)
+            if result.ok:
+                break
+            if "in use" not in result.stderr and "in use" not in result.stdout:
+                raise Failed(f"cannot remove multipath map {name}: {result.error_line()}")
+            await asyncio.sleep(0.5)
+        else:
+            raise Busy(f"multipath map {name} is in use (open, or holding a volume "
+                       "group); close it first")
+
+
+async def resize_map(runner: Runner, name: str, wwid: str) -> None:
+    """The map `name` takes its paths' size; a failure is logged (the map keeps
+    working at its old size)."""
+    result = await runner.run("multipathd", "resize", "map", name, timeout=RESIZE_TIMEOUT)
+    if not result.ok or "fail" in result.stdout:
+        log.warning("multipathd could not resize %s: %s", wwid,
+                    result.error_line() if not result.ok else result.stdout)

@@ -1,17 +1,18 @@
-"""engine/shared.py: the NFS option string and WWID spellings both engines use."""
+"""engine/rules.py: the NFS option string and WWID spellings both engines use."""
 
 import pytest
 
-from solidice_storage import validation
+from solidice_storage import validation  # noqa: F401  (before options.py: they import each other)
+from solidice_storage import options
 from solidice_storage.engine.rules import nfs_mount_options, wwid_candidates
 from solidice_storage.errors import InvalidArgument
+from solidice_storage.options import MountNfsOptions
 
 
 def mount_options(**given):
     """nfs_mount_options of options checked the way the bus layer checks them."""
-    signatures = {key: signature for key, (signature, _) in
-                  validation.OPTIONS["MountNfs"].items()}
-    return nfs_mount_options(validation.options(
+    signatures = options.signatures("MountNfs")
+    return nfs_mount_options(options.parse(
         "MountNfs", {key.replace("_", "-"): (signatures[key.replace("_", "-")], value)
                      for key, value in given.items()}))
 
@@ -105,3 +106,14 @@ def test_wwid_candidates(ref, expected):
 
 def test_wwid_candidates_always_include_the_reference_first():
     assert wwid_candidates("whatever")[0] == "whatever"
+
+
+def test_mount_options_take_the_defaults_they_are_given():
+    from solidice_storage.config import NfsDefaults
+    defaults = NfsDefaults(timeo=600, retrans=6, retry=2, hard=True, mount_timeout=10)
+    assert nfs_mount_options(MountNfsOptions(), defaults) == \
+        "nosuid,nodev,rw,hard,timeo=600,retrans=6,retry=2"
+    assert nfs_mount_options(MountNfsOptions(hard=False, retrans=1), defaults) == \
+        "nosuid,nodev,rw,soft,timeo=600,retrans=1,retry=2"
+    assert nfs_mount_options(MountNfsOptions()) == \
+        "nosuid,nodev,rw,soft,timeo=100,retrans=3,retry=1"

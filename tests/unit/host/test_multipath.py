@@ -7,7 +7,7 @@ import pytest
 from solidice_storage.engine.host.multipath import parse_dm_status
 from solidice_storage.errors import Failed
 
-DATA = Path(__file__).parent / "data/lab"
+DATA = Path(__file__).parent.parent / "data/lab"
 
 
 def stdout(name: str) -> str:

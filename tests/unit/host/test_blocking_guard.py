@@ -7,14 +7,15 @@ import asyncio
 import pytest
 from blockbuster import BlockingError
 
-from solidice_storage.engine import mountinfo
-from solidice_storage.engine.nfs import MountConfig, Wanted
+from solidice_storage.engine.host.nfs import mountinfo
+from solidice_storage.engine.host.nfs.config import MountConfig, Wanted
+from solidice_storage.options import MountNfsOptions
 
 
 async def test_a_file_read_by_our_code_on_the_loop_fails_the_test(tmp_path):
     records = MountConfig(tmp_path, (str(tmp_path),))
     await asyncio.to_thread(records.save, {f"{tmp_path}/m": Wanted(
-        "10.0.0.1", "/x", f"{tmp_path}/m", {"persistent": True})})
+        "10.0.0.1", "/x", f"{tmp_path}/m", MountNfsOptions(persistent=True))})
     with pytest.raises(BlockingError, match="read"):
         records.load()                              # deliberately on the loop
     with pytest.raises(BlockingError, match="read"):

@@ -1,4 +1,4 @@
-"""GetBlockInfo on the real host engine (engine/host.py) over a host described by
+"""GetBlockInfo on the real host engine (engine/host/luns/block_info.py) over a host described by
 fakes of udev's data: a /dev name is resolved from what udev recorded (kernel names,
 nodes, DEVLINKS), never by asking the filesystem, so no caller can point the daemon
 at a dead NFS or FUSE mount and leave a thread stuck there. The same resolution on
@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from solidice_storage.engine import blockdev
+from solidice_storage.engine.host.luns import blockdev
 from solidice_storage.engine.host.engine import HostEngine
 from solidice_storage.engine.host.runner import Runner
 from solidice_storage.engine.sim.engine import SimEngine
@@ -77,10 +77,10 @@ class FilesystemWatch:
 @pytest.fixture
 async def engine(tmp_path, monkeypatch):
     """The host engine after one scan of the described host; no tool installed."""
-    monkeypatch.setattr(blockdev, "scan", lambda context=None: host_disks())
     monkeypatch.setattr(blockdev, "volumes", lambda context=None: host_volumes())
     engine = HostEngine(Runner(tools={}), sysfs=tmp_path / "sys",
-                        state_dir=tmp_path / "state")
+                        state_dir=tmp_path / "state",
+                        read=lambda sysfs: (host_disks(), [], {}))
     await engine.scan()
     yield engine
     await engine.close()
@@ -174,7 +174,7 @@ class CapturedDevice:
 
 
 def test_a_map_keeps_the_links_udev_made_for_it(tmp_path):
-    text = (Path(__file__).parent / "data/lab/udevadm-info-map.txt").read_text()
+    text = (Path(__file__).parent.parent / "data/lab/udevadm-info-map.txt").read_text()
     text = text.split("# stdout:\n", 1)[1].split("# stderr:", 1)[0]
     properties = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
     (tmp_path / "dm").mkdir()

@@ -1,6 +1,6 @@
 """No argument reaches a command line unvalidated: the D-Bus adapters' own methods
-(so the validation the bus applies) over the REAL HostEngine (host.py, host_lvm.py,
-iscsi.py, nfs.py), with a runner that records every argument list instead of
+(so the validation the bus applies) over the REAL HostEngine (engine/host/: its LUN, iSCSI, NFS
+domains and host_lvm.py), with a runner that records every argument list instead of
 running it, called with generated hostile arguments.
 
 On every recorded argument list: no element holds NUL, a control character or a
@@ -21,7 +21,8 @@ from dbus_fast import DBusError, Variant
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solidice_storage import options as typed_options, validation
+from solidice_storage import validation  # noqa: I001  (before options.py: they import each other)
+from solidice_storage import options as typed_options
 from solidice_storage.config import Config
 from solidice_storage.dbus.base import Context
 from solidice_storage.dbus.host import HostInterface
@@ -30,16 +31,18 @@ from solidice_storage.dbus.logical_volume import LogicalVolumeInterface
 from solidice_storage.dbus.mount import MountInterface
 from solidice_storage.dbus.storage_pool import StoragePoolInterface
 from solidice_storage.dbus.volume_group import VolumeGroupInterface
-from solidice_storage.engine.blockdev import Disk
 from solidice_storage.engine.host.engine import HostEngine
-from solidice_storage.engine.iscsi import Iscsi, SysSession, split_portal
-from solidice_storage.engine.lvm import parse_report
-from solidice_storage.engine.mountinfo import MountEntry
+from solidice_storage.engine.host.iscsi import iscsi as iscsi_domain
+from solidice_storage.engine.host.iscsi.records import set_record
+from solidice_storage.engine.host.iscsi.sessions import SysSession, split_portal
+from solidice_storage.engine.host.luns.blockdev import Disk
+from solidice_storage.engine.host.nfs.mounts import NfsMounts
 from solidice_storage.engine.host.runner import TOOLS, Result, Runner
+from solidice_storage.engine.lvm import parse_report
 from solidice_storage.errors import ALL as STORAGE_ERRORS
-from solidice_storage.models import IscsiSession, LogicalVolume, Lun, Mount, VolumeGroup
+from solidice_storage.models import IscsiSession, LogicalVolume, Mount, VolumeGroup
 
-DATA = Path(__file__).parent / "data/lab"
+DATA = Path(__file__).parent.parent / "data/lab"
 ERROR = "org.solidice.Storage.Error."
 NAMED = {ERROR + cls.name for cls in STORAGE_ERRORS}
 VG_UUID = "Fwx8ij-Jkde-xft9-I7a2-I40o-4zPu-V5ViaD"
@@ -132,39 +135,35 @@ class Allow:
         return 0
 
 
-async def _nothing(*args) -> None:
-    pass
-
-
 def _disk(wwid: str, status: str = "free") -> Disk:
     return Disk(name=f"dm-{wwid[-1]}", node=f"/dev/mapper/{wwid}", size=64 << 20,
                 wwid=wwid, multipath=True, status=status, transport="iscsi")
 
 
-def make_engine(tmp: Path) -> tuple[HostEngine, RecordingRunner, dict]:
+async def make_engine(tmp: Path) -> tuple[HostEngine, RecordingRunner, dict]:
     """The real engine over a described host: the lab's VG `labcap` on two LUNs, a
-    free LUN, one iSCSI session; LVM answers with the lab's report."""
+    free LUN, one iSCSI session, one NFS mount; LVM answers with the lab's report.
+    The runner's record starts empty after the set-up."""
     runner = RecordingRunner(tmp / "iscsi")
     settings = Config(mount_roots=(str(tmp),))           # mount points below it
-    engine = HostEngine(runner, sysfs=tmp / "sys", state_dir=tmp / "state", config=settings)
-    engine.iscsi = Iscsi(runner, tmp / "iscsi")
-    engine.lvm.hints_file = str(tmp / "hints")
-    engine.nfs.mount_helper = "/bin/true"
-    engine.nfs.config.path = tmp / "state" / "nfs-mounts.json"
     report = parse_report(REPORT)
     wwids = [row["pv_name"].rsplit("/", 1)[1] for row in report.pvs]
     disks = [_disk(w, "pv") for w in wwids] + [_disk(FREE)]
     sessions = [SysSession(1, TARGET, PORTAL, "LOGGED_IN")]
-    engine._disks, engine._sessions = disks, sessions
-    engine._read_host = lambda: (disks, sessions, {})       # never this machine's
-    engine._wait_for_session = _nothing
-    engine.store.publish([Lun(wwid=d.wwid, device=d.node, size=d.size, multipath=True,
-                              status=d.status) for d in disks])
-    engine.store.publish([IscsiSession(target=TARGET, portal=PORTAL)])
-    engine._apply_report(report, None)
+    engine = HostEngine(runner, sysfs=tmp / "sys", state_dir=tmp / "state", config=settings,
+                        read=lambda sysfs: (disks, sessions, {}),   # never this machine's
+                        iscsi_dir=tmp / "iscsi")
+    engine.lvm.lvm.hints_file = str(tmp / "hints")       # seam: LvmEngine's commands
     # one NFS mount there is, on a directory of the test's own
     full = str(tmp / "mnt/full")
-    engine.nfs._mounts = {full: MountEntry(full, "nfs4", "192.0.2.20:/export", "rw")}
+    (tmp / "mountinfo").write_text(f"36 25 0:32 / {full} rw - nfs4 192.0.2.20:/export rw\n")
+    engine.nfs = NfsMounts(runner, engine.store, engine.jobs, tmp / "state", engine.intents,
+                           settings, mountinfo=str(tmp / "mountinfo"),
+                           mount_helper="/bin/true")
+    await engine.scan()
+    await engine.lvm.refresh()
+    await engine.nfs.refresh()
+    runner.history.clear()
     ctx = Context(engine, Allow(), settings)
     lv = next(m for m in engine.store.all(LogicalVolume).values() if m.name == "lv2")
     mount = Mount(server="192.0.2.20", remote_path="/export", local_path=full,
@@ -428,7 +427,8 @@ def check_argv(argv: tuple[str, ...], user: set[str]) -> None:
 
 
 @pytest.mark.parametrize("label", sorted(OPERATIONS))
-def test_hostile_arguments_reach_no_command_line(label, tmp_path):
+def test_hostile_arguments_reach_no_command_line(label, tmp_path, monkeypatch):
+    monkeypatch.setattr(iscsi_domain, "SETTLE_TIMEOUT", 0)   # no LUN will come
     target, make = OPERATIONS[label]
     member = label.split(".", 1)[1]
     (tmp_path / "mnt/empty").mkdir(parents=True)
@@ -447,10 +447,10 @@ def test_hostile_arguments_reach_no_command_line(label, tmp_path):
         kinds = {kind for _, kind in drawn}
 
         async def one():
-            engine, runner, objects = make_engine(tmp_path)
+            engine, runner, objects = await make_engine(tmp_path)
             try:
                 error, reply = await call(objects[target], member, *args)
-                if engine._moves:                   # a data move runs as a job
+                if engine._moves:         # a data move runs as a job (seam: LvmEngine's)
                     await asyncio.wait(engine._moves, timeout=10)
                 return error, reply, list(runner.history)
             finally:
@@ -486,7 +486,6 @@ def test_a_unicode_line_separator_cannot_add_a_record_line(tmp_path):
     reads back with str.splitlines(); a U+2028 or U+0085 in a password became a
     line of its own on the next rewrite (the login's own clean-up), so a caller
     could set any record key. They are refused now, as control characters are."""
-    from solidice_storage.engine.iscsi import set_record
     record = tmp_path / "default"
     record.write_text(RECORD)
     set_record(record, {"node.session.auth.password": "x\u2028node.startup = automatic"})

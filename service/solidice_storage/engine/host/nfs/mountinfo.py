@@ -13,7 +13,7 @@ import select
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from .debounce import Debounced
+from ...debounce import Debounced
 
 log = logging.getLogger(__name__)
 MOUNTINFO = "/proc/self/mountinfo"
@@ -103,10 +103,11 @@ def nfs_mounts(entries: list[MountEntry]) -> dict[str, MountEntry]:
 _left_out: set[str] = set()
 
 
-def read_mountinfo() -> list[MountEntry]:
+def read_mountinfo(path: str = MOUNTINFO) -> list[MountEntry]:
+    """The mount table at `path` (the kernel's, or a test's stand-in)."""
     # procfs: the kernel writes this from memory, never asking an NFS server.
     # Bytes: a mount point's name is any bytes but NUL and '/'.
-    with open(MOUNTINFO, "rb") as table:
+    with open(path, "rb") as table:
         return parse_mountinfo(table.read())
 
 

@@ -2,7 +2,7 @@
 mount_roots), never in a home or system directory, and only through directories
 that no user but root owns or can write; created directories are 0755 whatever
 the daemon's umask. The syntax half is validation.local_path; the directories
-half is the engine's, looked at by a child process (engine/nfs.py)."""
+half is the engine's, looked at by a child process (engine/host/nfs/mount_point.py)."""
 
 import os
 import stat
@@ -13,11 +13,14 @@ from pytest import param
 
 from solidice_storage import validation
 from solidice_storage.config import DEFAULT_MOUNT_ROOTS, Config, NfsDefaults, parse
-from solidice_storage.engine.nfs import NfsMounts, Wanted
+from solidice_storage.engine.host.nfs.config import Wanted
+from solidice_storage.engine.host.nfs.mount_point import MountPoints
+from solidice_storage.engine.host.nfs.mounts import NfsMounts
 from solidice_storage.engine.host.runner import TOOLS, Runner
 from solidice_storage.engine.store import StateStore
 from solidice_storage.engine.jobs import Jobs
 from solidice_storage.errors import InvalidArgument, NotFound, Timeout
+from solidice_storage.options import MountNfsOptions
 
 USER = 4242
 
@@ -87,10 +90,13 @@ def _engine(tmp_path: Path, roots: tuple[str, ...]) -> NfsMounts:
     helper.write_text("#!/bin/sh\nexit 1\n")
     helper.chmod(0o755)
     store = StateStore()
-    engine = NfsMounts(Runner({**TOOLS, "mount": str(fake)}), store, Jobs(store),
-                       tmp_path / "state", config=Config(mount_roots=roots))
-    engine.mount_helper = str(helper)
-    return engine
+    return NfsMounts(Runner({**TOOLS, "mount": str(fake)}), store, Jobs(store),
+                     tmp_path / "state", config=Config(mount_roots=roots),
+                     mount_helper=str(helper))
+
+
+def _points(roots: tuple[str, ...], **more) -> MountPoints:
+    return MountPoints(Runner(dict(TOOLS)), roots, **more)
 
 
 @pytest.fixture
@@ -134,7 +140,7 @@ async def test_a_mount_point_reached_through_a_users_directory_is_refused(
     target = root / local
     with pytest.raises(InvalidArgument, match="root") as info:
         await engine.mount("10.0.0.1", "/x", str(target),
-                           validation.Options({"create-mountpoint": create}), 0)
+                           MountNfsOptions(create_mountpoint=create), 0)
     assert "uid" in str(info.value)
     assert create is False or not target.exists()
     assert not any(argv[0].endswith("fake-mount") for argv in engine.runner.history)
@@ -145,7 +151,7 @@ async def test_a_mount_point_outside_the_engines_roots_is_refused(tmp_path, root
     (tmp_path / "elsewhere").mkdir()
     with pytest.raises(InvalidArgument, match="allowed"):
         await engine.mount("10.0.0.1", "/x", str(tmp_path / "elsewhere"),
-                           validation.Options(), 0)
+                           MountNfsOptions(), 0)
 
 
 async def test_a_root_owned_tree_below_a_root_is_accepted(tmp_path, root):
@@ -153,19 +159,19 @@ async def test_a_root_owned_tree_below_a_root_is_accepted(tmp_path, root):
     the administrator chose it; only what lies below it is checked."""
     os.chown(root, USER, USER)
     _users(root / "a")
-    engine = _engine(tmp_path, (str(root),))
-    await engine._mount_point(str(root / "a"), create=False)
-    assert await engine._mount_point(str(root / "a" / "b"), create=True) == \
+    points = _points((str(root),))
+    await points.prepare(str(root / "a"), create=False)
+    assert await points.prepare(str(root / "a" / "b"), create=True) == \
         [str(root / "a" / "b")]
 
 
 async def test_create_mountpoint_makes_every_missing_directory_0755_whatever_the_umask(
         tmp_path, root):
-    engine = _engine(tmp_path, (str(root),))
+    points = _points((str(root),))
     target = root / "a" / "b" / "c"
     old = os.umask(0o077)                          # the unit's UMask=
     try:
-        created = await engine._mount_point(str(target), create=True)
+        created = await points.prepare(str(target), create=True)
     finally:
         os.umask(old)
     assert created == [str(root / "a"), str(root / "a" / "b"), str(target)]
@@ -177,11 +183,10 @@ async def test_create_mountpoint_makes_every_missing_directory_0755_whatever_the
 async def test_our_own_root_is_made_when_needed(tmp_path):
     own = tmp_path / "state" / "mnt"
     own.parent.mkdir(mode=0o700)
-    engine = _engine(tmp_path, (str(own),))
-    engine.own_root = str(own)
+    points = _points((str(own),), own_root=str(own))
     old = os.umask(0o077)
     try:
-        created = await engine._mount_point(str(own / "x"), create=True)
+        created = await points.prepare(str(own / "x"), create=True)
     finally:
         os.umask(old)
     assert created == [str(own / "x")]             # the root stays when a mount fails
@@ -191,16 +196,17 @@ async def test_our_own_root_is_made_when_needed(tmp_path):
 
 
 async def test_a_missing_root_of_the_administrators_is_not_made(tmp_path):
-    engine = _engine(tmp_path, (str(tmp_path / "theirs"),))
+    points = _points((str(tmp_path / "theirs"),))
     with pytest.raises(NotFound, match="does not exist"):
-        await engine._mount_point(str(tmp_path / "theirs" / "x"), create=True)
+        await points.prepare(str(tmp_path / "theirs" / "x"), create=True)
     assert not (tmp_path / "theirs").exists()
 
 
 def test_persistent_records_outside_the_roots_are_skipped(tmp_path):
     engine = _engine(tmp_path, ("/srv",))
-    engine.config.save({"/srv/a": Wanted("10.0.0.1", "/x", "/srv/a", {"persistent": True}),
-                        "/mnt/b": Wanted("10.0.0.1", "/x", "/mnt/b", {"persistent": True})})
+    kept = MountNfsOptions(persistent=True)
+    engine.config.save({"/srv/a": Wanted("10.0.0.1", "/x", "/srv/a", kept),
+                        "/mnt/b": Wanted("10.0.0.1", "/x", "/mnt/b", kept)})
     assert list(engine.config.load()) == ["/srv/a"]
 
 
@@ -209,10 +215,9 @@ def test_persistent_records_outside_the_roots_are_skipped(tmp_path):
 def _defaults_engine(tmp_path, root, mount_script: str, defaults: NfsDefaults) -> NfsMounts:
     engine = _engine(tmp_path, (str(root),))
     (tmp_path / "fake-mount").write_text("#!/bin/sh\n" + mount_script)
-    engine = NfsMounts(engine.runner, engine.store, engine.jobs, tmp_path / "state",
-                       config=Config(mount_roots=(str(root),), nfs=defaults))
-    engine.mount_helper = str(tmp_path / "mount.nfs")
-    return engine
+    return NfsMounts(engine.runner, engine.store, engine.jobs, tmp_path / "state",
+                     config=Config(mount_roots=(str(root),), nfs=defaults),
+                     mount_helper=str(tmp_path / "mount.nfs"))
 
 
 async def test_the_real_engine_mounts_with_the_configured_nfs_defaults(tmp_path, root):
@@ -224,7 +229,7 @@ async def test_the_real_engine_mounts_with_the_configured_nfs_defaults(tmp_path,
             ({"hard": False, "timeo": 50}, "nosuid,nodev,rw,soft,timeo=50,retrans=2,retry=0")):
         with pytest.raises(NotFound):
             await engine.mount("10.0.0.1", "/x", str(root / "m"),
-                               validation.Options({"create-mountpoint": True, **options}), 0)
+                               MountNfsOptions(create_mountpoint=True, **options), 0)
         mount = [argv for argv in engine.runner.history if argv[0].endswith("fake-mount")][-1]
         assert mount[1:5] == ("-t", "nfs", "-o", expected)
 
@@ -234,4 +239,4 @@ async def test_the_configured_mount_timeout_bounds_a_mount(tmp_path, root):
     engine = _defaults_engine(tmp_path, root, "sleep 60\n", defaults)
     with pytest.raises(Timeout, match="within 2 s"):
         await engine.mount("10.0.0.1", "/x", str(root / "m"),
-                           validation.Options({"create-mountpoint": True}), 0)
+                           MountNfsOptions(create_mountpoint=True), 0)

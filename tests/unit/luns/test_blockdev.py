@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from solidice_storage.engine.blockdev import Disk, status, transport, wwid
+from solidice_storage.engine.host.luns.blockdev import status, transport, wwid
 
-DATA = Path(__file__).parent / "data/lab"
+DATA = Path(__file__).parent.parent / "data/lab"
 
 
 def properties(name: str) -> dict[str, str]:
@@ -51,29 +51,3 @@ def test_keys_for_disks_without_a_scsi_wwid():
     assert wwid({"ID_PATH": "pci-0000:00:04.0"}, "") == "pci-0000:00:04.0"
     assert wwid({}, "") == ""
 
-
-async def test_a_path_multipath_will_claim_is_no_lun_until_its_map_exists(tmp_path):
-    """multipathd claims the path (udev's DM_MULTIPATH_DEVICE_PATH=1) but has not
-    made the map yet: offering the path as a LUN would let LVM label a path."""
-    from solidice_storage.engine.host.engine import HostEngine
-    from solidice_storage.engine.host.runner import Runner
-    multipathd = tmp_path / "multipathd"
-    multipathd.write_text("#!/bin/sh\necho 'pid 42 running'\n")
-    multipathd.chmod(0o755)
-    engine = HostEngine(Runner({"multipathd": str(multipathd)}), sysfs=tmp_path / "sys")
-    wwid, other = "36001405" + "c" * 25, "36001405" + "d" * 25
-    waiting = Disk(name="sdc", node="/dev/sdc", size=64 << 20, wwid=wwid,
-                   multipath_candidate=True)
-    plain = Disk(name="sdd", node="/dev/sdd", size=64 << 20, wwid=other)
-    engine._read_host = lambda: ([waiting, plain], [], {})
-    await engine.scan()
-    assert engine.enumerate_luns() == [other]
-    assert engine.lun_for_device("/dev/sdc") is None
-    mapped = Disk(name="dm-0", node=f"/dev/mapper/{wwid}", size=64 << 20, wwid=wwid,
-                  multipath=True, slaves=["sdc"])
-    claimed = Disk(name="sdc", node="/dev/sdc", size=64 << 20, wwid=wwid,
-                   multipath_candidate=True, path_of=wwid)
-    engine._read_host = lambda: ([mapped, claimed, plain], [], {})
-    await engine.scan()
-    assert sorted(engine.enumerate_luns()) == sorted([wwid, other])
-    assert engine.device_for_wwid(wwid) == f"/dev/mapper/{wwid}"

@@ -1,20 +1,19 @@
-"""engine/iscsi.py: sessions from a sysfs tree, iscsiadm's record files (the real one
-captured in the lab) and the login sequence against a stand-in iscsiadm that acts on
-those files as the real one does."""
+"""engine/host/iscsi/initiator.py: the login and discovery sequences against a
+stand-in iscsiadm that acts on iscsiadm's record files (the real one captured in
+the lab) as the real one does."""
 
-import stat
 from pathlib import Path
 
 import pytest
 
-from solidice_storage.engine import iscsi
-from solidice_storage.engine.iscsi import (Iscsi, SysSession, login_bounds, node_records,
-                                           read_sessions, set_record)
+from solidice_storage.engine.host.iscsi import initiator
+from solidice_storage.engine.host.iscsi.initiator import Initiator
+from solidice_storage.engine.host.iscsi.records import node_records
 from solidice_storage.engine.host.runner import Runner
 from solidice_storage.errors import Busy, Failed, Timeout
-from solidice_storage.validation import Options
+from solidice_storage.options import DiscoveryOptions, LoginOptions
 
-RECORD = (Path(__file__).parent / "data/lab/iscsi-node-record.txt").read_text()
+RECORD = (Path(__file__).parent.parent / "data/lab/iscsi-node-record.txt").read_text()
 TARGET = "iqn.2026-11.org.solidice.lab:data"
 CHAP_TARGET = "iqn.2026-11.org.solidice.lab:chap"
 
@@ -22,57 +21,6 @@ CHAP_TARGET = "iqn.2026-11.org.solidice.lab:chap"
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-
-
-def test_sessions_from_sysfs(tmp_path):
-    for sid, address, target, state in ((1, "127.0.0.1", TARGET, "LOGGED_IN"),
-                                        (2, "fd00::2", TARGET, "FAILED"),
-                                        (7, "127.0.0.2", CHAP_TARGET, "LOGGED_IN")):
-        write(tmp_path / f"class/iscsi_session/session{sid}/targetname", target + "\n")
-        write(tmp_path / f"class/iscsi_session/session{sid}/state", state + "\n")
-        connection = tmp_path / f"class/iscsi_connection/connection{sid}:0"
-        write(connection / "persistent_address", address + "\n")
-        write(connection / "persistent_port", "3260\n")
-    write(tmp_path / "class/iscsi_session/session9/targetname", TARGET)   # no connection
-    assert read_sessions(tmp_path) == [
-        SysSession(1, TARGET, "127.0.0.1:3260", "LOGGED_IN"),
-        SysSession(2, TARGET, "[fd00::2]:3260", "FAILED"),
-        SysSession(7, CHAP_TARGET, "127.0.0.2:3260", "LOGGED_IN")]
-    assert read_sessions(tmp_path / "nothing") == []
-
-
-def test_records_in_both_layouts(tmp_path):
-    nodes = tmp_path / "nodes" / TARGET
-    write(nodes / "127.0.0.1,3260,1/default", RECORD)
-    write(nodes / "127.0.0.1,3260", RECORD)                 # what `-o new` writes
-    write(nodes / "127.0.0.11,3260,1/default", RECORD)      # another address
-    write(nodes / "127.0.0.1,3261,1/default", RECORD)       # another port
-    assert node_records(TARGET, "127.0.0.1:3260", tmp_path) == [
-        nodes / "127.0.0.1,3260", nodes / "127.0.0.1,3260,1/default"]
-    assert node_records(CHAP_TARGET, "127.0.0.1:3260", tmp_path) == []
-
-
-def test_set_record_replaces_in_place_and_adds_before_the_end(tmp_path):
-    record = tmp_path / "default"
-    record.write_text(RECORD + "node.startup = automatic\n")        # a duplicate key
-    previous = set_record(record, {"node.startup": "automatic",
-                                   "node.session.auth.authmethod": "CHAP",
-                                   "node.session.auth.password": "s3cret = x"})
-    assert previous == {"node.startup": "manual", "node.session.auth.authmethod": "None"}
-    lines = record.read_text().splitlines()
-    assert lines.count("node.startup = automatic") == 1
-    assert "node.startup = manual" not in lines
-    assert lines.index("node.session.auth.password = s3cret = x") < lines.index("# END RECORD")
-    assert stat.S_IMODE(record.stat().st_mode) == 0o600
-    assert [p.name for p in tmp_path.iterdir()] == ["default"]      # no temporary left
-
-
-@pytest.mark.parametrize("timeout, per_try, tries", [(1, 1, 1), (5, 2, 2), (30, 15, 2),
-                                                     (120, 15, 8), (3600, 15, 240)])
-def test_login_bounds_stay_within_the_timeout(timeout, per_try, tries):
-    bounds = login_bounds(timeout)
-    assert bounds == {iscsi.LOGIN_TIMEOUT_KEY: str(per_try), iscsi.LOGIN_TRIES_KEY: str(tries)}
-    assert per_try * tries <= max(timeout, 1)
 
 
 FAKE_ISCSIADM = """\
@@ -120,8 +68,8 @@ def fake(tmp_path):
 async def test_chap_login_keeps_the_secret_off_every_command_line(fake):
     runner, db, argv_log, expect_tries = fake
     expect_tries(2)                            # timeout 5: 2 tries of 2 s
-    opts = Options(username="lab-initiator", password="right-secret")
-    await Iscsi(runner, db).login("127.0.0.1:3260", CHAP_TARGET, opts, timeout=5)
+    opts = LoginOptions(username="lab-initiator", password="right-secret")
+    await Initiator(runner, db).login("127.0.0.1:3260", CHAP_TARGET, opts, timeout=5)
     argv = argv_log.read_text()
     assert "right-secret" not in argv and "lab-initiator" not in argv
     assert all("right-secret" not in " ".join(args) for args in runner.history)
@@ -136,9 +84,9 @@ async def test_chap_login_keeps_the_secret_off_every_command_line(fake):
 async def test_wrong_secret_fails_cleanly_and_removes_the_record_it_made(fake):
     runner, db, argv_log, expect_tries = fake
     expect_tries(8)
-    opts = Options(username="lab-initiator", password="wrong-secret")
+    opts = LoginOptions(username="lab-initiator", password="wrong-secret")
     with pytest.raises(Failed, match="authorization failure") as error:
-        await Iscsi(runner, db).login("127.0.0.1:3260", CHAP_TARGET, opts, timeout=120)
+        await Initiator(runner, db).login("127.0.0.1:3260", CHAP_TARGET, opts, timeout=120)
     assert "wrong-secret" not in str(error.value)
     assert node_records(CHAP_TARGET, "127.0.0.1:3260", db) == []
     assert "-o delete" in argv_log.read_text()
@@ -147,9 +95,9 @@ async def test_wrong_secret_fails_cleanly_and_removes_the_record_it_made(fake):
 async def test_a_login_that_outlives_its_bound_is_logged_out_and_times_out(fake, monkeypatch):
     runner, db, argv_log, expect_tries = fake
     expect_tries(1, hang=True)
-    monkeypatch.setattr(iscsi, "GRACE", 0.5)
+    monkeypatch.setattr(initiator, "GRACE", 0.5)
     with pytest.raises(Timeout, match="within 1 s"):
-        await Iscsi(runner, db).login("127.0.0.1:3260", TARGET, Options(), timeout=1)
+        await Initiator(runner, db).login("127.0.0.1:3260", TARGET, LoginOptions(), timeout=1)
     calls = argv_log.read_text()
     assert "--logout" in calls and "-o delete" in calls
 
@@ -161,9 +109,9 @@ async def test_an_existing_record_is_edited_not_duplicated(fake):
     write(existing, RECORD)
     flat = db / "nodes" / CHAP_TARGET / "127.0.0.1,3260"
     write(flat, RECORD)       # the fake logs in through the flat file; both are edited
-    await Iscsi(runner, db).login("127.0.0.1:3260", CHAP_TARGET,
-                                  Options(password="right-secret", username="u",
-                                          **{"node-startup": "automatic"}), timeout=5)
+    await Initiator(runner, db).login("127.0.0.1:3260", CHAP_TARGET,
+                                  LoginOptions(password="right-secret", username="u",
+                                          node_startup="automatic"), timeout=5)
     assert "-o new" not in argv_log.read_text()
     for record in (existing, flat):
         text = record.read_text()
@@ -176,29 +124,16 @@ RECORD_WITH_CHAP = RECORD.replace(
     "node.session.auth.password = right-secret\n")
 
 
-def test_set_record_drops_the_keys_set_to_none(tmp_path):
-    record = tmp_path / "default"
-    record.write_text(RECORD_WITH_CHAP)
-    previous = set_record(record, {"node.session.auth.username": None,
-                                   "node.session.auth.password": None,
-                                   "node.session.auth.authmethod": "None",
-                                   "node.session.auth.username_in": None})
-    assert previous == {"node.session.auth.username": "lab-initiator",
-                        "node.session.auth.password": "right-secret",
-                        "node.session.auth.authmethod": "CHAP"}
-    assert record.read_text() == RECORD
-
-
 @pytest.mark.parametrize("before", [RECORD, RECORD_WITH_CHAP], ids=["no-chap", "chap"])
 async def test_a_failed_login_on_an_existing_record_puts_its_settings_back(fake, before):
     runner, db, argv_log, expect_tries = fake
     expect_tries(8)
     record = db / "nodes" / CHAP_TARGET / "127.0.0.1,3260"
     write(record, before)
-    opts = Options(username="someone", password="wrong-secret",
-                   **{"node-startup": "automatic"})
+    opts = LoginOptions(username="someone", password="wrong-secret",
+                   node_startup="automatic")
     with pytest.raises(Failed, match="authorization failure"):
-        await Iscsi(runner, db).login("127.0.0.1:3260", CHAP_TARGET, opts, timeout=120)
+        await Initiator(runner, db).login("127.0.0.1:3260", CHAP_TARGET, opts, timeout=120)
     assert record.read_text() == before            # CHAP, startup and bounds as they were
     assert "-o delete" not in argv_log.read_text()
 
@@ -209,16 +144,16 @@ async def test_other_chap_answered_by_a_session_already_there_is_busy_and_not_ke
     (db.parent / "session").touch()                # iscsiadm: "already present", exit 15
     record = db / "nodes" / CHAP_TARGET / "127.0.0.1,3260"
     write(record, RECORD_WITH_CHAP)
-    opts = Options(username="lab-initiator", password="wrong-secret")
+    opts = LoginOptions(username="lab-initiator", password="wrong-secret")
     with pytest.raises(Busy, match="log out") as error:
-        await Iscsi(runner, db).login("127.0.0.1:3260", CHAP_TARGET, opts, timeout=5)
+        await Initiator(runner, db).login("127.0.0.1:3260", CHAP_TARGET, opts, timeout=5)
     assert "wrong-secret" not in str(error.value)
     assert record.read_text() == RECORD_WITH_CHAP
     # the same credentials, or none, on that session: success, the record as it was
-    await Iscsi(runner, db).login("127.0.0.1:3260", CHAP_TARGET,
-                                  Options(username="lab-initiator", password="right-secret"),
+    await Initiator(runner, db).login("127.0.0.1:3260", CHAP_TARGET,
+                                  LoginOptions(username="lab-initiator", password="right-secret"),
                                   timeout=5)
-    await Iscsi(runner, db).login("127.0.0.1:3260", CHAP_TARGET, Options(), timeout=5)
+    await Initiator(runner, db).login("127.0.0.1:3260", CHAP_TARGET, LoginOptions(), timeout=5)
     assert record.read_text() == RECORD_WITH_CHAP
     assert "--logout" not in argv_log.read_text()  # the session there is never logged out
 
@@ -226,13 +161,13 @@ async def test_other_chap_answered_by_a_session_already_there_is_busy_and_not_ke
 async def test_the_chap_check_of_a_live_session_reads_the_record(fake):
     runner, db, argv_log, expect_tries = fake
     write(db / "nodes" / CHAP_TARGET / "127.0.0.1,3260,1" / "default", RECORD_WITH_CHAP)
-    engine_iscsi = Iscsi(runner, db)
-    same = Options(username="lab-initiator", password="right-secret")
+    engine_iscsi = Initiator(runner, db)
+    same = LoginOptions(username="lab-initiator", password="right-secret")
     assert await engine_iscsi.chap_matches("127.0.0.1:3260", CHAP_TARGET, same)
-    assert await engine_iscsi.chap_matches("127.0.0.1:3260", CHAP_TARGET, Options())
-    for other in (Options(username="lab-initiator", password="wrong"),
-                  Options(username="other", password="right-secret"),
-                  Options(password="right-secret")):
+    assert await engine_iscsi.chap_matches("127.0.0.1:3260", CHAP_TARGET, LoginOptions())
+    for other in (LoginOptions(username="lab-initiator", password="wrong"),
+                  LoginOptions(username="other", password="right-secret"),
+                  LoginOptions(password="right-secret")):
         assert not await engine_iscsi.chap_matches("127.0.0.1:3260", CHAP_TARGET, other)
     assert not await engine_iscsi.chap_matches("127.0.0.2:3260", CHAP_TARGET, same)
 
@@ -285,14 +220,14 @@ def fake_discovery(tmp_path):
     return Runner({"iscsiadm": str(script)}), tmp_path / "db", tmp_path / "argv.log"
 
 
-DISCOVERY_CHAP = Options(username="discoverer", password="disc-secret")
+DISCOVERY_CHAP = DiscoveryOptions(username="discoverer", password="disc-secret")
 
 
 @pytest.mark.parametrize("portal", ["127.0.0.1:3260", "127.0.0.9:3260"])
 async def test_discovery_chap_leaves_no_record_it_made(fake_discovery, portal):
     runner, db, argv_log = fake_discovery
     try:
-        found = await Iscsi(runner, db).discover(portal, DISCOVERY_CHAP)
+        found = await Initiator(runner, db).discover(portal, DISCOVERY_CHAP)
         assert found == [("iqn.2026-11.org.solidice.lab:data", portal)]
     except Failed as error:
         assert portal.startswith("127.0.0.9") and "Connection refused" in str(error)
@@ -306,7 +241,7 @@ async def test_discovery_chap_puts_an_existing_record_back(fake_discovery, porta
     config = db / "send_targets" / portal.replace(":", ",") / "st_config"
     write(config, ST_CONFIG)
     try:
-        await Iscsi(runner, db).discover(portal, DISCOVERY_CHAP)
+        await Initiator(runner, db).discover(portal, DISCOVERY_CHAP)
     except Failed:
         assert portal.startswith("127.0.0.9")
     assert config.read_text() == ST_CONFIG

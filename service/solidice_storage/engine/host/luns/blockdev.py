@@ -1,0 +1,260 @@
+"""The host's disks, read from udev's database and sysfs: never by opening a device.
+
+Opening a disk read-write to probe it makes udev reprobe it (change → probe →
+change storms), and even a read-only open can hang on a map with no path. So
+everything here comes from what udev already recorded (/run/udev/data, through
+pyudev) and from sysfs attributes. Plain functions, run off the event loop.
+
+Keys (DESIGN.md): a LUN is keyed by its WWID as scsi_id and multipathd print it
+(`ID_SERIAL` of a SCSI disk, `36001405…`); a disk without one by its `ID_PATH`.
+"""
+
+import os
+import re
+from dataclasses import dataclass, field
+
+import pyudev
+
+SKIPPED_NAMES = ("loop", "ram", "zram", "sr", "nbd", "md")
+
+
+@dataclass
+class Disk:
+    """One disk as udev and sysfs describe it."""
+
+    name: str                          # kernel name: sda, dm-3, nvme0n1
+    node: str                          # /dev/sda, /dev/mapper/<map name>
+    size: int                          # bytes
+    wwid: str                          # the key
+    vendor: str = ""
+    model: str = ""
+    serial: str = ""
+    transport: str = "unknown"
+    status: str = "free"
+    multipath: bool = False            # a dm-multipath map
+    path_of: str | None = None         # set on a path device: its map's WWID
+    slaves: list[str] = field(default_factory=list)
+    dev_t: str = ""                    # major:minor
+    holders: list[str] = field(default_factory=list)
+    fs_type: str = ""                  # udev's ID_FS_TYPE: ext4, LVM2_member, ...
+    fs_uuid: str = ""                  # ID_FS_UUID: a filesystem's or a PV's UUID
+    iscsi_session: int | None = None   # the iSCSI session a path device is behind
+    multipath_candidate: bool = False  # multipath will claim it (DM_MULTIPATH_DEVICE_PATH)
+    links: list[str] = field(default_factory=list)   # udev's DEVLINKS: /dev/disk/by-id/...
+
+
+@dataclass
+class Volume:
+    """A partition or an LVM logical volume: a block device that is not a LUN."""
+
+    name: str
+    node: str
+    size: int
+    kind: str                          # partition, lvm
+    uuid: str                          # an LV's UUID; a partition's entry UUID
+    parent: str = ""                   # a partition's disk (kernel name)
+    fs_type: str = ""
+    fs_uuid: str = ""
+    holders: list[str] = field(default_factory=list)
+    label: str = ""                    # an LV's vg/lv name
+    links: list[str] = field(default_factory=list)   # udev's DEVLINKS: /dev/<vg>/<lv>, ...
+
+
+def _sysfs(device: pyudev.Device, attribute: str) -> str:
+    try:
+        with open(os.path.join(device.sys_path, attribute)) as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def transport(properties: dict[str, str], name: str) -> str:
+    id_path = properties.get("ID_PATH", "")
+    for marker, kind in (("-iscsi-", "iscsi"), ("-fc-", "fc"), ("-sas-", "sas"),
+                         ("-ata-", "ata"), ("-nvme-", "nvme")):
+        if marker in id_path:
+            return kind
+    if name.startswith("nvme"):
+        return "nvme"
+    if name.startswith("vd") or "virtio" in id_path:
+        return "virtio"
+    if properties.get("ID_BUS") == "ata":
+        return "ata"
+    return "scsi" if properties.get("ID_BUS") == "scsi" else "unknown"
+
+
+def status(properties: dict[str, str], holders: list[str]) -> str:
+    fs_type = properties.get("ID_FS_TYPE", "")
+    if fs_type == "LVM2_member":
+        return "pv"
+    if fs_type == "mpath_member":           # a path of a multipath map
+        return "other"
+    if properties.get("ID_PART_TABLE_TYPE"):
+        return "partitioned"
+    if fs_type:
+        return "filesystem"
+    return "other" if holders else "free"
+
+
+def wwid(properties: dict[str, str], sysfs_wwid: str) -> str:
+    """scsi_id's form for SCSI disks, the kernel's for others, else the udev path."""
+    serial = properties.get("ID_SERIAL", "")
+    if properties.get("ID_BUS") == "scsi" and serial[:1].isdigit():
+        return serial
+    return sysfs_wwid or properties.get("ID_WWN", "") or properties.get("ID_PATH", "")
+
+
+_SESSION_IN_PATH = re.compile(r"/session(\d+)/")
+_DM_PARTITION = re.compile(r"part\d+-mpath-(\S+)")
+
+
+def lvm_uuid(raw: str) -> str:
+    """LVM's 32-character UUID in the dashed form its tools print (6-4-4-4-4-4-6)."""
+    parts, at = [], 0
+    for width in (6, 4, 4, 4, 4, 4, 6):
+        parts.append(raw[at:at + width])
+        at += width
+    return "-".join(parts)
+
+
+def _listdir(device: pyudev.Device, name: str) -> list[str]:
+    """A sysfs directory's entries; none when the device went away meanwhile."""
+    try:
+        return sorted(os.listdir(os.path.join(device.sys_path, name)))
+    except OSError:
+        return []
+
+
+def _common(device: pyudev.Device, properties: dict[str, str]) -> dict:
+    return {"size": int(_sysfs(device, "size") or 0) * 512,
+            "holders": _listdir(device, "holders"),
+            "fs_type": properties.get("ID_FS_TYPE", ""),
+            "fs_uuid": properties.get("ID_FS_UUID", ""),
+            # the names GetBlockInfo and device references resolve: never looked up
+            "links": properties.get("DEVLINKS", "").split()}
+
+
+def describe_volume(device: pyudev.Device) -> Volume | None:
+    """A Volume for a partition or an LV, or None."""
+    properties = dict(device.properties)
+    name = device.sys_name
+    if device.device_type == "partition":
+        parent = device.find_parent("block")
+        return Volume(name=name, node=f"/dev/{name}", kind="partition",
+                      uuid=properties.get("ID_PART_ENTRY_UUID", ""),
+                      parent=parent.sys_name if parent is not None else "",
+                      **_common(device, properties))
+    dm_uuid = properties.get("DM_UUID", "")
+    if name.startswith("dm-") and (part := _DM_PARTITION.fullmatch(dm_uuid)):
+        # a partition of a multipath map, made by kpartx: part1-mpath-<wwid>
+        slaves = _listdir(device, "slaves")
+        return Volume(name=name, node=f"/dev/mapper/{_sysfs(device, 'dm/name')}",
+                      kind="partition", uuid=properties.get("ID_PART_ENTRY_UUID", ""),
+                      parent=slaves[0] if slaves else part[1],
+                      **_common(device, properties))
+    if name.startswith("dm-") and dm_uuid.startswith("LVM-") and len(dm_uuid) == 68:
+        vg, lv = properties.get("DM_VG_NAME", ""), properties.get("DM_LV_NAME", "")
+        return Volume(name=name, node=f"/dev/mapper/{_sysfs(device, 'dm/name')}",
+                      kind="lvm", uuid=lvm_uuid(dm_uuid[36:]), label=f"{vg}/{lv}",
+                      **_common(device, properties))
+    return None           # LVM's internal devices (-real, -cow), crypt, ...
+
+
+def volumes(context: pyudev.Context | None = None) -> list[Volume]:
+    context = context or pyudev.Context()
+    return [volume for device in context.list_devices(subsystem="block")
+            if (volume := _gone_is_none(describe_volume, device)) is not None]
+
+
+def _gone_is_none(describe_one, device: pyudev.Device):
+    """`describe_one(device)`, or None when the device vanished while we looked
+    (a logout, a path removed): a scan never fails for that."""
+    try:
+        return describe_one(device)
+    except (OSError, LookupError):
+        return None
+
+
+def describe(device: pyudev.Device) -> Disk | None:
+    """A Disk for one udev block device, or None for what is not a disk of ours."""
+    name = device.sys_name
+    if device.device_type != "disk" or name.startswith(SKIPPED_NAMES):
+        return None
+    properties = dict(device.properties)
+    common = _common(device, properties)
+    dm_uuid = properties.get("DM_UUID", "")
+    if name.startswith("dm-"):
+        if not dm_uuid.startswith("mpath-"):
+            return None                                  # LVs and others: not LUNs
+        map_name = _sysfs(device, "dm/name")
+        slaves = _listdir(device, "slaves")
+        return Disk(name=name, node=f"/dev/mapper/{map_name}",
+                    wwid=dm_uuid[len("mpath-"):], multipath=True, slaves=slaves,
+                    dev_t=_sysfs(device, "dev"),
+                    status=status(properties, common["holders"]), **common)
+    key = wwid(properties, _sysfs(device, "device/wwid") or _sysfs(device, "wwid"))
+    if not key:
+        return None
+    session = _SESSION_IN_PATH.search(device.sys_path)
+    return Disk(name=name, node=f"/dev/{name}", wwid=key, dev_t=_sysfs(device, "dev"),
+                vendor=_sysfs(device, "device/vendor") or properties.get("ID_VENDOR", ""),
+                model=_sysfs(device, "device/model") or properties.get("ID_MODEL", ""),
+                serial=properties.get("ID_SCSI_SERIAL") or properties.get("ID_SERIAL_SHORT", ""),
+                transport=transport(properties, name),
+                status=status(properties, common["holders"]),
+                iscsi_session=int(session[1]) if session else None,
+                multipath_candidate=properties.get("DM_MULTIPATH_DEVICE_PATH") == "1",
+                **common)
+
+
+def scan(context: pyudev.Context | None = None) -> list[Disk]:
+    """Every disk udev knows, maps and their paths linked (`path_of`)."""
+    context = context or pyudev.Context()
+    disks = [disk for device in context.list_devices(subsystem="block")
+             if (disk := _gone_is_none(describe, device)) is not None]
+    maps = {disk.wwid: disk for disk in disks if disk.multipath}
+    by_name = {disk.name: disk for disk in disks}
+    for item in maps.values():
+        for slave in item.slaves:
+            if slave in by_name:
+                by_name[slave].path_of = item.wwid
+        first = next((by_name[s] for s in item.slaves if s in by_name), None)
+        if first is not None:       # what the map is made of describes it
+            item.vendor, item.model, item.serial = first.vendor, first.model, first.serial
+            item.transport = first.transport
+    return disks
+
+
+def vgs_under(mount_point: str = "/", mountinfo: str = "/proc/self/mountinfo",
+              sysfs: str = "/sys") -> set[str]:
+    """The UUIDs (without dashes) of the volume groups the filesystem mounted at
+    `mount_point` sits on, through any stack (a LUKS or RAID device on an LV), from
+    the mount table and sysfs alone."""
+    dev_t = ""
+    # a mount point's name need not be UTF-8 (engine/mountinfo.py)
+    with open(mountinfo, encoding="utf-8", errors="surrogateescape") as table:
+        for line in table:
+            fields = line.split()
+            if len(fields) > 4 and fields[4] == mount_point:
+                dev_t = fields[2]                # the last mount there is the one seen
+    found: set[str] = set()
+    seen: set[str] = set()
+    pending = [os.path.join(sysfs, "dev/block", dev_t)] if dev_t else []
+    while pending:
+        device = os.path.realpath(pending.pop())
+        if device in seen or not os.path.isdir(device):
+            continue
+        seen.add(device)
+        try:
+            with open(os.path.join(device, "dm/uuid")) as handle:
+                uuid = handle.read().strip()
+        except OSError:
+            uuid = ""
+        if uuid.startswith("LVM-") and len(uuid) >= 68:
+            found.add(uuid[4:36])
+        try:
+            pending += [os.path.join(device, "slaves", s)
+                        for s in os.listdir(os.path.join(device, "slaves"))]
+        except OSError:
+            pass
+    return found
