@@ -72,6 +72,7 @@ def make_engine(args: argparse.Namespace, settings: config.Config):
 
 
 async def serve(args: argparse.Namespace, settings: config.Config) -> int:
+    """Serve until SIGTERM/SIGINT, the name's loss or the bus's; the exit status."""
     engine = make_engine(args, settings)
     await engine.start()
     bus_type = BusType.SESSION if args.session else BusType.SYSTEM
@@ -79,8 +80,7 @@ async def serve(args: argparse.Namespace, settings: config.Config) -> int:
     timeout = settings.polkit_timeout if args.polkit_timeout is None else args.polkit_timeout
     authority = Authority(bus, timeout, per_caller=settings.polkit_pending_per_caller,
                           total=settings.polkit_pending_total)
-    exporter = Exporter(bus, Context(engine, authority, settings))
-    exporter.export_all()
+    Exporter(bus, Context(engine, authority, settings)).export_all()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -88,19 +88,30 @@ async def serve(args: argparse.Namespace, settings: config.Config) -> int:
         loop.add_signal_handler(signum, stop.set)
     on_name_lost = lambda msg: _on_name_lost(msg, stop)      # noqa: E731
     bus.add_message_handler(on_name_lost)
+    if not await _own_name(bus, args.replace):
+        return 1
+    log.info("serving %s at %s: %s", BUS_NAME, objpath.ROOT, engine.description)
+    engine.serving()
+    return await _until_stopped(bus, engine, authority, stop, on_name_lost)
 
+
+async def _own_name(bus: StorageBus, replace: bool) -> bool:
+    """Whether this process now owns BUS_NAME (with --replace, taken over)."""
     flags = NameFlag.ALLOW_REPLACEMENT | NameFlag.DO_NOT_QUEUE
-    if args.replace:
+    if replace:
         flags |= NameFlag.REPLACE_EXISTING
     reply = await bus.request_name(BUS_NAME, flags)
     if reply is not RequestNameReply.PRIMARY_OWNER:
         log.error("%s is owned by another process; pass --replace to take it over",
                   BUS_NAME)
         bus.disconnect()
-        return 1
-    log.info("serving %s at %s: %s", BUS_NAME, objpath.ROOT, engine.description)
-    engine.serving()
+        return False
+    return True
 
+
+async def _until_stopped(bus: StorageBus, engine, authority: Authority,
+                         stop: asyncio.Event, on_name_lost) -> int:
+    """Wait for a stop or the bus's loss, shut down; 0 for a stop, 1 for a lost bus."""
     disconnected = asyncio.ensure_future(bus.wait_for_disconnect())
     stopped = asyncio.ensure_future(stop.wait())
     await asyncio.wait([disconnected, stopped], return_when=asyncio.FIRST_COMPLETED)

@@ -1,8 +1,8 @@
 """multipath and multipathd: the one place that runs them; and device-mapper's view
 of each path of each multipath map, parsed.
 
-Source: `dmsetup status --target multipath`, the kernel's own answer (DESIGN.md:
-path states are "from device-mapper's view"). Asking multipathd instead could race
+Source: `dmsetup status --target multipath`, the kernel's own answer (docs/api.md:
+Lun.Paths states are device-mapper's view). Asking multipathd instead could race
 its own handling of the uevent that told us something changed. Test data:
 tests/unit/data/lab/dmsetup-status*.txt.
 """

@@ -2,7 +2,7 @@
 the event loop; and the one place that runs `udevadm` (settle, trigger).
 
 The monitor's socket is read with `loop.add_reader`, draining with pyudev's
-non-blocking receive (DESIGN.md: `Monitor.poll(0)` spins after a netlink overflow
+non-blocking receive (`Monitor.poll(0)` spins after a netlink overflow
 without reading). ENOBUFS means events were lost: that is one more reason to
 rescan, never an error. A burst of events (a path failing touches the map and the
 path) gives one rescan, 100 ms after the last event; a scan running when events

@@ -5,7 +5,7 @@ change storms), and even a read-only open can hang on a map with no path. So
 everything here comes from what udev already recorded (/run/udev/data, through
 pyudev) and from sysfs attributes. Plain functions, run off the event loop.
 
-Keys (DESIGN.md): a LUN is keyed by its WWID as scsi_id and multipathd print it
+Keys (docs/api.md, "Object paths are stable"): a LUN is keyed by its WWID as scsi_id and multipathd print it
 (`ID_SERIAL` of a SCSI disk, `36001405…`); a disk without one by its `ID_PATH`.
 """
 
