@@ -32,7 +32,8 @@ def sizes(text: str) -> list[int]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--lvs", type=sizes, default=[100, 1000, 10000], metavar="N,N,...",
                         help="LV counts, one VG each (default 100,1000,10000)")
     parser.add_argument("--repeats", type=int, default=5, metavar="R",
