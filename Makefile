@@ -65,7 +65,7 @@ bench: bench-deps
 # On this host, not in the guest: a private bus, a loop device; reads only (no
 # device-mapper here), udisks2 not runnable (no udevd).
 bench-native: bench-deps
-	$(SUDO) $(VENV)/bin/python bench/lvm_bench.py --native $(BENCH_ARGS)
+	$(SUDO) $(VENV)/bin/python -m bench --native $(BENCH_ARGS)
 
 bench-deps: venv
 	@missing=$$(for p in $(BENCH_PACKAGES); do \

@@ -11,13 +11,13 @@ export LAB_RESULTS="$results" LAB_TOP="$top"
 cd "$top"
 if [ "$mode" != suite ]; then
     echo "lab: bringing the lab host up (LIO, iscsid, multipathd, LVM, nfsd, dbus, polkitd, solidice-storaged)"
-    "$venv/bin/python" -m tests.lab.labhost up || { echo 1 > "$results/status"; exit 1; }
+    "$venv/bin/python" -m lab.host up || { echo 1 > "$results/status"; exit 1; }
     status=0
     if [ "$mode" = run ]; then
-        "$venv/bin/python" "$top/lab/walkthrough.py" 2>&1 | tee "$results/walkthrough.log"
+        "$venv/bin/python" -m lab.walkthrough 2>&1 | tee "$results/walkthrough.log"
         status=${PIPESTATUS[0]}
     elif [ "$mode" = bench ]; then
-        "$venv/bin/python" "$top/bench/lvm_bench.py" "${args[@]}" 2>&1 \
+        "$venv/bin/python" -m bench "${args[@]}" 2>&1 \
             | tee "$results/bench.log"
         status=${PIPESTATUS[0]}
     fi

@@ -9,10 +9,8 @@ walk-through shows which are in.
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests/lab"))
-from labhost import DATA_TARGET, NFS_ADDRESS, PORTALS, multipath_maps  # noqa: E402
+from lab.host import DATA_TARGET, NFS_ADDRESS, PORTALS, multipath_maps
 
 S = "org.solidice.Storage"
 HOST = "/org/solidice/Storage/Host"

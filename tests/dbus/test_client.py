@@ -152,7 +152,7 @@ async def test_a_job_completes_only_by_the_services_own_signal(client, bus):
     waiting = asyncio.ensure_future(job.wait())
     try:
         await asyncio.sleep(0.3)
-        for destination in (client._bus.unique_name, None):
+        for destination in (client.transport.unique_name, None):
             for success, text in ((True, ""), (False, "forged")):
                 await bus.send(forged_completed(job.object_path, destination, success, text))
         await asyncio.sleep(0.5)

@@ -234,8 +234,8 @@ async def test_monitor_prints_changes(run, system_bus):
 
 
 def test_help_on_every_level_has_an_example(tmp_path):
-    from solidice_storage.cli import parser
-    top = parser()
+    from solidice_storage.cli.parser import build_parser
+    top = build_parser()
     pending = [top]
     seen = 0
     while pending:

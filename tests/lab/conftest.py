@@ -1,4 +1,4 @@
-"""Tier 3 fixtures: one lab host per session (see labhost.py), faults on demand.
+"""Tier 3 fixtures: one lab host per session (see lab/host.py), faults on demand.
 
 These tests run only inside the lab guest (`make lab`); elsewhere they refuse to
 run rather than touch the machine's own storage.
@@ -9,8 +9,8 @@ import signal
 
 import pytest
 
-import labhost
-from labhost import (DATA_TARGET, NFS_ADDRESS, SILENT_PORTAL, LabHost, iscsi_login,
+from lab import host as labhost
+from lab.host import (DATA_TARGET, NFS_ADDRESS, SILENT_PORTAL, LabHost, iscsi_login,
                      iscsi_logout, iscsi_sessions, multipath_maps, wait_for)
 
 

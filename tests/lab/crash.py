@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from labhost import LabError, wait_for
+from lab.host import LabError, wait_for
 
 CRASH_FILE_ENV = "SOLIDICE_CRASH_AT_FILE"
 ARMED = Path("/run/solidice-storage-crash-point")

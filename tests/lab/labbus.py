@@ -6,7 +6,7 @@ import asyncio
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from labhost import BUS_NAME
+from lab.host import BUS_NAME
 
 HOST = "/org/solidice/Storage/Host"
 IFACE = "org.solidice.Storage."

@@ -20,7 +20,7 @@ import pytest
 from dbus_fast import Message, MessageType, Variant
 
 from labbus import ERROR, IFACE, ROOT
-from labhost import (DATA_TARGET, LOGS, NFS_ADDRESS, PORTALS, TEST_USER, TOP, LabError,
+from lab.host import (DATA_TARGET, LOGS, NFS_ADDRESS, PORTALS, TEST_USER, TOP, LabError,
                      lvm, lvm_report, mounted, multipath_maps, run, settle, wait_for)
 from solidice_storage import actions, objpath
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from labhost import (CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, DATA_TARGET, LOGS,
+from lab.host import (CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, DATA_TARGET, LOGS,
                      NFS_ADDRESS, iscsi_logout, iscsi_sessions, lvm, lvm_report, mounted,
                      multipath_maps, run, settle)
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import pytest
 from dbus_fast import Variant
 
-import labhost
+from lab import host as labhost
 from crash import NO_REPLY, crash_at
 from labbus import IFACE, ROOT
-from labhost import (CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, LOGS, iscsi_sessions,
+from lab.host import (CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, LOGS, iscsi_sessions,
                      lvm_report, mounted, run)
 from solidice_storage import objpath
 from test_lvm import (MANAGED_TAG, VG_NAME, MiB, call, luns, no_drift,  # noqa: F401

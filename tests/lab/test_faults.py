@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from dbus_fast import Variant
 
-import labhost
+from lab import host as labhost
 from labbus import ERROR, IFACE, ROOT
-from labhost import (LOGS, NFS_ADDRESS, SILENT_PORTAL, TOP, iscsi_sessions, lvm,
+from lab.host import (LOGS, NFS_ADDRESS, SILENT_PORTAL, TOP, iscsi_sessions, lvm,
                      lvm_report, mounted, multipath_maps, run, settle, wait_for)
 from solidice_storage import objpath
 

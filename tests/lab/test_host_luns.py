@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from labhost import BUS_NAME, DATA_LUNS, LUN_SIZE, multipath_maps, run, wait_for
+from lab.host import BUS_NAME, DATA_LUNS, LUN_SIZE, multipath_maps, run, wait_for
 
 HOST = "/org/solidice/Storage/Host"
 IFACE = "org.solidice.Storage."
@@ -154,7 +154,7 @@ def _blkid(device, tag):
 
 
 def test_block_info_for_pv_lv_filesystem_and_partition_uuids(fresh_daemon):
-    from labhost import lvm, lvm_report, settle
+    from lab.host import lvm, lvm_report, settle
     first, second = sorted(multipath_maps())[1:3]
     pv_device, part_disk = f"/dev/mapper/{first}", f"/dev/mapper/{second}"
     try:
@@ -210,5 +210,5 @@ def test_block_info_for_pv_lv_filesystem_and_partition_uuids(fresh_daemon):
         # the partition table in its database, and the next test see the LUN as used
         run("udevadm", "trigger", "--settle", "--action=change", "--", pv_device, part_disk,
             check=False)
-        from labhost import settle as settle_again
+        from lab.host import settle as settle_again
         settle_again()

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from dbus_fast import Variant
 
-import labhost
+from lab import host as labhost
 from labbus import IFACE, ROOT
-from labhost import (CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, DATA_TARGET,
+from lab.host import (CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, DATA_TARGET,
                      LUN_SIZE, MiB, SILENT_PORTAL, TOP, iscsi_sessions, lvm, lvm_report,
                      multipath_maps, run, settle, wait_for)
 

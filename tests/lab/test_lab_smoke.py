@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labhost import (BUS_NAME, CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, DATA_LUNS,
+from lab.host import (BUS_NAME, CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, DATA_LUNS,
                      DATA_TARGET, NFS_ADDRESS, PORTALS, SILENT_PORTAL, TEST_USER, LabError,
                      iscsi_login, iscsi_logout, iscsi_sessions, lvm, lvm_report, mounted,
                      multipath_maps, name_owner, reachable, run, settle, wait_for)

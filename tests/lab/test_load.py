@@ -21,7 +21,7 @@ from collections import Counter
 import pytest
 from dbus_fast import Variant
 
-from labhost import RESULTS, TEST_USER, TOP, lvm, lvm_report
+from lab.host import RESULTS, TEST_USER, TOP, lvm, lvm_report
 from test_lvm import VG_NAME, drift, luns, no_drift, objects_of  # noqa: F401 (fixtures)
 from tests.busload import (GONE, HOST, IFACE, NO_REPLY, READS, Call, Client, Failed,
                            Ledger, Monitor, lv_writer, reader, summary, table, vg_cycler)

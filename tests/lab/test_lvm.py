@@ -16,7 +16,7 @@ from dbus_fast import Variant
 
 from labbus import ERROR, IFACE, ROOT
 from solidice_storage import objpath
-from labhost import LOGS, TOP, lvm, lvm_report, multipath_maps, run, settle
+from lab.host import LOGS, TOP, lvm, lvm_report, multipath_maps, run, settle
 
 MiB = 1024**2
 POOL = f"{IFACE}StoragePool"

@@ -17,7 +17,7 @@ import pytest
 from dbus_fast import Variant
 
 from labbus import ERROR, IFACE, ROOT
-from labhost import LOGS, NFS_ADDRESS, mounted, run, wait_for
+from lab.host import LOGS, NFS_ADDRESS, mounted, run, wait_for
 from solidice_storage import objpath
 
 POOL = IFACE + "StoragePool"

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-import labhost
+from lab import host as labhost
 from labbus import ERROR, IFACE, ROOT
-from labhost import (BUS_NAME, TEST_USER, lvm, lvm_report, multipath_maps, name_owner,
+from lab.host import (BUS_NAME, TEST_USER, lvm, lvm_report, multipath_maps, name_owner,
                      run, settle, wait_for)
 
 POLKIT = "org.freedesktop.PolicyKit1"

@@ -14,9 +14,9 @@ import sys
 import pytest
 from dbus_fast import Variant
 
-import labhost
+from lab import host as labhost
 from labbus import IFACE, ROOT
-from labhost import (BUS_NAME, CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, LOGS, NFS_ADDRESS,
+from lab.host import (BUS_NAME, CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, LOGS, NFS_ADDRESS,
                      TOP, Service, iscsi_sessions, lvm, lvm_report, mounted,
                      multipath_maps, name_owner, run, settle, wait_for)
 

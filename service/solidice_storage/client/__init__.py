@@ -13,8 +13,7 @@ object's methods. Errors are `StorageClientError`s, one class per named error.
 """
 
 from ..models import BlockInfo
-from .core import (CHANGE_TIMEOUT, READ_TIMEOUT, DiscoveredTarget, HostInfo,
-                   StorageClient)
+from .api import DiscoveredTarget, HostInfo, StorageClient
 from .errors import (AlreadyExistsError, BusyError, FailedError,
                      InvalidArgumentError, JobFailedError, NoReplyError, NoSpaceError,
                      NotAuthorizedCanObtainError, NotAuthorizedError, NotFoundError,
@@ -25,6 +24,7 @@ from .events import (Event, HostChanged, JobCompleted, ObjectAdded, ObjectChange
 from .objects import (IscsiSession, Job, LogicalVolume, Lun, Mount, PhysicalVolume,
                       StorageObject, VolumeGroup)
 from .sync import SyncObject, SyncStorageClient
+from .transport import CHANGE_TIMEOUT, READ_TIMEOUT
 
 KiB, MiB, GiB, TiB = 1024, 1024**2, 1024**3, 1024**4
 

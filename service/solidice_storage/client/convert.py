@@ -11,7 +11,8 @@ from typing import Any
 
 from dbus_fast import Variant
 
-from .. import models, objpath, validation
+from .. import models, objpath
+from .. import options as typed_options
 from .errors import InvalidArgumentError
 
 INTERFACE = "org.solidice.Storage."
@@ -85,15 +86,14 @@ _AUTH_KEYWORD = "no_user_interaction"
 
 def options(method: str, **given: Any) -> dict[str, Variant]:
     """The a{sv} for `method` from keyword arguments, typed as the contract's option
-    table says (`validation.OPTIONS`, the table the service checks against).
+    table says (`options.py`, the table the service checks against).
     Arguments left at None are not sent: the service's default applies."""
-    table = {validation.AUTH_KEY: "b",
-             **{key: spec[0] for key, spec in validation.OPTIONS.get(method, {}).items()}}
+    table = typed_options.signatures(method)
     result = {}
     for keyword, value in given.items():
         if value is None:
             continue
-        key = validation.AUTH_KEY if keyword == _AUTH_KEYWORD else keyword.replace("_", "-")
+        key = typed_options.AUTH_KEY if keyword == _AUTH_KEYWORD else keyword.replace("_", "-")
         signature = table.get(key)
         if signature is None:
             raise TypeError(f"{method} takes no option {keyword!r}")

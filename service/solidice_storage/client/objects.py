@@ -8,11 +8,15 @@ object it made is on the bus), or raise a `StorageClientError`.
 """
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from dbus_fast import Variant
 
 from .. import models
-if TYPE_CHECKING:
-    from .core import StorageClient
+from . import convert
+from .convert import INTERFACE
+from .errors import StorageClientError
+from .transport import Transport
 
 
 class StorageObject:
@@ -22,8 +26,8 @@ class StorageObject:
 
     KIND = ""
 
-    def __init__(self, client: "StorageClient", path: str, state: models.Model) -> None:
-        self.client = client
+    def __init__(self, transport: Transport, path: str, state: models.Model) -> None:
+        self.transport = transport
         self.object_path = path
         self.state = state
 
@@ -46,13 +50,13 @@ class StorageObject:
     async def refresh(self) -> "StorageObject":
         """Read the object's properties again; returns the handle, updated.
         NotFoundError if it has left the bus."""
-        self.state = await self.client._read_model(self.KIND, self.object_path)
+        self.state = await read_model(self.transport, self.KIND, self.object_path)
         return self
 
     async def _call(self, member: str, signature: str, *args: Any,
                     call_timeout: float | None = None, change: bool = True) -> Any:
-        return await self.client._call(self.object_path, self.KIND, member, signature, *args,
-                                       call_timeout=call_timeout, change=change)
+        return await self.transport.call(self.object_path, self.KIND, member, signature,
+                                         *args, call_timeout=call_timeout, change=change)
 
 
 class Lun(StorageObject):
@@ -75,12 +79,12 @@ class VolumeGroup(StorageObject):
     async def list_physical_volumes(self, **call: Any) -> list[PhysicalVolume]:
         """The VG's physical volumes (the seed's listPV)."""
         paths = await self._call("ListPhysicalVolumes", "a{sv}", {}, change=False, **call)
-        return await self.client._objects_at(paths)
+        return await objects_at(self.transport, paths)
 
     async def list_logical_volumes(self, **call: Any) -> list["LogicalVolume"]:
         """The VG's logical volumes, snapshots included (the seed's listLVs)."""
         paths = await self._call("ListLogicalVolumes", "a{sv}", {}, change=False, **call)
-        return await self.client._objects_at(paths)
+        return await objects_at(self.transport, paths)
 
     async def create_logical_volume(self, name: str, size: int, *,
                                     activate: bool | None = None,
@@ -88,18 +92,18 @@ class VolumeGroup(StorageObject):
                                     call_timeout: float | None = None) -> "LogicalVolume":
         """Create LV `name` of `size` bytes (rounded up to whole extents); active
         unless `activate=False`. Returns it, on the bus."""
-        opts = self.client._options("CreateLogicalVolume", activate=activate,
+        opts = convert.options("CreateLogicalVolume", activate=activate,
                                     no_user_interaction=no_user_interaction)
         path = await self._call("CreateLogicalVolume", "sta{sv}", name, size, opts,
                                 call_timeout=call_timeout)
-        return await self.client._object_at(path)
+        return await object_at(self.transport, path)
 
     async def extend(self, devices: list[str], *, wipe: bool | None = None,
                      no_user_interaction: bool | None = None,
                      call_timeout: float | None = None) -> None:
         """Add `devices` (WWIDs, /dev paths or object paths) to the VG, running
         pvcreate where needed; `wipe=True` allows a device holding a signature."""
-        opts = self.client._options("VolumeGroup.Extend", wipe=wipe,
+        opts = convert.options("VolumeGroup.Extend", wipe=wipe,
                                     no_user_interaction=no_user_interaction)
         await self._call("Extend", "asa{sv}", list(devices), opts,
                          call_timeout=call_timeout)
@@ -110,18 +114,18 @@ class VolumeGroup(StorageObject):
         """Take PV `pv` out of the VG (vgreduce, then pvremove). With
         `move_data=True` its data is moved first: that returns the running Job at
         once (follow it with `job.wait()` or `job.follow()`); otherwise None."""
-        opts = self.client._options("RemovePhysicalVolume", move_data=move_data,
+        opts = convert.options("RemovePhysicalVolume", move_data=move_data,
                                     no_user_interaction=no_user_interaction)
         path = await self._call("RemovePhysicalVolume", "sa{sv}", pv, opts,
                                 call_timeout=call_timeout)
-        return None if path == "/" else self.client._job_at(path)
+        return None if path == "/" else job_at(self.transport, path)
 
     async def remove(self, *, force: bool | None = None,
                      no_user_interaction: bool | None = None,
                      call_timeout: float | None = None) -> None:
         """Remove the VG, its LVs and its PV labels; a VG this service did not
         create needs `force=True`."""
-        opts = self.client._options("VolumeGroup.Remove", force=force,
+        opts = convert.options("VolumeGroup.Remove", force=force,
                                     no_user_interaction=no_user_interaction)
         await self._call("Remove", "a{sv}", opts, call_timeout=call_timeout)
 
@@ -137,7 +141,7 @@ class LogicalVolume(StorageObject):
         """Grow the LV by `size` bytes (the seed's extendLV adds). With
         `expected_size`, only if it is that size now, so a retry can't grow it
         twice. The handle's model is refreshed afterwards."""
-        opts = self.client._options("LogicalVolume.Extend", expected_size=expected_size,
+        opts = convert.options("LogicalVolume.Extend", expected_size=expected_size,
                                     no_user_interaction=no_user_interaction)
         await self._call("Extend", "ta{sv}", size, opts, call_timeout=call_timeout)
         await self.refresh()
@@ -146,7 +150,7 @@ class LogicalVolume(StorageObject):
                      no_user_interaction: bool | None = None,
                      call_timeout: float | None = None) -> None:
         """Remove the LV; one in a VG this service did not create needs `force`."""
-        opts = self.client._options("LogicalVolume.Remove", force=force,
+        opts = convert.options("LogicalVolume.Remove", force=force,
                                     no_user_interaction=no_user_interaction)
         await self._call("Remove", "a{sv}", opts, call_timeout=call_timeout)
 
@@ -154,22 +158,22 @@ class LogicalVolume(StorageObject):
                        no_user_interaction: bool | None = None,
                        call_timeout: float | None = None) -> "LogicalVolume":
         """Snapshot the LV as `name` with `size` bytes of copy-on-write space."""
-        opts = self.client._options("Snapshot", no_user_interaction=no_user_interaction)
+        opts = convert.options("Snapshot", no_user_interaction=no_user_interaction)
         path = await self._call("Snapshot", "sta{sv}", name, size, opts,
                                 call_timeout=call_timeout)
-        return await self.client._object_at(path)
+        return await object_at(self.transport, path)
 
     async def activate(self, *, no_user_interaction: bool | None = None,
                        call_timeout: float | None = None) -> None:
         """Activate the LV (its device node appears); the model is refreshed."""
-        opts = self.client._options("Activate", no_user_interaction=no_user_interaction)
+        opts = convert.options("Activate", no_user_interaction=no_user_interaction)
         await self._call("Activate", "a{sv}", opts, call_timeout=call_timeout)
         await self.refresh()
 
     async def deactivate(self, *, no_user_interaction: bool | None = None,
                          call_timeout: float | None = None) -> None:
         """Deactivate the LV (BusyError while it is open); the model is refreshed."""
-        opts = self.client._options("Deactivate", no_user_interaction=no_user_interaction)
+        opts = convert.options("Deactivate", no_user_interaction=no_user_interaction)
         await self._call("Deactivate", "a{sv}", opts, call_timeout=call_timeout)
         await self.refresh()
 
@@ -184,7 +188,7 @@ class Mount(StorageObject):
                       call_timeout: float | None = None) -> None:
         """Unmount it; `force=True` detaches it even while in use or its server
         is dead."""
-        opts = self.client._options("Unmount", no_user_interaction=no_user_interaction)
+        opts = convert.options("Unmount", no_user_interaction=no_user_interaction)
         await self._call("Unmount", "ba{sv}", force, opts, call_timeout=call_timeout)
 
 
@@ -197,7 +201,7 @@ class IscsiSession(StorageObject):
     async def logout(self, *, no_user_interaction: bool | None = None,
                      call_timeout: float | None = None) -> None:
         """Log out of this target through this portal."""
-        opts = self.client._options("Logout", no_user_interaction=no_user_interaction)
+        opts = convert.options("Logout", no_user_interaction=no_user_interaction)
         await self._call("Logout", "a{sv}", opts, call_timeout=call_timeout)
 
 
@@ -210,13 +214,13 @@ class Job(StorageObject):
     async def cancel(self, *, no_user_interaction: bool | None = None,
                      call_timeout: float | None = None) -> None:
         """Ask the job to stop (NotSupportedError if it cannot be cancelled)."""
-        opts = self.client._options("Cancel", no_user_interaction=no_user_interaction)
+        opts = convert.options("Cancel", no_user_interaction=no_user_interaction)
         await self._call("Cancel", "a{sv}", opts, call_timeout=call_timeout)
 
     async def follow(self) -> AsyncIterator[float]:
         """Yield the job's progress (0.0 to 1.0) now and at every change, until it
         completes; then raise JobFailedError if it failed."""
-        async with self.client._follow_job(self.object_path) as follower:
+        async with self.transport.follow_job(self.object_path) as follower:
             async for fraction in follower:
                 yield fraction
 
@@ -225,3 +229,53 @@ class Job(StorageObject):
         the service's message) if it failed or was cancelled."""
         async for _ in self.follow():
             pass
+
+
+HANDLES: dict[str, type[StorageObject]] = {
+    cls.KIND: cls for cls in (Lun, PhysicalVolume, VolumeGroup, LogicalVolume, Mount,
+                              IscsiSession, Job)}
+
+
+def handle(transport: Transport, path: str,
+           ifaces: dict[str, dict[str, Variant]]) -> StorageObject | None:
+    """The handle on object `path` from its interfaces' properties; None if it is
+    not one of the service's objects."""
+    kind = convert.kind_of(path)
+    if kind is None or INTERFACE + kind not in ifaces:
+        return None
+    return HANDLES[kind](transport, path,
+                         convert.model(kind, path, ifaces[INTERFACE + kind]))
+
+
+async def read_model(transport: Transport, kind: str, path: str) -> models.Model:
+    """The model of object `path`, read now."""
+    return convert.model(kind, path, await transport.get_all(path, kind))
+
+
+async def object_at(transport: Transport, path: str) -> StorageObject:
+    """A handle on object `path`, its properties read now."""
+    kind = convert.kind_of(path)
+    if kind is None:
+        raise StorageClientError(f"the service answered with {path!r}, which is "
+                                 "not one of its objects")
+    return HANDLES[kind](transport, path, await read_model(transport, kind, path))
+
+
+def job_at(transport: Transport, path: str) -> Job:
+    """A handle on a job that may already have completed: no read needed to
+    follow it (its model holds only its number until refreshed)."""
+    return Job(transport, path, models.Job(id=int(convert.key_of(path)), operation=""))
+
+
+async def managed_objects(transport: Transport, call_timeout: float | None = None
+                          ) -> dict[str, StorageObject]:
+    """Every object of the service, read in one call, by path in path order."""
+    tree = await transport.managed_objects(call_timeout)
+    return {path: found for path, ifaces in sorted(tree.items())
+            if (found := handle(transport, path, ifaces)) is not None}
+
+
+async def objects_at(transport: Transport, paths: list[str]) -> list:
+    """Handles on the objects at `paths` that are still there, in that order."""
+    tree = await managed_objects(transport)
+    return [tree[path] for path in paths if path in tree]

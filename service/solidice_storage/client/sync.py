@@ -12,7 +12,7 @@ import inspect
 import threading
 from typing import Any
 
-from .core import StorageClient
+from .api import StorageClient
 from .objects import StorageObject
 
 

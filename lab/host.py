@@ -1,6 +1,6 @@
 """The lab host: real storage services inside the lab guest, brought up in order
 and taken down in reverse. Used by the lab fixtures and by `LAB_SHELL=1 lab/run`
-(`python -m tests.lab.labhost up`). Only ever run inside the guest: it loads kernel
+(`python -m lab.host up`). Only ever run inside the guest: it loads kernel
 modules, rewrites /etc and starts daemons.
 
 What it builds:
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-TOP = Path(os.environ.get("LAB_TOP", Path(__file__).resolve().parents[2]))
+TOP = Path(os.environ.get("LAB_TOP", Path(__file__).resolve().parents[1]))
 RESULTS = Path(os.environ.get("LAB_RESULTS", "/tmp/lab-results"))
 LOGS = RESULTS / "logs"
 MiB = 1024**2

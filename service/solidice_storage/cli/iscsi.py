@@ -1,0 +1,44 @@
+"""`iscsi`: targets a portal offers, logging in and out, the sessions."""
+
+import getpass
+import sys
+
+from .format import table
+from .output import Output, call_options, done, listing, with_progress
+
+
+def chap_password(args) -> str | None:
+    """The CHAP secret: `--password -` (or a user name without a password) reads it
+    from standard input, prompting on a terminal, so that it stays off the command
+    line, which every user of the host can read in /proc."""
+    if args.password not in (None, "-") or (args.password is None and not args.username):
+        return args.password
+    if sys.stdin.isatty():
+        return getpass.getpass(f"CHAP password for {args.username}: ")
+    return sys.stdin.readline().rstrip("\n")
+
+
+async def iscsi_discover(storage, args) -> Output:
+    found = await storage.discover_iscsi_targets(
+        args.portal, username=args.username, password=chap_password(args),
+        timeout=args.timeout, **call_options(args))
+    return Output([t.model_dump() for t in found],
+                  table([[t.target, t.portal] for t in found], ["TARGET", "PORTAL"]))
+
+
+async def iscsi_login(storage, args) -> Output:
+    session = await with_progress(storage, "iscsi-login", storage.login_iscsi(
+        args.portal, args.target, username=args.username, password=chap_password(args),
+        node_startup=args.node_startup, timeout=args.timeout, **call_options(args)))
+    return done(session, f"logged in to {session.target} through {session.portal} "
+                         f"({len(session.luns)} LUNs)")
+
+
+async def iscsi_logout(storage, args) -> Output:
+    await storage.logout_iscsi(args.portal, args.target, **call_options(args))
+    return done(None, f"logged out of {args.target} through {args.portal}")
+
+
+async def iscsi_sessions(storage, args) -> Output:
+    return listing(await storage.iscsi_sessions(), ["TARGET", "PORTAL", "LUNS"],
+                   lambda s: [s.target, s.portal, len(s.luns)])

@@ -1,0 +1,51 @@
+"""`lv`: logical volumes and snapshots."""
+
+from .format import human_size
+from .output import Output, Tree, call_options, done, info, listing, with_progress
+
+
+async def lv_list(storage, args) -> Output:
+    tree = await Tree.read(storage)
+    lvs = await tree.in_vg(storage, "LogicalVolume", args.vg)
+    return listing(lvs, ["VG", "NAME", "SIZE", "ACTIVE", "ATTR"],
+                   lambda lv: [tree.vg_names.get(lv.volume_group, "?"), lv.name,
+                               human_size(lv.size), "yes" if lv.active else "no",
+                               lv.attributes])
+
+
+async def lv_info(storage, args) -> Output:
+    return info(await storage.logical_volume(args.lv))
+
+
+async def lv_create(storage, args) -> Output:
+    vg = await storage.volume_group(args.vg)
+    lv = await vg.create_logical_volume(args.name, args.size,
+                                        activate=False if args.inactive else None,
+                                        **call_options(args))
+    return done(lv, f"created {vg.name}/{lv.name} ({human_size(lv.size)}) at {lv.path}")
+
+
+async def lv_extend(storage, args) -> Output:
+    lv = await storage.logical_volume(args.lv)
+    grow, to = args.size
+    if to is not None:                  # a new total: add the difference, once
+        if to <= lv.size:
+            raise ValueError(f"{args.lv} is already {human_size(lv.size)}; "
+                             f"write +SIZE to add to it")
+        grow = to - lv.size
+    await lv.extend(grow, expected_size=lv.size, **call_options(args))
+    return done(lv, f"extended {args.lv} to {human_size(lv.size)}")
+
+
+async def lv_remove(storage, args) -> Output:
+    lv = await storage.logical_volume(args.lv)
+    await lv.remove(force=args.force or None, **call_options(args))
+    return done(None, f"removed {args.lv}")
+
+
+async def lv_snapshot(storage, args) -> Output:
+    lv = await storage.logical_volume(args.lv)
+    snap = await with_progress(storage, "lv-snapshot", lv.snapshot(
+        args.name, args.size, **call_options(args)))
+    return done(snap, f"created snapshot {snap.name} of {args.lv} "
+                      f"({human_size(snap.size)}) at {snap.path}")

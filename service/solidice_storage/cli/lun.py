@@ -1,0 +1,15 @@
+"""`lun`: the host's LUNs (multipath maps, never their paths)."""
+
+from .format import human_size
+from .output import Output, info, listing
+
+
+async def lun_list(storage, args) -> Output:
+    return listing(await storage.luns(),
+                   ["WWID", "DEVICE", "SIZE", "TRANSPORT", "PATHS", "STATUS"],
+                   lambda lun: [lun.wwid, lun.device, human_size(lun.size), lun.transport,
+                                len(lun.paths) if lun.multipath else "-", lun.status])
+
+
+async def lun_info(storage, args) -> Output:
+    return info(await storage.lun(args.lun))

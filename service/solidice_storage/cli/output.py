@@ -1,0 +1,105 @@
+"""What a command shows (`Output`: data for --json, text for people), built the same
+way for every level, and the object tree read once for names across objects."""
+
+import argparse
+import asyncio
+import contextlib
+from typing import Any, Callable
+
+from ..client import StorageClient, events
+from ..client.objects import StorageObject
+from .format import Progress, fields, table
+
+
+class Output:
+    """What a command shows: `data` for --json, `text` for people."""
+
+    def __init__(self, data: Any, text: str) -> None:
+        self.data, self.text = data, text
+
+
+def dump(handle: StorageObject) -> dict[str, Any]:
+    return {"object_path": handle.object_path, **handle.state.model_dump(mode="json")}
+
+
+class Tree:
+    """The object tree read once (GetManagedObjects), for names across objects."""
+
+    def __init__(self, handles: list[StorageObject]) -> None:
+        self.handles = handles
+        self.vg_names = {h.uuid: h.name for h in handles if h.KIND == "VolumeGroup"}
+
+    @classmethod
+    async def read(cls, storage: StorageClient) -> "Tree":
+        return cls(await storage.objects())
+
+    def of(self, kind: str) -> list[StorageObject]:
+        return [h for h in self.handles if h.KIND == kind]
+
+    async def in_vg(self, storage: StorageClient, kind: str,
+                    vg_ref: str | None) -> list[StorageObject]:
+        """The objects of `kind`; only volume group `vg_ref`'s if given."""
+        found = self.of(kind)
+        if vg_ref:
+            vg = await storage.volume_group(vg_ref)
+            found = [h for h in found if h.volume_group == vg.uuid]
+        return found
+
+    def lv_name(self, lv: StorageObject) -> str:
+        return f"{self.vg_names.get(lv.volume_group, '?')}/{lv.name}"
+
+
+def listing(handles: list[StorageObject], header: list[str],
+            row: Callable[[Any], list]) -> Output:
+    return Output([dump(h) for h in handles], table([row(h) for h in handles], header))
+
+
+def info(handle: StorageObject, **extra: Any) -> Output:
+    values = {**handle.state.model_dump(), **extra}
+    return Output({**dump(handle), **extra}, fields(values))
+
+
+def done(handle: StorageObject | None, text: str) -> Output:
+    return Output(dump(handle) if handle is not None else {}, text)
+
+
+def call_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"no_user_interaction": True} if args.non_interactive else {}
+
+
+async def with_progress(storage: StorageClient, operation: str, call) -> Any:
+    """Run `call` (a coroutine) showing the progress of the job it starts."""
+    bar = Progress(operation)
+    watching, finished = asyncio.Event(), asyncio.Event()
+
+    async def follow() -> None:
+        async for event in storage.watch(watching):
+            if (isinstance(event, (events.ObjectAdded, events.ObjectChanged))
+                    and event.kind == "Job" and event.object.operation == operation):
+                bar.update(event.object.progress)
+            elif isinstance(event, events.JobCompleted):
+                finished.set()
+
+    follower = asyncio.create_task(follow())
+    await watching.wait()
+    try:
+        result = await call
+        # The job's signals came before the reply; let the follower show them.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(finished.wait(), 0.5)
+        if bar.shown:
+            bar.update(1.0)
+        return result
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)   # the service may be gone
+        bar.done()
+
+
+async def follow_job(job, operation: str) -> None:
+    bar = Progress(operation)
+    try:
+        async for fraction in job.follow():
+            bar.update(fraction)
+    finally:
+        bar.done()
