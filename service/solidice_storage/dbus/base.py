@@ -12,6 +12,7 @@ from dbus_fast.service import ServiceInterface
 from .. import objpath, validation
 from ..config import Config
 from ..engine.protocol import Engine
+from ..errors import InvalidArgument, NotFound
 from ..models import Model
 from .auth import Authority
 
@@ -36,6 +37,27 @@ def path(kind: str, key: str | None) -> str:
 
 def paths(kind: str, keys: Any) -> list[str]:
     return [objpath.path(kind, key) for key in keys]
+
+
+# what each kind is called in an error
+_CALLED = {"Lun": "LUN", "VolumeGroup": "volume group", "PhysicalVolume": "physical volume",
+           "LogicalVolume": "logical volume"}
+
+
+def key_of(ctx: Context, ref: str, what: str, *kinds: type[Model]) -> str:
+    """`ref` as the engine takes references: one of our object paths becomes the
+    key (UUID, WWID for a LUN) of the object it names, anything else is left as
+    it is. `InvalidArgument` for an object path that is not of one of `kinds` (a
+    `what`), `NotFound` when its object is not there."""
+    if not ref.startswith("/org/"):
+        return ref
+    parsed = objpath.parse(ref)
+    cls = next((c for c in kinds if parsed is not None and parsed[0] == c.KIND), None)
+    if cls is None:
+        raise InvalidArgument(f"{ref!r} is not the object path of a {what}")
+    if ctx.engine.store.get(cls, parsed[1]) is None:
+        raise NotFound(f"no {_CALLED[cls.KIND]} at {ref}")
+    return parsed[1]
 
 
 class _InspectOnce:

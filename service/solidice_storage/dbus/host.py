@@ -5,8 +5,8 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import dbus_property
 
 from .. import __version__, actions, validation
-from ..models import IscsiSession, Lun, Mount, VolumeGroup
-from .base import Context, ObjectInterface, check_options, path, paths
+from ..models import IscsiSession, LogicalVolume, Lun, Mount, PhysicalVolume, VolumeGroup
+from .base import Context, ObjectInterface, check_options, key_of, path, paths
 from .errors import storage_method
 
 
@@ -49,17 +49,18 @@ class HostInterface(ObjectInterface):
     @storage_method()
     async def EnumerateLuns(self, options: "a{sv}") -> "ao":
         check_options("EnumerateLuns", options)
-        return paths("Lun", self.ctx.engine.enumerate_luns())
+        return paths("Lun", self.ctx.engine.reads.enumerate_luns())
 
     @storage_method()
     async def EnumerateVolumeGroups(self, options: "a{sv}") -> "ao":
         check_options("EnumerateVolumeGroups", options)
-        return paths("VolumeGroup", self.ctx.engine.enumerate_volume_groups())
+        return paths("VolumeGroup", self.ctx.engine.reads.enumerate_volume_groups())
 
     @storage_method()
     async def GetBlockInfo(self, name_or_uuid: "s", options: "a{sv}") -> "a{sv}":
         check_options("GetBlockInfo", options)
-        ref = validation.reference(name_or_uuid, "name or UUID")
+        ref = key_of(self.ctx, validation.reference(name_or_uuid, "name or UUID"),
+                     "device", Lun, PhysicalVolume, LogicalVolume)
         info = await self.ctx.engine.get_block_info(ref)
         return {key.replace("_", "-"): Variant("t" if isinstance(value, int) else "s", value)
                 for key, value in info.model_dump().items()}

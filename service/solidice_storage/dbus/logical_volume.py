@@ -17,8 +17,8 @@ class LogicalVolumeInterface(ObjectInterface):
     def _resolved(self) -> tuple[LogicalVolume, dict[str, str]]:
         """This LV as the engine has it now (`NotFound` once it is gone), and what
         polkit is told of it: its name, UUID and node, and its VG's name and UUID."""
-        lv = self.ctx.engine.resolve_logical_volume(self.model.uuid)
-        vg = self.ctx.engine.resolve_volume_group(lv.volume_group)
+        lv = self.ctx.engine.reads.resolve_logical_volume(self.model.uuid)
+        vg = self.ctx.engine.reads.resolve_volume_group(lv.volume_group)
         return lv, {"lv": lv.name, "lv.uuid": lv.uuid, "lv.path": lv.path,
                     "vg": vg.name, "vg.uuid": vg.uuid}
 

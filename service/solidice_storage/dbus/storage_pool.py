@@ -5,7 +5,8 @@ Every reference is resolved before polkit is asked (engine/resolve.py): polkit i
 told the object found, and the engine is handed that object's UUID or WWID."""
 
 from .. import actions, validation
-from .base import Context, ObjectInterface, check_options, path
+from ..models import Lun, VolumeGroup
+from .base import Context, ObjectInterface, check_options, key_of, path
 from .errors import storage_method
 from .mount import unmount
 from .volume_group import device_details, vg_details
@@ -19,7 +20,8 @@ class StoragePoolInterface(ObjectInterface):
     async def CreateVolumeGroup(self, name: "s", devices: "as", options: "a{sv}") -> "o":
         opts = check_options("CreateVolumeGroup", options)
         name, devices = validation.vg_name(name), validation.devices(devices)
-        luns = self.ctx.engine.resolve_devices(devices)
+        luns = self.ctx.engine.reads.resolve_devices(
+            [key_of(self.ctx, device, "LUN", Lun) for device in devices])
         await self.ctx.auth.check(actions.MANAGE_LVM, {"vg": name, **device_details(luns)},
                                   opts.interactive)
         uuid = await self.ctx.engine.create_volume_group(
@@ -29,7 +31,9 @@ class StoragePoolInterface(ObjectInterface):
     @storage_method()
     async def RemoveVolumeGroup(self, vg: "s", options: "a{sv}") -> None:
         opts = check_options("RemoveVolumeGroup", options)
-        found = self.ctx.engine.resolve_volume_group(validation.reference(vg, "volume group"))
+        ref = key_of(self.ctx, validation.reference(vg, "volume group"), "volume group",
+                     VolumeGroup)
+        found = self.ctx.engine.reads.resolve_volume_group(ref)
         await self.ctx.auth.check(actions.REMOVE, vg_details(found), opts.interactive)
         await self.ctx.engine.remove_volume_group(found.uuid, opts)
 

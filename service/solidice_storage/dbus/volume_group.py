@@ -6,8 +6,8 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import dbus_property
 
 from .. import actions, validation
-from ..models import Lun, VolumeGroup
-from .base import Context, ObjectInterface, check_options, path, paths
+from ..models import Lun, PhysicalVolume, VolumeGroup
+from .base import Context, ObjectInterface, check_options, key_of, path, paths
 from .errors import storage_method
 
 
@@ -29,7 +29,7 @@ class VolumeGroupInterface(ObjectInterface):
 
     def _resolved(self) -> VolumeGroup:
         """This VG as the engine has it now (`NotFound` once it is gone)."""
-        return self.ctx.engine.resolve_volume_group(self.model.uuid)
+        return self.ctx.engine.reads.resolve_volume_group(self.model.uuid)
 
     @dbus_property(access=PropertyAccess.READ)
     def Name(self) -> "s":
@@ -70,18 +70,22 @@ class VolumeGroupInterface(ObjectInterface):
     @storage_method()
     async def ListPhysicalVolumes(self, options: "a{sv}") -> "ao":
         check_options("ListPhysicalVolumes", options)
-        return paths("PhysicalVolume", self.ctx.engine.list_physical_volumes(self.model.uuid))
+        return paths("PhysicalVolume", self.ctx.engine.reads.list_physical_volumes(
+            self.model.uuid))
 
     @storage_method()
     async def ListLogicalVolumes(self, options: "a{sv}") -> "ao":
         check_options("ListLogicalVolumes", options)
-        return paths("LogicalVolume", self.ctx.engine.list_logical_volumes(self.model.uuid))
+        return paths("LogicalVolume", self.ctx.engine.reads.list_logical_volumes(
+            self.model.uuid))
 
     @storage_method()
     async def Extend(self, devices: "as", options: "a{sv}") -> None:
         opts = check_options("VolumeGroup.Extend", options)
         devices = validation.devices(devices)
-        vg, luns = self._resolved(), self.ctx.engine.resolve_devices(devices)
+        vg = self._resolved()
+        luns = self.ctx.engine.reads.resolve_devices(
+            [key_of(self.ctx, device, "LUN", Lun) for device in devices])
         await self.ctx.auth.check(actions.MANAGE_LVM,
                                   {**vg_details(vg), **device_details(luns)},
                                   opts.interactive)
@@ -93,7 +97,8 @@ class VolumeGroupInterface(ObjectInterface):
         opts = check_options("RemovePhysicalVolume", options)
         pv = validation.reference(pv, "physical volume")
         vg = self._resolved()
-        found = self.ctx.engine.resolve_physical_volume(vg.uuid, pv)
+        found = self.ctx.engine.reads.resolve_physical_volume(
+            vg.uuid, key_of(self.ctx, pv, "physical volume", PhysicalVolume))
         details = {**vg_details(vg), "pv": found.uuid, "device": found.device}
         if found.lun is not None:
             details["lun.wwid"] = found.lun

@@ -1,7 +1,8 @@
 """The Engine protocol: every operation the D-Bus layer can ask of the host.
 
-Two implementations: `sim.SimEngine` (in memory) and the real host engine. Both get
-arguments already checked by `validation` and resolve references with `resolve`.
+Two implementations: `sim.engine.SimEngine` (in memory) and the real host engine
+(`host.engine.HostEngine`). Both get arguments already checked by `validation` and
+options as `options`' dataclasses, and resolve references with `resolve` (`reads`).
 Every method states what holds on completion. Changes reach the exported objects
 through the engine's `StateStore` before the method returns, so a caller's reply
 always follows its object onto the bus. Errors are `errors.StorageError`s.
@@ -9,9 +10,13 @@ always follows its object onto the bus. Errors are `errors.StorageError`s.
 
 from typing import Protocol
 
+from .. import validation  # noqa: F401  (before options: they import each other)
 from ..models import BlockInfo  # noqa: F401  (engines import it from here)
-from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
-from ..validation import Options
+from ..options import (CreateLogicalVolumeOptions, CreateVolumeGroupOptions,
+                       DiscoveryOptions, EnumerateIscsiLunsOptions, ExtendLogicalVolumeOptions,
+                       ExtendVolumeGroupOptions, LoginOptions, MountNfsOptions, Options,
+                       RemoveOptions, RemovePhysicalVolumeOptions)
+from .reads import Reads
 from .store import StateStore
 
 # Tag on every VG this service created (VolumeGroup.Managed); LVM keeps it with the
@@ -42,53 +47,27 @@ class Engine(Protocol):
     async def close(self) -> None:
         """Stop watching the host. Nothing on the host changes."""
 
-    # ---- reads: answered from memory ----
-
-    def enumerate_luns(self) -> list[str]:
-        """WWIDs of every LUN: multipath maps, never their paths."""
-
-    def enumerate_volume_groups(self) -> list[str]:
-        """UUIDs of every VG."""
-
-    def list_physical_volumes(self, vg: str) -> list[str]:
-        """UUIDs of the PVs of VG `vg` (a reference). `NotFound` if none."""
-
-    def list_logical_volumes(self, vg: str) -> list[str]:
-        """UUIDs of the LVs of VG `vg`, snapshots included."""
+    #: enumerating, listing and resolving references: from memory, before
+    #: polkit is asked (engine/reads.py)
+    reads: Reads
 
     async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
-        """What a device is, named by WWID, LVM UUID, `vg/lv`, /dev path or object
-        path. A /dev path is resolved from udev's data alone (nodes, kernel names,
-        DEVLINKS), never looked up on the filesystem; any other path, or a /dev
-        path with a '.', '..' or empty component, is `InvalidArgument`. `NotFound`
-        if nothing is."""
-
-    # ---- resolving references: from memory, before polkit is asked ----
-    # The D-Bus layer resolves what a caller named, asks polkit about the object
-    # found, then hands the engine that object's UUID (WWID for a LUN). Errors as
-    # engine/resolve.py's: `NotFound`, `InvalidArgument` (ambiguous, a path device).
-
-    def resolve_volume_group(self, ref: str) -> VolumeGroup:
-        """The VG `ref` names."""
-
-    def resolve_logical_volume(self, ref: str) -> LogicalVolume:
-        """The LV `ref` names."""
-
-    def resolve_physical_volume(self, vg: str, ref: str) -> PhysicalVolume:
-        """The PV of VG `vg` that `ref` names (UUID, device node, LUN's WWID)."""
-
-    def resolve_devices(self, refs: list[str]) -> list[Lun]:
-        """The LUNs `refs` name, in order: maps, never their paths; `/dev` names
-        from udev's data alone. `InvalidArgument` if two name the same LUN."""
+        """What a device is, named by WWID, LVM UUID, `vg/lv` or /dev path (the
+        D-Bus layer turns an object path into its key first). A /dev path is
+        resolved from udev's data alone (nodes, kernel names, DEVLINKS), never
+        looked up on the filesystem; any other path, or a /dev path with a '.',
+        '..' or empty component, is `InvalidArgument`. `NotFound` if nothing is."""
 
     # ---- iSCSI ----
 
-    async def discover_iscsi_targets(self, portal: str, opts: Options) -> list[tuple[str, str]]:
+    async def discover_iscsi_targets(self, portal: str,
+                                     opts: DiscoveryOptions) -> list[tuple[str, str]]:
         """(target, portal) pairs the portal offers (SendTargets). Discovery CHAP
         from `username`/`password`. `Timeout` if the whole discovery takes longer
         than `timeout` seconds (30 by default)."""
 
-    async def login_iscsi(self, portal: str, target: str, opts: Options, uid: int) -> str:
+    async def login_iscsi(self, portal: str, target: str, opts: LoginOptions,
+                          uid: int) -> str:
         """Ensures a session to `target` through `portal` exists; returns its key.
         Its LUNs are exported before this returns. A job while it runs."""
 
@@ -96,7 +75,8 @@ class Engine(Protocol):
         """Ensures no session to `target` through `portal`. `NotFound` if there was
         none; `Busy` if one of its LUNs holds a PV of a VG in use."""
 
-    async def enumerate_iscsi_luns(self, portal: str, target: str, opts: Options,
+    async def enumerate_iscsi_luns(self, portal: str, target: str,
+                                   opts: EnumerateIscsiLunsOptions,
                                    uid: int) -> list[str]:
         """WWIDs of the LUNs behind `target`, logging in first unless `login` is
         false (then `NotFound` when there is no session)."""
@@ -110,34 +90,38 @@ class Engine(Protocol):
 
     # ---- LVM ----
 
-    async def create_volume_group(self, name: str, devices: list[str], opts: Options) -> str:
+    async def create_volume_group(self, name: str, devices: list[str],
+                                  opts: CreateVolumeGroupOptions) -> str:
         """A VG `name` over `devices` (pvcreate where needed, multipath maps only)
         exists, tagged as managed; returns its UUID. `AlreadyExists` if the name is
         taken, `Busy` if a device is in use, `InvalidArgument` for a path device."""
 
-    async def remove_volume_group(self, vg: str, opts: Options) -> None:
+    async def remove_volume_group(self, vg: str, opts: RemoveOptions) -> None:
         """The VG, its LVs and its PV labels are gone. Unmanaged VGs need `force`;
         `Busy` if an LV is open."""
 
-    async def extend_volume_group(self, vg: str, devices: list[str], opts: Options) -> None:
+    async def extend_volume_group(self, vg: str, devices: list[str],
+                                  opts: ExtendVolumeGroupOptions) -> None:
         """The devices are PVs of the VG."""
 
-    async def remove_physical_volume(self, vg: str, pv: str, opts: Options,
+    async def remove_physical_volume(self, vg: str, pv: str,
+                                     opts: RemovePhysicalVolumeOptions,
                                      uid: int) -> int | None:
         """The PV is out of the VG and its label removed. With `move-data`, returns
         at once the id of the job that moves its extents first; `Busy` without it
         if the PV holds data. None when done synchronously."""
 
     async def create_logical_volume(self, vg: str, name: str, size: int,
-                                    opts: Options) -> str:
+                                    opts: CreateLogicalVolumeOptions) -> str:
         """An LV `name` of at least `size` bytes (rounded up to extents) exists,
         active unless `activate` is false; returns its UUID."""
 
-    async def extend_logical_volume(self, lv: str, size: int, opts: Options) -> None:
+    async def extend_logical_volume(self, lv: str, size: int,
+                                    opts: ExtendLogicalVolumeOptions) -> None:
         """The LV grew by `size` bytes (rounded up). With `expected-size`, nothing
         happens and `InvalidArgument` is raised unless the LV is that size now."""
 
-    async def remove_logical_volume(self, lv: str, opts: Options) -> None:
+    async def remove_logical_volume(self, lv: str, opts: RemoveOptions) -> None:
         """The LV is gone. `Busy` if it is open or has snapshots."""
 
     async def snapshot_logical_volume(self, lv: str, name: str, size: int,
@@ -154,7 +138,7 @@ class Engine(Protocol):
     # ---- NFS ----
 
     async def mount_nfs(self, server: str, remote_path: str, local_path: str,
-                        opts: Options, uid: int) -> str:
+                        opts: MountNfsOptions, uid: int) -> str:
         """server:remote_path is mounted on local_path (always nosuid,nodev);
         returns the mount's key (its local path). `Timeout` if the server does not
         answer within `timeout` seconds, leaving no mount point it created. With

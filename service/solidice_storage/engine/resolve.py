@@ -1,37 +1,29 @@
 """One resolver for every reference a caller passes: UUID first, then name.
 
 A VG, PV, LV or device may be named by its UUID (WWID for a LUN), its name (`vg/lv`
-for an LV), its object path, or a /dev path for devices. A reference shaped like an
+for an LV), or a /dev path for devices (the D-Bus layer has turned an object path
+into its object's key already). A reference shaped like an
 LVM UUID (with or without dashes) is only ever a UUID. More than one match is
 `InvalidArgument`; none is `NotFound`. A path device of a multipath map is refused:
 a multipathed LUN is only ever used through its map.
 
-The D-Bus layer resolves every reference through the engine's `resolve_*` methods
-(`Resolver` below) before it asks polkit, tells polkit the object found, and hands
-the engine that object's UUID (or WWID): what is authorized is what is acted on.
+The D-Bus layer resolves every reference through the engine's `reads` (reads.py)
+before it asks polkit, tells polkit the object found, and hands the engine that
+object's UUID (or WWID): what is authorized is what is acted on.
 """
 
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
-from .. import objpath, validation
+from .. import validation
 from ..errors import InvalidArgument, NotFound
 from ..models import Lun, LogicalVolume, Model, PhysicalVolume, VolumeGroup
 from .rules import wwid_candidates
 from .store import StateStore
 
+if TYPE_CHECKING:
+    from .reads import Reads
+
 M = TypeVar("M", bound=Model)
-
-
-def _by_path(store: StateStore, cls: type[M], ref: str, what: str) -> M | None:
-    if not ref.startswith("/org/"):
-        return None
-    parsed = objpath.parse(ref)
-    if parsed is None or parsed[0] != cls.KIND:
-        raise InvalidArgument(f"{ref!r} is not the object path of a {what}")
-    found = store.get(cls, parsed[1])
-    if found is None:
-        raise NotFound(f"no {what} at {ref}")
-    return found
 
 
 def _one(matches: list[M], ref: str, what: str) -> M | None:
@@ -42,11 +34,9 @@ def _one(matches: list[M], ref: str, what: str) -> M | None:
 
 def _find(store: StateStore, cls: type[M], ref: str, what: str,
           by_name: Callable[[M], bool], within: Callable[[M], bool] = lambda m: True) -> M:
-    found = _by_path(store, cls, ref, what)
-    if found is None:
-        table = store.all(cls)
-        key = validation.lvm_uuid(ref) if validation.is_lvm_uuid(ref) else ref
-        found = table.get(key) if key in table and within(table[key]) else None
+    table = store.all(cls)
+    key = validation.lvm_uuid(ref) if validation.is_lvm_uuid(ref) else ref
+    found = table.get(key) if key in table and within(table[key]) else None
     if found is None and not validation.is_lvm_uuid(ref):
         # a UUID-shaped reference is a UUID, never a name (validation refuses such
         # names): a VG named after a victim's UUID cannot stand in for the victim
@@ -62,7 +52,7 @@ def volume_group(store: StateStore, ref: str) -> VolumeGroup:
 
 
 def logical_volume(store: StateStore, ref: str, vg: VolumeGroup | None = None) -> LogicalVolume:
-    """An LV by UUID, path, `vg/lv`, or (given `vg`) its plain name."""
+    """An LV by UUID, `vg/lv`, or (given `vg`) its plain name."""
     def by_name(lv: LogicalVolume) -> bool:
         if vg is not None and lv.name == ref:
             return True
@@ -74,10 +64,7 @@ def logical_volume(store: StateStore, ref: str, vg: VolumeGroup | None = None) -
 
 
 def lun(store: StateStore, ref: str) -> Lun:
-    """A LUN by WWID (any common spelling), object path or device node."""
-    found = _by_path(store, Lun, ref, "LUN")
-    if found is not None:
-        return found
+    """A LUN by WWID (any common spelling) or device node."""
     luns = store.all(Lun)
     for candidate in wwid_candidates(ref):
         if candidate in luns:
@@ -94,7 +81,7 @@ def lun(store: StateStore, ref: str) -> Lun:
 
 
 def physical_volume(store: StateStore, ref: str, vg: VolumeGroup | None = None) -> PhysicalVolume:
-    """A PV by UUID, object path, device node or its LUN's WWID."""
+    """A PV by UUID, device node or its LUN's WWID."""
     def by_device(pv: PhysicalVolume) -> bool:
         return pv.device == ref or pv.lun is not None and pv.lun in wwid_candidates(ref)
 
@@ -102,25 +89,20 @@ def physical_volume(store: StateStore, ref: str, vg: VolumeGroup | None = None) 
     return _find(store, PhysicalVolume, ref, "physical volume", by_device, within)
 
 
-class Resolver:
-    """The engines' `resolve_*` methods (base.py), answered from the store alone."""
+class Resolver:   # removed at merge: the host engine holds a reads.Reads instead
+    """The real engine's reads until it holds a `reads.Reads` of its own."""
 
     store: StateStore
 
-    def resolve_volume_group(self, ref: str) -> VolumeGroup:
-        return volume_group(self.store, ref)
-
-    def resolve_logical_volume(self, ref: str) -> LogicalVolume:
-        return logical_volume(self.store, ref)
-
-    def resolve_physical_volume(self, vg: str, ref: str) -> PhysicalVolume:
-        return physical_volume(self.store, ref, volume_group(self.store, vg))
+    @property
+    def reads(self) -> "Reads":
+        from .reads import Reads    # reads.py imports this module
+        if "_reads" not in self.__dict__:
+            self.__dict__["_reads"] = Reads(self.store, self.resolve_device)
+        return self.__dict__["_reads"]
 
     def resolve_device(self, ref: str) -> Lun:
         return lun(self.store, ref)
 
     def resolve_devices(self, refs: list[str]) -> list[Lun]:
-        luns = [self.resolve_device(ref) for ref in refs]
-        if len({found.wwid for found in luns}) != len(luns):
-            raise InvalidArgument("devices names the same LUN twice")
-        return luns
+        return self.reads.resolve_devices(refs)

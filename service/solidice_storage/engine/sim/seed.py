@@ -1,4 +1,4 @@
-"""The believable host the simulated engine starts with.
+"""The believable host the simulated engine starts with, and its seeding.
 
 Two iSCSI portals offer two targets: `data` (logged in on both portals, four LUNs,
 each a multipath map over two paths, two of them holding the VG `vmstore`) and
@@ -16,10 +16,20 @@ import itertools
 import random
 import string
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ...models import LogicalVolume, Lun, Mount, VolumeGroup
+from ...options import CreateLogicalVolumeOptions, CreateVolumeGroupOptions
+
+if TYPE_CHECKING:       # the domains import this module; seeding only drives them
+    from .iscsi import SimIscsi
+    from .lvm import SimLvm
+    from .nfs import SimNfs
 
 GiB = 1024**3
 MiB = 1024**2
 
+STEP = 0.1   # seconds per step of a simulated long operation
 PORTALS = ("192.0.2.10:3260", "192.0.2.11:3260")
 DATA_TARGET = "iqn.2003-01.org.linux-iscsi.sim.example:data"
 BACKUP_TARGET = "iqn.2003-01.org.linux-iscsi.sim.example:backup"
@@ -113,6 +123,10 @@ VMSTORE = {
 }
 
 EXISTING_DIRS = {"/mnt", "/mnt/iso", "/srv", "/srv/nfs", "/var/lib/images"}
+# beyond those: one with contents (a mount there is Busy) and one a user owns (no
+# mount point in or below it, as on a real host: engine/nfs.py)
+MORE_DIRS = {"/mnt/archive", "/mnt/archive/2025"}
+USER_DIRS = {"/srv/upload": 1000}
 EXISTING_MOUNT = ("nfs.example.com", "/export/iso", "/mnt/iso",
                   "ro,nosuid,nodev,relatime,vers=4.2,soft,proto=tcp,timeo=100,"
                   "retrans=3,sec=sys")
@@ -133,3 +147,58 @@ class UuidSource:
             parts.append(text[at:at + width])
             at += width
         return "-".join(parts)
+
+
+
+async def seed(iscsi: "SimIscsi", lvm: "SimLvm", nfs: "SimNfs", bulk_lvs: int) -> None:
+    """The host as described above is in the store: local disks, the sessions to
+    `data` with their LUNs, `vmstore` and its LVs, the mount on /mnt/iso (in use);
+    with `bulk_lvs`, a VG `bulk` on the NVMe disk with that many small LVs."""
+    for key, device, size, vendor, model, serial, transport, status in LOCAL_DISKS:
+        iscsi.store.publish([Lun(wwid=key, device=device, size=size, vendor=vendor,
+                                 model=model, serial=serial, transport=transport,
+                                 status=status)])
+    for portal in PORTALS:
+        iscsi.set_session(DATA_TARGET, portal, True)
+    await _seed_vmstore(lvm)
+    if bulk_lvs:
+        uuid = await lvm.create_volume_group("bulk", ["eui.0025388b91c2d3e4"],
+                                             CreateVolumeGroupOptions())
+        for number in range(bulk_lvs):
+            await lvm.create_logical_volume(uuid, f"lv{number:05d}", 4 * MiB,
+                                            CreateLogicalVolumeOptions())
+    nfs.add_existing(Mount(server=EXISTING_MOUNT[0], remote_path=EXISTING_MOUNT[1],
+                           local_path=EXISTING_MOUNT[2], options=EXISTING_MOUNT[3]))
+
+
+async def _seed_vmstore(lvm: "SimLvm") -> None:
+    """vmstore, made outside the service (unmanaged), with its LVs and snapshot."""
+    store = lvm.store
+    uuid = await lvm.create_volume_group(VMSTORE["name"], VMSTORE["pvs"],
+                                         CreateVolumeGroupOptions())
+    vg = store.get(VolumeGroup, uuid)
+    store.publish([vg.model_copy(update={"managed": False, "tags": ()})])
+    by_name = {}
+    for name, size, active, is_open, origin in VMSTORE["lvs"]:
+        if origin is None:
+            lv = await lvm.create_logical_volume(
+                uuid, name, size, CreateLogicalVolumeOptions(activate=active))
+        else:
+            lv = await lvm.make_snapshot(store.get(LogicalVolume, by_name[origin]),
+                                         name, size, NoJob())
+        by_name[name] = lv
+        if is_open:
+            model = store.get(LogicalVolume, lv)
+            attrs = model.attributes
+            store.publish([model.model_copy(
+                update={"attributes": attrs[:5] + "o" + attrs[6:]})])
+
+
+class NoJob:
+    """Stands in for a job while seeding."""
+
+    def progress(self, fraction: float) -> None:
+        pass
+
+    def check(self) -> None:
+        pass

@@ -5,20 +5,22 @@ import contextlib
 from collections import defaultdict
 from typing import AsyncIterator
 
-from .. import validation
-from ..errors import AlreadyExists, Busy, InvalidArgument, NoSpace, NotFound, NotSupported
-from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
-from ..validation import Options
-from . import resolve
-from .protocol import MANAGED_TAG
-from .lvm import extents
-from .sim_host import MiB
-from .store import StateStore
-from .jobs import JobHandle, Jobs
+from ... import validation
+from ...errors import AlreadyExists, Busy, InvalidArgument, NoSpace, NotFound, NotSupported
+from ...models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
+from ...options import (CreateLogicalVolumeOptions, CreateVolumeGroupOptions,
+                        ExtendLogicalVolumeOptions, ExtendVolumeGroupOptions, Options,
+                        RemoveOptions, RemovePhysicalVolumeOptions)
+from .. import resolve
+from ..protocol import MANAGED_TAG
+from ..lvm import extents
+from ..store import StateStore
+from ..jobs import JobHandle, Jobs
+from .faults import Faults
+from .seed import STEP, MiB, UuidSource
 
 DEFAULT_EXTENT = 4 * MiB
 PE_START = 1 * MiB
-STEP = 0.1   # seconds per step of a simulated long operation
 
 
 def _attr(lv: LogicalVolume, index: int, char: str) -> str:
@@ -26,29 +28,23 @@ def _attr(lv: LogicalVolume, index: int, char: str) -> str:
 
 
 class SimLvm:
-    """Mixed into SimEngine; `store`, `jobs` and the LUN helpers come from there."""
+    """VGs, PVs and LVs over the LUNs in `store`; `system_disk` is never taken."""
 
-    store: StateStore
-    jobs: Jobs
-    new_uuid: object
-    system_disk: str
-
-    def _init_lvm(self) -> None:
+    def __init__(self, store: StateStore, jobs: Jobs, faults: Faults, new_uuid: UuidSource,
+                 system_disk: str, step: float = STEP) -> None:
+        self.store, self.jobs, self.faults = store, jobs, faults
+        self.new_uuid, self.system_disk, self.step = new_uuid, system_disk, step
         # extents each LV holds on each PV; the only state not in the models
         self.alloc: dict[str, dict[str, int]] = defaultdict(dict)
         self._vg_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._tasks: set[asyncio.Task] = set()
 
-    # ---- reads ----
-
-    def enumerate_volume_groups(self) -> list[str]:
-        return list(self.store.all(VolumeGroup))
-
-    def list_physical_volumes(self, vg: str) -> list[str]:
-        return list(resolve.volume_group(self.store, vg).physical_volumes)
-
-    def list_logical_volumes(self, vg: str) -> list[str]:
-        return self.store.logical_volumes_of(resolve.volume_group(self.store, vg).uuid)
+    async def close(self) -> None:
+        """No data move is running any more (each was cancelled)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # ---- helpers ----
 
@@ -147,12 +143,13 @@ class SimLvm:
 
     # ---- volume groups ----
 
-    async def create_volume_group(self, name: str, devices: list[str], opts: Options) -> str:
-        self._fault("create_volume_group")
+    async def create_volume_group(self, name: str, devices: list[str],
+                                  opts: CreateVolumeGroupOptions) -> str:
+        self.faults.check("create_volume_group")
         if any(vg.name == name for vg in self.store.all(VolumeGroup).values()):
             raise AlreadyExists(f"a volume group named {name} exists")
-        luns = self._take_luns(devices, opts.get("wipe", False))
-        extent = opts.get("extent-size", DEFAULT_EXTENT)
+        luns = self._take_luns(devices, opts.wipe)
+        extent = DEFAULT_EXTENT if opts.extent_size is None else opts.extent_size
         if any(lun.size - PE_START < extent for lun in luns):
             raise NoSpace("a device is smaller than one extent")
         uuid = self.new_uuid()
@@ -162,9 +159,9 @@ class SimLvm:
         self._publish_vg(vg, tuple(pvs))
         return uuid
 
-    async def remove_volume_group(self, vg: str, opts: Options) -> None:
+    async def remove_volume_group(self, vg: str, opts: RemoveOptions) -> None:
         found = resolve.volume_group(self.store, vg)
-        self._check_managed(found, opts.get("force", False))
+        self._check_managed(found, opts.force)
         async with self._locked(found.uuid) as found:
             lvs = self._lvs_of(found)
             if busy := [lv.name for lv in lvs if lv.is_open]:
@@ -177,14 +174,16 @@ class SimLvm:
             for pv in found.physical_volumes:
                 self._drop_pv(pv)
 
-    async def extend_volume_group(self, vg: str, devices: list[str], opts: Options) -> None:
+    async def extend_volume_group(self, vg: str, devices: list[str],
+                                  opts: ExtendVolumeGroupOptions) -> None:
         found = resolve.volume_group(self.store, vg)
         async with self._locked(found.uuid) as found:
-            luns = self._take_luns(devices, opts.get("wipe", False))
+            luns = self._take_luns(devices, opts.wipe)
             pvs = self._make_pvs(luns, found.uuid, found.extent_size)
             self._publish_vg(found, found.physical_volumes + tuple(pvs))
 
-    async def remove_physical_volume(self, vg: str, pv: str, opts: Options,
+    async def remove_physical_volume(self, vg: str, pv: str,
+                                     opts: RemovePhysicalVolumeOptions,
                                      uid: int) -> int | None:
         found = resolve.volume_group(self.store, vg)
         target = resolve.physical_volume(self.store, pv, found)
@@ -192,7 +191,7 @@ class SimLvm:
             raise Busy(f"{target.device} is the last physical volume of {found.name}; "
                        "remove the volume group instead")
         used = self._used_extents(target.uuid)
-        if used and not opts.get("move-data", False):
+        if used and not opts.move_data:
             raise Busy(f"{target.device} holds {used * found.extent_size} bytes of data; "
                        "pass move-data=true to move them to the other PVs first")
         if used * found.extent_size > found.free_size - target.free_size:
@@ -212,7 +211,7 @@ class SimLvm:
     async def _move(self, vg_uuid: str, pv_uuid: str, job: JobHandle) -> None:
         async with self._locked(vg_uuid) as vg:
             for step in range(1, 31):
-                await asyncio.sleep(STEP)
+                await asyncio.sleep(self.step)
                 job.check()   # an aborted pvmove leaves the extents where they were
                 job.progress(step / 30)
             vg = self.store.get(VolumeGroup, vg_uuid)
@@ -235,8 +234,8 @@ class SimLvm:
     # ---- logical volumes ----
 
     async def create_logical_volume(self, vg: str, name: str, size: int,
-                                    opts: Options) -> str:
-        self._fault("create_logical_volume")
+                                    opts: CreateLogicalVolumeOptions) -> str:
+        self.faults.check("create_logical_volume")
         found = resolve.volume_group(self.store, vg)
         async with self._locked(found.uuid) as found:
             if any(lv.name == name for lv in self._lvs_of(found)):
@@ -244,7 +243,7 @@ class SimLvm:
             extents = self._extents(found, size)
             uuid = self.new_uuid()
             self._allocate(found, uuid, extents)
-            active = opts.get("activate", True)
+            active = opts.activate
             self.store.publish([LogicalVolume(
                 uuid=uuid, name=name, volume_group=found.uuid,
                 size=extents * found.extent_size, path=f"/dev/{found.name}/{name}",
@@ -252,11 +251,12 @@ class SimLvm:
             self._publish_vg(found)
             return uuid
 
-    async def extend_logical_volume(self, lv: str, size: int, opts: Options) -> None:
+    async def extend_logical_volume(self, lv: str, size: int,
+                                    opts: ExtendLogicalVolumeOptions) -> None:
         found = resolve.logical_volume(self.store, lv)
         async with self._locked(found.volume_group) as vg:
             found = self._current(found)
-            expected = opts.get("expected-size")
+            expected = opts.expected_size
             if expected is not None and expected != found.size:
                 raise InvalidArgument(f"{found.name} is {found.size} bytes, not the "
                                       f"expected {expected}; it was not extended")
@@ -268,10 +268,10 @@ class SimLvm:
                 update={"size": found.size + extents * vg.extent_size})])
             self._publish_vg(vg)
 
-    async def remove_logical_volume(self, lv: str, opts: Options) -> None:
+    async def remove_logical_volume(self, lv: str, opts: RemoveOptions) -> None:
         found = resolve.logical_volume(self.store, lv)
         vg = self.store.get(VolumeGroup, found.volume_group)
-        self._check_managed(vg, opts.get("force", False))
+        self._check_managed(vg, opts.force)
         async with self._locked(vg.uuid) as vg:
             found = self._current(found)
             if found.is_open:
@@ -292,20 +292,20 @@ class SimLvm:
         origin = resolve.logical_volume(self.store, lv)
         if origin.origin is not None:
             raise NotSupported(f"{origin.name} is a snapshot; LVM cannot snapshot it")
-        vg = self.store.get(VolumeGroup, origin.volume_group)
         job = self.jobs.start("lv-snapshot", [("LogicalVolume", origin.uuid)], uid,
                               cancelable=False)
-        return await self.jobs.run(job, self._snapshot(origin, vg, name, size, job))
+        return await self.jobs.run(job, self.make_snapshot(origin, name, size, job))
 
-    async def _snapshot(self, origin: LogicalVolume, vg: VolumeGroup, name: str,
-                        size: int, job: JobHandle) -> str:
-        async with self._locked(vg.uuid) as vg:
+    async def make_snapshot(self, origin: LogicalVolume, name: str, size: int,
+                            job: JobHandle) -> str:
+        """A snapshot `name` of `origin` with `size` bytes exists; returns its UUID."""
+        async with self._locked(origin.volume_group) as vg:
             if any(other.name == name for other in self._lvs_of(vg)):
                 raise AlreadyExists(f"{vg.name}/{name} exists")
             extents = self._extents(vg, size)
             uuid = self.new_uuid()
             self._allocate(vg, uuid, extents)
-            await asyncio.sleep(STEP)
+            await asyncio.sleep(self.step)
             job.progress(0.5)
             origin = self.store.get(LogicalVolume, origin.uuid)
             state = "a" if origin.active else "-"
@@ -332,3 +332,18 @@ class SimLvm:
             lv = self._current(lv)
             self.store.publish([lv.model_copy(update={
                 "active": active, "attributes": _attr(lv, 4, "a" if active else "-")})])
+
+    async def resize_pv(self, wwid: str) -> None:
+        """pvresize: a PV on LUN `wwid` takes up the LUN's new size."""
+        lun = self.store.get(Lun, wwid)
+        pv = self.store.get(PhysicalVolume, lun.physical_volume if lun else None)
+        if pv is None:
+            return
+        with contextlib.suppress(NotFound):        # the VG went away meanwhile
+            async with self._locked(pv.volume_group) as vg:
+                pv, lun = self.store.get(PhysicalVolume, pv.uuid), self.store.get(Lun, wwid)
+                if pv is None or lun is None or pv.uuid not in vg.physical_volumes:
+                    return                         # gone from the VG meanwhile
+                size = (lun.size - PE_START) // vg.extent_size * vg.extent_size
+                self.store.publish([pv.model_copy(update={"size": size})])
+                self._publish_vg(vg)
