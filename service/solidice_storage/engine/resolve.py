@@ -12,16 +12,13 @@ before it asks polkit, tells polkit the object found, and hands the engine that
 object's UUID (or WWID): what is authorized is what is acted on.
 """
 
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import Callable, TypeVar
 
 from .. import validation
 from ..errors import InvalidArgument, NotFound
 from ..models import Lun, LogicalVolume, Model, PhysicalVolume, VolumeGroup
 from .rules import wwid_candidates
 from .store import StateStore
-
-if TYPE_CHECKING:
-    from .reads import Reads
 
 M = TypeVar("M", bound=Model)
 
@@ -87,22 +84,3 @@ def physical_volume(store: StateStore, ref: str, vg: VolumeGroup | None = None) 
 
     within = (lambda pv: pv.volume_group == vg.uuid) if vg else (lambda pv: True)
     return _find(store, PhysicalVolume, ref, "physical volume", by_device, within)
-
-
-class Resolver:   # removed at merge: the host engine holds a reads.Reads instead
-    """The real engine's reads until it holds a `reads.Reads` of its own."""
-
-    store: StateStore
-
-    @property
-    def reads(self) -> "Reads":
-        from .reads import Reads    # reads.py imports this module
-        if "_reads" not in self.__dict__:
-            self.__dict__["_reads"] = Reads(self.store, self.resolve_device)
-        return self.__dict__["_reads"]
-
-    def resolve_device(self, ref: str) -> Lun:
-        return lun(self.store, ref)
-
-    def resolve_devices(self, refs: list[str]) -> list[Lun]:
-        return self.reads.resolve_devices(refs)

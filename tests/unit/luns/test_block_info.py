@@ -143,14 +143,14 @@ async def test_block_info_of_a_dev_name_udev_does_not_know_is_not_found(
 
 async def test_devices_for_lvm_are_resolved_from_udev_data_alone(engine, filesystem):
     """What CreateVolumeGroup and Extend resolve before asking polkit."""
-    [lun] = engine.resolve_devices([f"/dev/disk/by-id/dm-uuid-mpath-{WWID}"])
+    [lun] = engine.reads.resolve_devices([f"/dev/disk/by-id/dm-uuid-mpath-{WWID}"])
     assert (lun.wwid, lun.device) == (WWID, f"/dev/mapper/{WWID}")
     with pytest.raises(InvalidArgument, match="use the map"):
-        engine.resolve_devices(["/dev/disk/by-path/ip-192.0.2.10:3260-iscsi-x-lun-1"])
+        engine.reads.resolve_devices(["/dev/disk/by-path/ip-192.0.2.10:3260-iscsi-x-lun-1"])
     with pytest.raises(InvalidArgument, match="under /dev"):
-        engine.resolve_devices(["/dev/../mnt/fuse/x"])
+        engine.reads.resolve_devices(["/dev/../mnt/fuse/x"])
     with pytest.raises(InvalidArgument, match="same LUN twice"):
-        engine.resolve_devices([f"/dev/mapper/{WWID}", "/dev/dm-0"])
+        engine.reads.resolve_devices([f"/dev/mapper/{WWID}", "/dev/dm-0"])
     assert filesystem.looked_up == []
 
 

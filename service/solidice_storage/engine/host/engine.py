@@ -18,7 +18,7 @@ from ...config import Config
 from ...models import Lun
 from ...options import (DiscoveryOptions, EnumerateIscsiLunsOptions, LoginOptions,
                         MountNfsOptions, Options)
-from .. import resolve
+from ..reads import Reads
 from ..intents import Intents, by_owner
 from ..jobs import Jobs
 from ..protocol import BlockInfo
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
 
 
-class HostEngine(resolve.Resolver):
+class HostEngine:
     """This host. `sysfs`, `read_host`, `iscsi_dir`: where the LUN index and the
     iSCSI domain read (the host's own by default; a test's stand-ins)."""
 
@@ -69,6 +69,7 @@ class HostEngine(resolve.Resolver):
         # seam: `LvmEngine(self.runner, self.store, self.jobs, self.intents, self.luns)`
         self.lvm = _MixinLvm(self.runner, self.store, self.jobs, self.intents, self.luns)
         self.luns.lvm = self.lvm            # the LVM domain hears of each scan
+        self.reads = Reads(self.store, self.luns.resolve_device)
 
     @property
     def multipath(self) -> bool:
@@ -109,9 +110,6 @@ class HostEngine(resolve.Resolver):
 
     # ---- LUNs ----
 
-    def enumerate_luns(self) -> list[str]:
-        return self.luns.enumerate()
-
     async def get_block_info(self, name_or_uuid: str) -> BlockInfo:
         return await off_loop(block_info, self.luns.disks, name_or_uuid)
 
@@ -150,15 +148,6 @@ class HostEngine(resolve.Resolver):
         await self.nfs.unmount(local_path, force)
 
     # ---- LVM (seam: the same one-line delegations to LvmEngine after the merge) ----
-
-    def enumerate_volume_groups(self) -> list[str]:
-        return self.lvm.enumerate_volume_groups()
-
-    def list_physical_volumes(self, vg: str) -> list[str]:
-        return self.lvm.list_physical_volumes(vg)
-
-    def list_logical_volumes(self, vg: str) -> list[str]:
-        return self.lvm.list_logical_volumes(vg)
 
     async def create_volume_group(self, name: str, devices: list[str], opts) -> str:
         return await self.lvm.create_volume_group(name, devices, opts)
