@@ -51,7 +51,7 @@ import acct  # noqa: E402
 import labhost  # noqa: E402
 from labhost import BUS_NAME, LabError, Service, lvm_report, name_owner, run, settle  # noqa: E402
 from solidice_storage import objpath  # noqa: E402
-from solidice_storage.engine.lvm import Lvm  # noqa: E402
+from solidice_storage.engine.host.lvm.commands import LvmCommands as Lvm  # noqa: E402
 from solidice_storage.engine.host.runner import Runner  # noqa: E402
 
 VG = "benchvg"
@@ -424,7 +424,7 @@ async def raw_figures(args, stats: dict, accounting) -> dict:
                "extend": lambda i: ("lvextend", "-L+4m", "--", f"{VG}/raw{i}"),
                "remove": lambda i: ("lvremove", "-y", "--", f"{VG}/raw{i}")}
     # the same commands as our daemon runs them: its --config and --devices
-    from solidice_storage.engine.lvm import CONFIG
+    from solidice_storage.engine.host.lvm.commands import CONFIG
     (device,) = run("vgs", "--noheadings", "-o", "pv_name", "--", VG).stdout.split()
     ours = ("--config", CONFIG, "--devices", device)
     changes.update({

@@ -1,5 +1,5 @@
 """No argument reaches a command line unvalidated: the D-Bus adapters' own methods
-(so the validation the bus applies) over the REAL HostEngine (host.py, host_lvm.py,
+(so the validation the bus applies) over the REAL HostEngine (host/engine.py, host/lvm/,
 iscsi.py, nfs.py), with a runner that records every argument list instead of
 running it, called with generated hostile arguments.
 
@@ -33,7 +33,7 @@ from solidice_storage.dbus.volume_group import VolumeGroupInterface
 from solidice_storage.engine.blockdev import Disk
 from solidice_storage.engine.host.engine import HostEngine
 from solidice_storage.engine.iscsi import Iscsi, SysSession, split_portal
-from solidice_storage.engine.lvm import parse_report
+from solidice_storage.engine.host.lvm.report import parse_report
 from solidice_storage.engine.mountinfo import MountEntry
 from solidice_storage.engine.host.runner import TOOLS, Result, Runner
 from solidice_storage.errors import ALL as STORAGE_ERRORS
@@ -148,7 +148,7 @@ def make_engine(tmp: Path) -> tuple[HostEngine, RecordingRunner, dict]:
     settings = Config(mount_roots=(str(tmp),))           # mount points below it
     engine = HostEngine(runner, sysfs=tmp / "sys", state_dir=tmp / "state", config=settings)
     engine.iscsi = Iscsi(runner, tmp / "iscsi")
-    engine.lvm.hints_file = str(tmp / "hints")
+    engine.lvm.commands.hints_file = str(tmp / "hints")
     engine.nfs.mount_helper = "/bin/true"
     engine.nfs.config.path = tmp / "state" / "nfs-mounts.json"
     report = parse_report(REPORT)
@@ -161,7 +161,7 @@ def make_engine(tmp: Path) -> tuple[HostEngine, RecordingRunner, dict]:
     engine.store.publish([Lun(wwid=d.wwid, device=d.node, size=d.size, multipath=True,
                               status=d.status) for d in disks])
     engine.store.publish([IscsiSession(target=TARGET, portal=PORTAL)])
-    engine._apply_report(report, None)
+    engine.lvm.refresher.apply(report)
     # one NFS mount there is, on a directory of the test's own
     full = str(tmp / "mnt/full")
     engine.nfs._mounts = {full: MountEntry(full, "nfs4", "192.0.2.20:/export", "rw")}
@@ -450,8 +450,8 @@ def test_hostile_arguments_reach_no_command_line(label, tmp_path):
             engine, runner, objects = make_engine(tmp_path)
             try:
                 error, reply = await call(objects[target], member, *args)
-                if engine._moves:                   # a data move runs as a job
-                    await asyncio.wait(engine._moves, timeout=10)
+                # a data move runs as a job
+                await engine.lvm.volume_groups.wait_for_moves(timeout=10)
                 return error, reply, list(runner.history)
             finally:
                 await engine.nfs.close()

@@ -1,6 +1,7 @@
 """Rules both engines follow that are not argument syntax."""
 
 from ..config import NfsDefaults
+from ..errors import Failed
 from ..validation import Options
 
 ISCSI_TIMEOUT = 120          # seconds a login may take, by default
@@ -31,3 +32,11 @@ def wwid_candidates(ref: str) -> list[str]:
         if lower.startswith(prefix):
             return [ref, lower, designator + lower[len(prefix):]]
     return [ref]
+
+
+def extents(size: int, extent_size: int) -> int:
+    """Whole extents for `size` bytes, rounded up: what `-l` takes. LVM refuses
+    `-L <n>b` unless n is a multiple of 512 ("Invalid argument for --size")."""
+    if extent_size <= 0:
+        raise Failed("the volume group's extent size is unknown")
+    return -(-size // extent_size)

@@ -11,7 +11,7 @@ from ..models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
 from ..validation import Options
 from . import resolve
 from .protocol import MANAGED_TAG
-from .lvm import extents
+from .rules import extents
 from .sim_host import MiB
 from .store import StateStore
 from .jobs import JobHandle, Jobs
