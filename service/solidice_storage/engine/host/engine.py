@@ -1,5 +1,5 @@
 """The real host engine: LUN discovery (multipath-aware), iSCSI, rescans, block
-device information, LVM (host_lvm.py) and NFS mounts (nfs.py).
+device information, LVM (lvm/engine.py) and NFS mounts (nfs.py).
 
 Discovery reads udev's database and sysfs (blockdev.py), the iSCSI sessions from
 sysfs (iscsi.py) and device-mapper's view of each path (`dmsetup status`); nothing is
@@ -22,7 +22,6 @@ from ...models import IscsiSession, Lun
 from ...validation import Options
 from .. import blockdev, resolve
 from ..protocol import BlockInfo
-from ..host_lvm import LVM_KINDS, LvmMixin
 from ..intents import Intent, Intents, by_owner
 from ..iscsi import (ISCSI_KINDS, SYSFS, Iscsi, PortalResolver, SysSession, literal_portal,
                     other_chap_on_a_session, read_sessions)
@@ -32,6 +31,7 @@ from .runner import Runner
 from ..rules import ISCSI_TIMEOUT, wwid_candidates
 from ..jobs import Jobs
 from . import dm, udev
+from .lvm.engine import LVM_KINDS, LvmEngine
 from .udev import UdevWatch
 from ..unavailable import UnavailableEngine
 
@@ -41,7 +41,7 @@ SETTLE_TIMEOUT = 30          # how long a login waits for its LUNs' maps
 INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
 
 
-class HostEngine(resolve.Resolver, LvmMixin, UnavailableEngine):
+class HostEngine(resolve.Resolver, UnavailableEngine):
     description = (f"this host (solidice-storage {__version__}; LUNs, multipath, iSCSI, "
                    "LVM and NFS)")
 
@@ -67,7 +67,7 @@ class HostEngine(resolve.Resolver, LvmMixin, UnavailableEngine):
         self._active_lvs: dict[str, bool] = {}
         self.nfs = NfsMounts(self.runner, self.store, self.jobs, state_dir, self.intents,
                              self.config)
-        self._lvm_init()
+        self.lvm = LvmEngine(self.runner, self.store, self.jobs, self.intents, self)
 
     async def start(self) -> None:
         if missing := self.runner.missing():
@@ -84,7 +84,7 @@ class HostEngine(resolve.Resolver, LvmMixin, UnavailableEngine):
         log.info("first scan: %d LUNs, %d block devices, %d iSCSI sessions in %.3f s",
                  len(self.store.all(Lun)), len(self._disks), len(self._sessions),
                  asyncio.get_running_loop().time() - started)
-        await self._lvm_start(pending["lvm"])
+        await self.lvm.start(pending["lvm"])
         await self.scan()                  # the LUNs again, with their PV links
         await self.nfs.start()
         for intent in pending["nfs"]:
@@ -108,7 +108,7 @@ class HostEngine(resolve.Resolver, LvmMixin, UnavailableEngine):
         self._watch.close()
         self.resolver.close()
         await self.nfs.close()
-        await self._lvm_close()
+        await self.lvm.close()
 
     # ---- NFS (nfs.py) ----
 
@@ -130,8 +130,8 @@ class HostEngine(resolve.Resolver, LvmMixin, UnavailableEngine):
             host_changed, self.multipath = multipath != self.multipath, multipath
             self._disks, self._sessions = disks, sessions
             by_name = {disk.name: disk for disk in disks}
-            luns = [self._link_lun(self._lun(disk, by_name,
-                                             states.get(disk.node.rsplit("/", 1)[1], {})))
+            luns = [self.lvm.link_lun(self._lun(disk, by_name,
+                                                 states.get(disk.node.rsplit("/", 1)[1], {})))
                     for disk in disks if self._is_lun(disk)]
             iscsi = [self._session(session) for session in sessions]
             gone = [("Lun", key) for key in self.store.all(Lun)
@@ -139,9 +139,9 @@ class HostEngine(resolve.Resolver, LvmMixin, UnavailableEngine):
             gone += [("IscsiSession", key) for key in self.store.all(IscsiSession)
                      if key not in {session.key for session in iscsi}]
             self.store.publish([*luns, *iscsi], gone, host=host_changed)
-            self.lvm_paths_changed()
-            self.lvm_devices_changed(active_lvs, read_at)
-            self.lvm_labels_seen({disk.wwid for disk in disks
+            self.lvm.paths_changed()
+            self.lvm.devices_changed(active_lvs, read_at)
+            self.lvm.labels_seen({disk.wwid for disk in disks
                                   if disk.path_of is None and disk.status == "pv"})
 
     def _is_lun(self, disk: blockdev.Disk) -> bool:
@@ -477,8 +477,55 @@ class HostEngine(resolve.Resolver, LvmMixin, UnavailableEngine):
         for disk in self._disks:
             grown = self._is_lun(disk) and disk.size > before.get(disk.wwid, disk.size)
             if grown and disk.fs_type == "LVM2_member":
-                await self.resize_pv(disk.node)
+                await self.lvm.resize_pv(disk.node)
         await self.scan()
+
+    # ---- LVM (lvm/engine.py) ----
+
+    def enumerate_volume_groups(self) -> list[str]:
+        return self.lvm.enumerate_volume_groups()
+
+    def list_physical_volumes(self, vg: str) -> list[str]:
+        return self.lvm.list_physical_volumes(vg)
+
+    def list_logical_volumes(self, vg: str) -> list[str]:
+        return self.lvm.list_logical_volumes(vg)
+
+    async def create_volume_group(self, name: str, devices: list[str], opts: Options) -> str:
+        return await self.lvm.create_volume_group(name, devices, opts)
+
+    async def remove_volume_group(self, vg: str, opts: Options) -> None:
+        await self.lvm.remove_volume_group(vg, opts)
+
+    async def extend_volume_group(self, vg: str, devices: list[str], opts: Options) -> None:
+        await self.lvm.extend_volume_group(vg, devices, opts)
+
+    async def remove_physical_volume(self, vg: str, pv: str, opts: Options,
+                                     uid: int) -> int | None:
+        return await self.lvm.remove_physical_volume(vg, pv, opts, uid)
+
+    async def create_logical_volume(self, vg: str, name: str, size: int,
+                                    opts: Options) -> str:
+        return await self.lvm.create_logical_volume(vg, name, size, opts)
+
+    async def extend_logical_volume(self, lv: str, size: int, opts: Options) -> None:
+        await self.lvm.extend_logical_volume(lv, size, opts)
+
+    async def remove_logical_volume(self, lv: str, opts: Options) -> None:
+        await self.lvm.remove_logical_volume(lv, opts)
+
+    async def snapshot_logical_volume(self, lv: str, name: str, size: int,
+                                      opts: Options, uid: int) -> str:
+        return await self.lvm.snapshot_logical_volume(lv, name, size, opts, uid)
+
+    async def activate_logical_volume(self, lv: str, opts: Options) -> None:
+        await self.lvm.activate_logical_volume(lv, opts)
+
+    async def deactivate_logical_volume(self, lv: str, opts: Options) -> None:
+        await self.lvm.deactivate_logical_volume(lv, opts)
+
+    def cancel_job(self, job_id: int) -> None:
+        self.lvm.cancel_job(job_id)
 
     # ---- for the LVM engine ----
 
