@@ -4,7 +4,7 @@ runs them, timed and counted in `lvm` processes."""
 import asyncio
 
 from lab.host import run
-from solidice_storage.engine.lvm import Lvm
+from solidice_storage.engine.host.lvm.commands import LvmCommands as Lvm
 from solidice_storage.engine.host.runner import Runner
 
 from . import acct
@@ -64,7 +64,7 @@ def change_commands() -> dict:
     """Key → the command of change number i: creates, extends and removes as an
     administrator types them, and the same as our daemon runs them (its --config
     and --devices)."""
-    from solidice_storage.engine.lvm import CONFIG
+    from solidice_storage.engine.host.lvm.commands import CONFIG
     (device,) = run("vgs", "--noheadings", "-o", "pv_name", "--", VG).stdout.split()
     ours = ("--config", CONFIG, "--devices", device)
     return {

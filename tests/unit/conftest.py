@@ -27,11 +27,11 @@ KNOWN_BLOCKING = [
     # a device node's symbolic links resolved (realpath; issue 16's item 1)
     ("os.path.abspath", "solidice_storage/engine/host/luns/luns.py", {"lun_for_device"}),
     # /etc/lvm/backup looked at in each refresh
-    ("os.listdir", "solidice_storage/engine/host_lvm.py", {"_listdir"}),
-    ("os.stat", "solidice_storage/engine/host_lvm.py", {"_backup_stamp", "refresh_lvm"}),
+    ("os.listdir", "solidice_storage/engine/host/lvm/refresh.py", {"_listdir"}),
+    ("os.stat", "solidice_storage/engine/host/lvm/refresh.py", {"_backup_stamp", "_present"}),
     # LVM's hints file removed, its devices file looked for
-    ("os.unlink", "solidice_storage/engine/lvm.py", {"drop_hints"}),
-    ("os.stat", "solidice_storage/engine/lvm.py", {"_devices_file_in_use"}),
+    ("os.unlink", "solidice_storage/engine/host/lvm/commands.py", {"drop_hints"}),
+    ("os.stat", "solidice_storage/engine/host/lvm/commands.py", {"_devices_file_in_use"}),
     # iscsiadm's node records listed
     ("os.listdir", "solidice_storage/engine/host/iscsi/records.py", {"node_records"}),
     ("os.stat", "solidice_storage/engine/host/iscsi/records.py", {"node_records"}),

@@ -5,9 +5,9 @@ a record before its first command and updates it after each step; the record is
 removed when the change is complete, or has been undone after a failure. If the
 daemon dies in between (SIGKILL, a power cut, an OOM kill), the record is still
 there at the next start, and the engine that owns its kind finishes or undoes the
-change before the daemon answers anyone: `by_owner` hands each engine its records
-(LVM: host_lvm.LvmMixin._recover; iSCSI logins: iscsi.Iscsi.recover; NFS mounts:
-nfs.NfsMounts.recover), and a kind no engine owns is left in place for a human.
+change before the daemon answers anyone: `by_owner` hands each domain its records
+(its recovery.py: host/lvm/, host/iscsi/, host/nfs/), and a kind no domain owns is
+left in place for a human.
 A recovery looks at the system, not only at the step: a SIGKILL can fall inside
 a command as well as between two.
 

@@ -3,6 +3,7 @@
 from .. import validation  # noqa: F401  (first: options.py and validation.py import each other)
 from ..config import NfsDefaults
 from ..options import AUTH_KEY, MountNfsOptions, from_record
+from ..errors import Failed
 
 ISCSI_TIMEOUT = 120          # seconds a login may take, by default
 DISCOVERY_TIMEOUT = 30       # seconds a whole iSCSI discovery may take, by default
@@ -36,3 +37,11 @@ def wwid_candidates(ref: str) -> list[str]:
         if lower.startswith(prefix):
             return [ref, lower, designator + lower[len(prefix):]]
     return [ref]
+
+
+def extents(size: int, extent_size: int) -> int:
+    """Whole extents for `size` bytes, rounded up: what `-l` takes. LVM refuses
+    `-L <n>b` unless n is a multiple of 512 ("Invalid argument for --size")."""
+    if extent_size <= 0:
+        raise Failed("the volume group's extent size is unknown")
+    return -(-size // extent_size)

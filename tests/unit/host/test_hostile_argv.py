@@ -1,6 +1,6 @@
 """No argument reaches a command line unvalidated: the D-Bus adapters' own methods
-(so the validation the bus applies) over the REAL HostEngine (engine/host/: its LUN, iSCSI, NFS
-domains and host_lvm.py), with a runner that records every argument list instead of
+(so the validation the bus applies) over the REAL HostEngine (engine/host/: its LUN, iSCSI,
+NFS and LVM domains), with a runner that records every argument list instead of
 running it, called with generated hostile arguments.
 
 On every recorded argument list: no element holds NUL, a control character or a
@@ -38,7 +38,7 @@ from solidice_storage.engine.host.iscsi.sessions import SysSession, split_portal
 from solidice_storage.engine.host.luns.blockdev import Disk
 from solidice_storage.engine.host.nfs.mounts import NfsMounts
 from solidice_storage.engine.host.runner import TOOLS, Result, Runner
-from solidice_storage.engine.lvm import parse_report
+from solidice_storage.engine.host.lvm.report import parse_report
 from solidice_storage.errors import ALL as STORAGE_ERRORS
 from solidice_storage.models import IscsiSession, LogicalVolume, Mount, VolumeGroup
 
@@ -153,7 +153,7 @@ async def make_engine(tmp: Path) -> tuple[HostEngine, RecordingRunner, dict]:
     engine = HostEngine(runner, sysfs=tmp / "sys", state_dir=tmp / "state", config=settings,
                         read=lambda sysfs: (disks, sessions, {}),   # never this machine's
                         iscsi_dir=tmp / "iscsi")
-    engine.lvm.lvm.hints_file = str(tmp / "hints")       # seam: LvmEngine's commands
+    engine.lvm.commands.hints_file = str(tmp / "hints")
     # one NFS mount there is, on a directory of the test's own
     full = str(tmp / "mnt/full")
     (tmp / "mountinfo").write_text(f"36 25 0:32 / {full} rw - nfs4 192.0.2.20:/export rw\n")
@@ -450,8 +450,8 @@ def test_hostile_arguments_reach_no_command_line(label, tmp_path, monkeypatch):
             engine, runner, objects = await make_engine(tmp_path)
             try:
                 error, reply = await call(objects[target], member, *args)
-                if engine._moves:         # a data move runs as a job (seam: LvmEngine's)
-                    await asyncio.wait(engine._moves, timeout=10)
+                # a data move runs as a job
+                await engine.lvm.volume_groups.wait_for_moves(timeout=10)
                 return error, reply, list(runner.history)
             finally:
                 await engine.nfs.close()

@@ -11,7 +11,7 @@ rescan, so reads answer from memory and changes made outside show up by themselv
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from ... import __version__
 from ...config import Config
@@ -30,13 +30,12 @@ from .iscsi.sessions import SYSFS
 from .luns.block_info import block_info
 from .luns.luns import Luns, Reading, read_host
 from .luns.rescan import rescan
+from .lvm.engine import LVM_KINDS, LvmEngine
 from .nfs.mounts import NfsMounts
 from .nfs.recovery import NFS_KINDS, recover_mounts
 from .runner import Runner
 from .threads import off_loop
 from .udev import UdevWatch
-# seam: replaced by LvmEngine at merge
-from ..host_lvm import LVM_KINDS, LvmMixin
 
 log = logging.getLogger(__name__)
 INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
@@ -66,8 +65,7 @@ class HostEngine:
         self.nfs = NfsMounts(self.runner, self.store, self.jobs, state_dir, self.intents,
                              self.config)
         self._watch = UdevWatch(self.scan)
-        # seam: `LvmEngine(self.runner, self.store, self.jobs, self.intents, self.luns)`
-        self.lvm = _MixinLvm(self.runner, self.store, self.jobs, self.intents, self.luns)
+        self.lvm = LvmEngine(self.runner, self.store, self.jobs, self.intents, self.luns)
         self.luns.lvm = self.lvm            # the LVM domain hears of each scan
         self.reads = Reads(self.store, self.luns.resolve_device)
 
@@ -147,7 +145,7 @@ class HostEngine:
     async def unmount(self, local_path: str, force: bool, opts: Options) -> None:
         await self.nfs.unmount(local_path, force)
 
-    # ---- LVM (seam: the same one-line delegations to LvmEngine after the merge) ----
+    # ---- LVM (lvm/engine.py) ----
 
     async def create_volume_group(self, name: str, devices: list[str], opts) -> str:
         return await self.lvm.create_volume_group(name, devices, opts)
@@ -183,27 +181,6 @@ class HostEngine:
     def cancel_job(self, job_id: int) -> None:
         self.lvm.cancel_job(job_id)
 
-    # seam (this branch only, goes at merge): host_lvm.py's tests still reach into
-    # HostEngine for the mixin's state and the disks; the LVM domain's own tests,
-    # built on LvmEngine's constructor, replace them
-    def __getattr__(self, name: str) -> Any:
-        if name == "_disks":
-            return self.luns.disks
-        if name.startswith("__") or "lvm" not in self.__dict__:
-            raise AttributeError(name)
-        return getattr(self.__dict__["lvm"], name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        lvm = self.__dict__.get("lvm")
-        if name == "_disks":
-            self.luns.disks = value
-        elif name == "_read_host":
-            self.luns._read = lambda sysfs: value()
-        elif lvm is not None and name not in self.__dict__ and hasattr(lvm, name):
-            setattr(lvm, name, value)
-        else:
-            super().__setattr__(name, value)
-
 
 def _initiator_name() -> str:
     try:
@@ -214,47 +191,3 @@ def _initiator_name() -> str:
     except OSError:
         pass
     return ""
-
-
-# ---- seam: replaced by LvmEngine at merge (this class and the import above go) ----
-
-class _MixinLvm(LvmMixin):
-    """host_lvm.py's mixin behind LvmEngine's interface: its constructor, its
-    hooks (start, close, link_lun, paths_changed, labels_seen, devices_changed,
-    resize_pv, refresh) and the LVM operations by their protocol names."""
-
-    def __init__(self, runner: Runner, store: StateStore, jobs: Jobs, intents: Intents,
-                 luns: Luns) -> None:
-        self.runner, self.store, self.jobs, self.intents = runner, store, jobs, intents
-        self.luns = luns
-        self._lvm_init()
-
-    def lun_for_device(self, device: str) -> str | None:
-        return self.luns.lun_for_device(device)
-
-    def device_for_wwid(self, wwid: str) -> str:
-        return self.luns.device_for_wwid(wwid)
-
-    async def scan(self) -> None:
-        await self.luns.scan()
-
-    async def start(self, pending) -> None:
-        await self._lvm_start(pending)
-
-    async def close(self) -> None:
-        await self._lvm_close()
-
-    def link_lun(self, lun: Lun) -> Lun:
-        return self._link_lun(lun)
-
-    def paths_changed(self) -> None:
-        self.lvm_paths_changed()
-
-    def labels_seen(self, labelled: set[str]) -> None:
-        self.lvm_labels_seen(labelled)
-
-    def devices_changed(self, active_lvs: dict[str, bool], read_at: float) -> None:
-        self.lvm_devices_changed(active_lvs, read_at)
-
-    async def refresh(self, vg_names: list[str] | None = None) -> None:
-        await self.refresh_lvm(vg_names)

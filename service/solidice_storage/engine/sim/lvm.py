@@ -13,7 +13,7 @@ from ...options import (CreateLogicalVolumeOptions, CreateVolumeGroupOptions,
                         RemoveOptions, RemovePhysicalVolumeOptions)
 from .. import resolve
 from ..protocol import MANAGED_TAG
-from ..lvm import extents
+from ..rules import extents
 from ..store import StateStore
 from ..jobs import JobHandle, Jobs
 from .faults import Faults

@@ -1,14 +1,70 @@
-"""Recovery at start-up from a daemon that died mid-change (intents.py): the LVM
-domain's recovery (the other domains' are in tests/unit/<domain>/). LVM's recoveries run on reports
-shaped as LVM's own (a pvmove in progress shows as an LV with attribute `p`)."""
+"""host/lvm/recovery.py: the LVM changes a daemon that died mid-change left
+recorded, finished or undone at the next start; on LVM's real captured output and
+on reports shaped as LVM's own (a pvmove in progress shows as an LV with
+attribute `p`)."""
 
 import json
 
 import pytest
 
-from solidice_storage.engine.host.engine import HostEngine
-from solidice_storage.engine.host.runner import Runner
 from solidice_storage.engine.intents import Intents
+
+from .fakes import DATA, Luns, lvm_engine, pv_devices, script
+
+TOOLS = {"dmsetup": "/bin/true", "udevadm": "/bin/true"}
+ORPHANS = "lvm-fullreport-orphans.txt"
+IN_A_VG = "lvm-fullreport-all.txt"
+
+
+def _ids(devices: list[str]) -> dict:
+    """The identities the engine records with each device (the lab's maps are
+    named by their WWIDs)."""
+    return {device: {"wwid": device.rsplit("/", 1)[1], "pv": None} for device in devices}
+
+
+CAPTURED_LVM = """#!/bin/bash
+# lvm for the label tests: logs each command; reports what @REPORT@ holds.
+echo "$*" >> @DIR@/lvm.log
+[ "$1" = fullreport ] && sed -n '/^# stdout:$/,/^# stderr:$/p' @REPORT@ | sed '1d;$d'
+exit 0
+"""
+
+
+@pytest.fixture
+def host(tmp_path):
+    def make(capture: str):
+        lvm = script(tmp_path / "lvm", CAPTURED_LVM.replace("@DIR@", str(tmp_path))
+                     .replace("@REPORT@", str(DATA / capture)))
+        return lvm_engine(tmp_path, lvm, Luns.named_by_wwid(pv_devices(capture)),
+                          tools=TOOLS, device_exists=lambda path: True)
+    return make
+
+
+def _commands(tmp_path) -> list[str]:
+    return (tmp_path / "lvm.log").read_text().splitlines()
+
+
+async def test_labels_left_by_a_create_that_died_are_wiped_at_the_next_start(host, tmp_path):
+    labelled = pv_devices(ORPHANS)               # the report shows both in no VG
+    intents = Intents(tmp_path / "state")
+    await intents.begin("create-vg", name="vg", labelled=labelled, ids=_ids(labelled))
+    engine = host(ORPHANS)
+    await engine.recovery.recover()
+    (pvremove,) = [c for c in _commands(tmp_path) if c.startswith("pvremove")]
+    assert pvremove.endswith("-y -- " + " ".join(sorted(labelled)))
+    assert "--devices " + ",".join(labelled) in [c for c in _commands(tmp_path)
+                                                  if c.startswith("fullreport")][0]
+    assert await intents.pending() == []
+
+
+async def test_a_create_that_completed_before_the_crash_is_kept(host, tmp_path):
+    intents = Intents(tmp_path / "state")
+    await intents.begin("create-vg", name="labcap", labelled=pv_devices(IN_A_VG),
+                        ids=_ids(pv_devices(IN_A_VG)))
+    engine = host(IN_A_VG)                        # both PVs are in VG labcap
+    await engine.recovery.recover()
+    assert not [c for c in _commands(tmp_path) if c.startswith("pvremove")]
+    assert await intents.pending() == []
 
 
 # ---- LVM: a PV removal with its data moved ----
@@ -59,21 +115,17 @@ exit 0
 
 
 @pytest.fixture
-def lvm_host(tmp_path, monkeypatch):
-    script = tmp_path / "lvm"
-    script.write_text(FAKE_LVM.replace("@DIR@", str(tmp_path)))
-    script.chmod(0o755)
+def lvm_host(tmp_path):
+    """An LvmEngine over FAKE_LVM on the LUNs `luns` names (device node → WWID;
+    by default the VG's two maps), each device node there."""
+    lvm = script(tmp_path / "lvm", FAKE_LVM.replace("@DIR@", str(tmp_path)))
     (tmp_path / "aborted.json").write_text(report(moving=False, used=41943040))
     (tmp_path / "reduced.json").write_text(report(moving=False, used=0, in_vg=False))
-    monkeypatch.setattr("solidice_storage.engine.host_lvm._exists", lambda path: True)
-    from solidice_storage.engine.blockdev import Disk
-    engine = HostEngine(Runner({"lvm": str(script), "dmsetup": "/bin/true",
-                                "udevadm": "/bin/true"}), state_dir=tmp_path / "state")
-    engine._disks = [Disk(name=f"dm-{i}", node=node, size=64 << 20, wwid=wwid,
-                          multipath=True, status="pv")
-                     for i, (node, wwid) in enumerate(((MOVED, MOVED_WWID),
-                                                       (OTHER, OTHER_WWID)))]
-    return engine
+
+    def make(luns: dict[str, str] | None = None):
+        return lvm_engine(tmp_path, lvm, Luns(luns or {MOVED: MOVED_WWID, OTHER: OTHER_WWID}),
+                          tools=TOOLS, device_exists=lambda path: True)
+    return make
 
 
 @pytest.mark.parametrize("step, moving, used, commands", [
@@ -91,7 +143,7 @@ async def test_a_pv_removal_killed_mid_move_is_aborted_or_finished(
                                  ids=MOVED_IDS)
     if step != "started":
         await intents.step(intent, step)
-    await lvm_host._recover()
+    await lvm_host().recovery.recover()
     changes = [line for line in (tmp_path / "lvm.log").read_text().splitlines()
                if line.split()[0] in ("pvmove", "vgreduce", "pvremove")]
     assert [c.split()[0] + (" --abort" if "--abort" in c else "")
@@ -106,8 +158,9 @@ async def test_a_snapshot_record_is_only_dropped(tmp_path, lvm_host):
     (tmp_path / "report.json").write_text(report(False, 41943040))
     intents = Intents(tmp_path / "state")
     await intents.begin("snapshot-lv", name="vg", origin="data", snapshot="snap")
-    await lvm_host.refresh_lvm()
-    await lvm_host._recover()
+    engine = lvm_host()
+    await engine.refresh()
+    await engine.recovery.recover()
     commands = [line.split()[0] for line in (tmp_path / "lvm.log").read_text().splitlines()]
     assert set(commands) == {"fullreport"}
     assert await intents.pending() == []
@@ -133,7 +186,7 @@ async def test_a_removal_killed_after_its_last_command_only_loses_its_record(
     intents = Intents(tmp_path / "state")
     intent = await intents.begin(kind, name="vg", devices=[MOVED], ids=MOVED_IDS)
     await intents.step(intent, step)
-    await lvm_host._recover()
+    await lvm_host().recovery.recover()
     changes = [line.split()[0] for line in (tmp_path / "lvm.log").read_text().splitlines()
                if line.split()[0] in ("pvmove", "vgreduce", "pvremove")]
     assert changes == commands
@@ -153,11 +206,10 @@ def orphans(*devices: str, uuid: str = "pv-") -> str:
         for device in devices]}]})
 
 
-def plain_disks(**names: str):
-    """Disks without multipath, kernel name → WWID, as a scan after a reboot sees them."""
-    from solidice_storage.engine.blockdev import Disk
-    return [Disk(name=name, node=f"/dev/{name}", size=64 << 20, wwid=wwid, status="pv",
-                 fs_type="LVM2_member") for name, wwid in names.items()]
+def plain_disks(**names: str) -> dict[str, str]:
+    """Disks without multipath, kernel name → WWID, as a scan after a reboot sees
+    them: their nodes' LUNs."""
+    return {f"/dev/{name}": wwid for name, wwid in names.items()}
 
 
 def pvremoves(tmp_path) -> list[str]:
@@ -169,11 +221,11 @@ async def test_a_device_name_now_on_another_lun_is_left_alone(tmp_path, lvm_host
     """Labels written on /dev/sdb (LUN 1) for a VG that never came to be; after a
     reboot /dev/sdb is LUN 2, an orphan PV of someone else's, and LUN 1 is gone."""
     (tmp_path / "report.json").write_text(orphans("/dev/sdb"))
-    lvm_host._disks = plain_disks(sdb=WWID_2)
+    engine = lvm_host(plain_disks(sdb=WWID_2))
     intents = Intents(tmp_path / "state")
     await intents.begin("create-vg", name="vg", labelled=["/dev/sdb"],
                         ids={"/dev/sdb": {"wwid": WWID_1, "pv": None}})
-    await lvm_host._recover()
+    await engine.recovery.recover()
     assert pvremoves(tmp_path) == []
     assert WWID_1 in caplog.text and "left alone" in caplog.text
     assert await intents.pending() == []
@@ -182,11 +234,11 @@ async def test_a_device_name_now_on_another_lun_is_left_alone(tmp_path, lvm_host
 async def test_a_lun_that_moved_to_another_name_is_found_there(tmp_path, lvm_host, caplog):
     """LUN 1 was /dev/sdb and is now /dev/sdc; /dev/sdb is LUN 2, another orphan."""
     (tmp_path / "report.json").write_text(orphans("/dev/sdb", "/dev/sdc"))
-    lvm_host._disks = plain_disks(sdb=WWID_2, sdc=WWID_1)
+    engine = lvm_host(plain_disks(sdb=WWID_2, sdc=WWID_1))
     intents = Intents(tmp_path / "state")
     await intents.begin("create-vg", name="vg", labelled=["/dev/sdb"],
                         ids={"/dev/sdb": {"wwid": WWID_1, "pv": None}})
-    await lvm_host._recover()
+    await engine.recovery.recover()
     (pvremove,) = pvremoves(tmp_path)
     assert pvremove.endswith("-y -- /dev/sdc") and "/dev/sdb" not in pvremove
     assert "/dev/sdc" in caplog.text
@@ -196,11 +248,11 @@ async def test_a_lun_that_moved_to_another_name_is_found_there(tmp_path, lvm_hos
 async def test_a_pv_relabelled_since_the_record_is_left_alone(tmp_path, lvm_host, caplog):
     """A VG removal recorded PV `old` on LUN 1; the label there now is another PV."""
     (tmp_path / "report.json").write_text(orphans("/dev/sdb", uuid="new-"))
-    lvm_host._disks = plain_disks(sdb=WWID_1)
+    engine = lvm_host(plain_disks(sdb=WWID_1))
     intents = Intents(tmp_path / "state")
     intent = await intents.begin("remove-vg", name="vg", devices=["/dev/sdb"],
                                  ids={"/dev/sdb": {"wwid": WWID_1, "pv": "old-sdb"}})
     await intents.step(intent, "vgremove-done")
-    await lvm_host._recover()
+    await engine.recovery.recover()
     assert pvremoves(tmp_path) == []
     assert "old-sdb" in caplog.text

@@ -1,4 +1,5 @@
-"""The only code that runs LVM, and what its reports and errors mean.
+"""Every LVM command the service runs, built here and nowhere else, and what LVM's
+errors mean.
 
 Every command is `lvm <command> --config <CONFIG> [--devices <list>] <args>`: an
 argument list, `--` before the names a caller gave, under a timeout (Runner), at most
@@ -32,25 +33,21 @@ Reports are `fullreport --reportformat json --units b --nosuffix` (this lvm2 has
 `json_std`: numbers arrive as strings), one process for VGs, PVs and LVs together.
 """
 
-import json
 import logging
 import os
-from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
-from ..errors import AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, NotFound, StorageError
-from .host.runner import Result, Runner
+from ....errors import AlreadyExists, Busy, Failed, InvalidArgument, NoSpace, NotFound, StorageError
+from ...protocol import MANAGED_TAG
+from ..runner import Result, Runner
+from .report import LV_COLUMNS, PV_COLUMNS, VG_COLUMNS, Report, parse_report
 
 log = logging.getLogger(__name__)
 
 CONFIG = 'devices { hints="none" obtain_device_list_from_udev=0 }'
 TIMEOUT = 120              # seconds, for a command that changes something
 REPORT_TIMEOUT = 60
-VG_COLUMNS = ("vg_name", "vg_uuid", "vg_size", "vg_free", "vg_extent_size", "vg_tags",
-              "vg_attr")
-PV_COLUMNS = ("pv_name", "pv_uuid", "pv_size", "pv_free", "pv_used", "vg_uuid", "vg_name")
-LV_COLUMNS = ("lv_name", "lv_uuid", "vg_uuid", "vg_name", "lv_size", "lv_path",
-              "lv_attr", "origin_uuid", "lv_role")
+MOVE_TIMEOUT = 24 * 3600   # a pvmove of a big PV takes hours; cancel is the way
 # commands that change which devices are PVs or which VG names exist: LVM's own
 # list of those that clear the hints file (lib/label/hints.c)
 GLOBAL_CHANGES = frozenset({"pvcreate", "pvremove", "vgcreate", "vgremove", "vgextend",
@@ -60,32 +57,7 @@ DEVICES_DIR = "/etc/lvm/devices"        # LVM's system dir + devices/ (lvmdevice
 # lvm's exit code when a VG is exported, or partial and some rows are missing:
 # the report is still there (lvmdbusd accepts it too)
 ECMD_FAILED = 5
-
-
-@dataclass
-class Report:
-    vgs: list[dict[str, str]] = field(default_factory=list)
-    pvs: list[dict[str, str]] = field(default_factory=list)
-    lvs: list[dict[str, str]] = field(default_factory=list)
-
-
-def parse_report(text: str) -> Report:
-    """`lvm fullreport --reportformat json` → rows. Each VG is one report entry;
-    orphan PVs come in an entry of their own with no VG."""
-    report = Report()
-    try:
-        entries = json.loads(text)["report"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise Failed(f"LVM's report could not be read: {error}") from None
-    for entry in entries:
-        report.vgs.extend(entry.get("vg", []))
-        report.pvs.extend(entry.get("pv", []))
-        report.lvs.extend(entry.get("lv", []))
-    # an orphan PV appears once per entry it is listed in; keep one row per UUID
-    report.pvs = list({row["pv_uuid"]: row for row in report.pvs if row.get("pv_uuid")}
-                      .values())
-    return report
-
+Devices = Sequence[str]
 
 _ERRORS: tuple[tuple[str, type[StorageError]], ...] = (
     ("insufficient free space", NoSpace),
@@ -113,29 +85,33 @@ def error_for(result: Result, doing: str) -> StorageError:
     return Failed(f"cannot {doing}: {reason}")
 
 
-def _argv(command: str, devices: tuple[str, ...] | list[str]) -> list[str]:
+def _argv(command: str, devices: Devices) -> list[str]:
     argv = [command, "--config", CONFIG]
     if devices:
         argv += ["--devices", ",".join(devices)]
     return argv
 
 
-def extents(size: int, extent_size: int) -> int:
-    """Whole extents for `size` bytes, rounded up: what `-l` takes. LVM refuses
-    `-L <n>b` unless n is a multiple of 512 ("Invalid argument for --size")."""
-    if extent_size <= 0:
-        raise Failed("the volume group's extent size is unknown")
-    return -(-size // extent_size)
+def _report_read(result: Result, doing: str) -> Report:
+    """A report's rows; one that lvm exited 5 on but printed is still read."""
+    if not result.ok and not (result.returncode == ECMD_FAILED
+                              and result.stdout.strip().startswith("{")):
+        raise error_for(result, doing)
+    return parse_report(result.stdout)
 
 
-class Lvm:
-    def __init__(self, runner: Runner, hints_file: str | None = None) -> None:
+class LvmCommands:
+    """The `lvm` tool: one method per command the engine runs."""
+
+    def __init__(self, runner: Runner, hints_file: str | None = None,
+                 devices_dir: str = DEVICES_DIR) -> None:
         self.runner = runner
         self.hints_file = hints_file or HINTS_FILE
+        self.devices_dir = devices_dir
         #: whether LVM is set to use a devices file here (`probe`); PVs we create
         #: are added to it while it exists (`devices_file_path`)
         self.devices_file = False
-        self.devices_file_path = os.path.join(DEVICES_DIR, "system.devices")
+        self.devices_file_path = os.path.join(devices_dir, "system.devices")
 
     async def probe(self) -> None:
         """Read the settings that change what we must do: the devices file."""
@@ -147,28 +123,19 @@ class Lvm:
         self.devices_file = result.ok and settings.get("use_devicesfile") == "1"
         name = settings.get("devicesfile", "").strip('"')
         if result.ok and name:
-            self.devices_file_path = os.path.join(DEVICES_DIR, name)
+            self.devices_file_path = os.path.join(self.devices_dir, name)
 
     def _devices_file_in_use(self) -> bool:
         """Set to use one, and it exists (see the module's docstring). Looked at each
         time: an administrator may create or remove the file while we run."""
         return self.devices_file and os.path.exists(self.devices_file_path)
 
-    async def run(self, command: str, *args: str, devices: tuple[str, ...] | list[str] = (),
+    async def run(self, command: str, *args: str, devices: Devices = (),
                   timeout: float = TIMEOUT) -> Result:
         return await self.runner.run("lvm", *_argv(command, devices), *args,
                                      timeout=timeout)
 
-    async def run_long(self, command: str, *args: str, devices: tuple[str, ...] | list[str],
-                       timeout: float, on_line: Callable[[str], None]) -> Result:
-        """A command of hours (pvmove), its output line by line: it takes none of
-        the runner's LVM slots, which stay for reports, changes and its abort."""
-        return await self.runner.run_lines("lvm", *_argv(command, devices), *args,
-                                           timeout=timeout, on_line=on_line,
-                                           long_running=True)
-
-    async def change(self, doing: str, command: str, *args: str,
-                     devices: tuple[str, ...] | list[str] = (),
+    async def change(self, doing: str, command: str, *args: str, devices: Devices = (),
                      timeout: float = TIMEOUT) -> Result:
         """Run a command that changes something; its failure as a contract error."""
         try:
@@ -179,6 +146,19 @@ class Lvm:
         if not result.ok:
             raise error_for(result, doing)
         return result
+
+    def drop_hints(self) -> None:
+        """Remove LVM's hints file (see the module's docstring); the next command
+        that uses hints scans and writes a new one. /run is tmpfs: no hang."""
+        try:
+            os.unlink(self.hints_file)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            log.warning("cannot remove %s (LVM's tools may miss new PVs until "
+                        "`pvscan --cache`): %s", self.hints_file, error)
+
+    # ---- the devices file ----
 
     async def add_devices(self, devices: list[str]) -> None:
         """Our PVs into LVM's devices file, when one is in use: our commands name
@@ -201,26 +181,15 @@ class Lvm:
                 log.warning("%s stays in LVM's devices file: %s", device,
                             result.error_line())
 
-    def drop_hints(self) -> None:
-        """Remove LVM's hints file (see the module's docstring); the next command
-        that uses hints scans and writes a new one. /run is tmpfs: no hang."""
-        try:
-            os.unlink(self.hints_file)
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            log.warning("cannot remove %s (LVM's tools may miss new PVs until "
-                        "`pvscan --cache`): %s", self.hints_file, error)
+    # ---- reports ----
 
     async def vg_names(self) -> set[str]:
         """The names of every VG LVM finds, on any device it may use (no
         `--devices`: the administrator's devices file still applies)."""
         result = await self.run("vgs", "--reportformat", "json", "-o", "vg_name",
                                 timeout=REPORT_TIMEOUT)
-        if not result.ok and not (result.returncode == ECMD_FAILED
-                                  and result.stdout.strip().startswith("{")):
-            raise error_for(result, "list the volume groups")
-        return {row.get("vg_name", "") for row in parse_report(result.stdout).vgs}
+        return {row.get("vg_name", "") for row in
+                _report_read(result, "list the volume groups").vgs}
 
     async def vg_uuid_on(self, name: str, devices: list[str]) -> str:
         """The UUID of VG `name` as LVM reports it on exactly `devices` (the PVs a
@@ -236,8 +205,8 @@ class Lvm:
                          "vgcreate")
         return uuids.pop()
 
-    async def report(self, vg_names: tuple[str, ...] | list[str] = (),
-                     devices: tuple[str, ...] | list[str] = ()) -> tuple[Report, Result]:
+    async def report(self, vg_names: Sequence[str] = (),
+                     devices: Devices = ()) -> tuple[Report, Result]:
         """One fullreport: every VG (and the orphan PVs), or only `vg_names`."""
         args = ["--reportformat", "json", "--units", "b", "--nosuffix",
                 "--configreport", "vg", "-o", ",".join(VG_COLUMNS),
@@ -248,7 +217,88 @@ class Lvm:
         if vg_names:
             args += ["--", *vg_names]
         result = await self.run("fullreport", *args, devices=devices, timeout=REPORT_TIMEOUT)
-        if not result.ok and not (result.returncode == ECMD_FAILED
-                                  and result.stdout.strip().startswith("{")):
-            raise error_for(result, "read LVM's state")
-        return parse_report(result.stdout), result
+        return _report_read(result, "read LVM's state"), result
+
+    async def hidden_lvs(self, vg_name: str, devices: Devices) -> Report:
+        """The VG's LVs with the hidden ones (a pvmove's: fullreport leaves it out)."""
+        result = await self.run("lvs", "-a", "--reportformat", "json", "-o",
+                                "lv_name,lv_attr", "--", vg_name, devices=devices)
+        if not result.ok:
+            raise error_for(result, f"look for a data move in {vg_name}")
+        return parse_report(result.stdout)
+
+    # ---- physical volumes ----
+
+    async def pvcreate(self, devices: list[str], wipe: bool) -> None:
+        await self.change(f"make physical volumes of {', '.join(devices)}", "pvcreate",
+                          *(["-y"] if wipe else []), "--", *devices, devices=devices)
+
+    async def pvremove(self, devices: list[str], doing: str) -> None:
+        await self.change(doing, "pvremove", "-y", "--", *devices, devices=devices)
+
+    async def pvresize(self, device: str, devices: Devices) -> None:
+        await self.change(f"resize the physical volume on {device}", "pvresize", "--",
+                          device, devices=devices)
+
+    async def pvmove(self, device: str, devices: Devices,
+                     on_line: Callable[[str], None]) -> Result:
+        """The data off `device`, its output line by line (`--atomic`: an aborted
+        move leaves every extent where it was). A command of hours: it takes none
+        of the runner's LVM slots, which stay for reports, changes and its abort."""
+        return await self.runner.run_lines(
+            "lvm", *_argv("pvmove", devices), "-i", "1", "--atomic", "--", device,
+            timeout=MOVE_TIMEOUT, on_line=on_line, long_running=True)
+
+    async def abort_moves(self, devices: Devices, doing: str | None = None) -> Result:
+        """`pvmove --abort`; with `doing`, its failure as a contract error."""
+        if doing is None:
+            return await self.run("pvmove", "--abort", devices=devices)
+        return await self.change(doing, "pvmove", "--abort", devices=devices)
+
+    # ---- volume groups ----
+
+    async def vgcreate(self, name: str, devices: list[str], extent_size: int | None) -> None:
+        extent = ["-s", f"{extent_size}b"] if extent_size is not None else []
+        await self.change(f"create volume group {name}", "vgcreate", "--addtag",
+                          MANAGED_TAG, *extent, "--", name, *devices, devices=devices)
+
+    async def vgextend(self, name: str, new: list[str], devices: Devices) -> None:
+        await self.change(f"extend volume group {name}", "vgextend", "--", name, *new,
+                          devices=devices)
+
+    async def vgreduce(self, name: str, device: str, devices: Devices) -> None:
+        await self.change(f"take {device} out of {name}", "vgreduce", "--", name, device,
+                          devices=devices)
+
+    async def vgremove(self, name: str, devices: Devices) -> None:
+        await self.change(f"remove volume group {name}", "vgremove", "-y", "-f", "--",
+                          name, devices=devices)
+
+    # ---- logical volumes ----
+
+    async def lvcreate(self, vg_name: str, name: str, extents: int, active: bool,
+                       devices: Devices) -> None:
+        inactive = [] if active else ["-an", "-Zn"]
+        await self.change(f"create {vg_name}/{name}", "lvcreate", "-y", "-l", str(extents),
+                          "-n", name, *inactive, "--", vg_name, devices=devices)
+
+    async def lvcreate_snapshot(self, vg_name: str, origin: str, name: str, extents: int,
+                                devices: Devices) -> None:
+        await self.change(f"snapshot {vg_name}/{origin}", "lvcreate", "-y", "-s", "-l",
+                          str(extents), "-n", name, "--", f"{vg_name}/{origin}",
+                          devices=devices)
+
+    async def lvextend(self, vg_name: str, name: str, extents: int,
+                       devices: Devices) -> None:
+        await self.change(f"extend {vg_name}/{name}", "lvextend", "-l", f"+{extents}",
+                          "--", f"{vg_name}/{name}", devices=devices)
+
+    async def lvremove(self, vg_name: str, name: str, devices: Devices) -> None:
+        await self.change(f"remove {vg_name}/{name}", "lvremove", "-y", "--",
+                          f"{vg_name}/{name}", devices=devices)
+
+    async def lvchange(self, vg_name: str, name: str, active: bool,
+                       devices: Devices) -> None:
+        await self.change(f"{'activate' if active else 'deactivate'} {vg_name}/{name}",
+                          "lvchange", "-ay" if active else "-an", "--", f"{vg_name}/{name}",
+                          devices=devices)

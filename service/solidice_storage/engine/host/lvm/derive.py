@@ -7,7 +7,7 @@ extending or removing a plain LV we know what LVM did from what it was asked and
 from the kernel: the map device-mapper now has for the LV gives its UUID and its
 size. The models are updated from that, and the reply goes out after one LVM
 process. The report still comes, after the reply: LVM rewrites the VG's metadata
-backup on every change, and its watch (host_lvm.py) reads the VG again, and finds
+backup on every change, and its watch (refresh.py) reads the VG again, and finds
 nothing to correct.
 
 Only what is sure is derived: an LV whose map was read back with the size LVM was
@@ -20,9 +20,9 @@ snapshot, thin or RAID volume) is read with a report before the reply, as before
 import os
 from dataclasses import dataclass
 
-from ..models import LogicalVolume, Model, PhysicalVolume, VolumeGroup
-from .blockdev import lvm_uuid
-from .store import StateStore
+from ....models import LogicalVolume, Model, PhysicalVolume, VolumeGroup
+from ..luns.blockdev import lvm_uuid
+from ...store import StateStore
 
 NEW_ACTIVE_ATTRIBUTES = "-wi-a-----"     # lv_attr of a new linear LV, active, closed
 
