@@ -9,7 +9,7 @@ import ipaddress
 import posixpath
 import re
 import unicodedata
-from typing import Any, Callable, Iterable
+from typing import Iterable
 
 from .config import DEFAULT_MOUNT_ROOTS
 from .errors import InvalidArgument
@@ -283,59 +283,3 @@ def iscsi_target(value: str) -> str:
 
 def chap(value: str, what: str) -> str:
     return _text(value, what, max_len=255)
-
-
-# ---- the a{sv} options: the table and its checks are in options.py ----
-# Transitional (issue 17): the dict form below is what the engines read until each
-# reads its typed options; it is removed once none does.
-
-AUTH_KEY = "auth.no_user_interaction"
-
-
-class Options(dict):
-    """Checked options: key → plain Python value; absent keys were not given.
-    Transitional: also reads as the typed options (`opts.wipe`) it was built from."""
-
-    typed = None
-
-    @property
-    def interactive(self) -> bool:
-        return not self.get(AUTH_KEY, False)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or self.typed is None:
-            raise AttributeError(name)
-        return getattr(self.typed, name)
-
-
-def options(method: str, given: dict[str, tuple[str, Any]]) -> Options:
-    """Check `given` ({key: (D-Bus signature, value)}) against `method`'s table."""
-    from .options import fields_of, parse
-    typed = parse(method, given)
-    fields = fields_of(method)
-    checked = Options({k: getattr(typed, fields[k].name) for k in given})
-    checked.typed = typed
-    return checked
-
-
-def stored_options(method: str, values: dict[str, Any]) -> Options:
-    """Options read back from the daemon's own records (plain JSON values), checked
-    as a caller's would be."""
-    from .options import fields_of, from_record
-    typed = from_record(method, values)
-    fields = fields_of(method)
-    checked = Options({k: getattr(typed, fields[k].name) for k in values})
-    checked.typed = typed
-    return checked
-
-
-# Transitional (issue 17): method → {key: (signature, check)} without the polkit
-# flag, for readers not yet on options.signatures(); built on first use (options.py
-# imports this module).
-def __getattr__(name: str) -> Any:
-    if name != "OPTIONS":
-        raise AttributeError(name)
-    from . import options as typed
-    return {method: {k: (f.metadata["signature"], f.metadata["check"])
-                     for k, f in typed.fields_of(method).items() if k != AUTH_KEY}
-            for method in typed.OPTIONS}

@@ -304,7 +304,7 @@ UNKNOWN_KEYS = ["options", "o", "suid", "dev", "exec", "nosuid", "-o", "--config
 # harmless valid entries, mixed in with the bad one
 HARMLESS = {"timeout": ("u", 5), "vers": ("s", "4.2"), "ro": ("b", True),
             "timeo": ("u", 50), "username": ("s", "backup"), "login": ("b", False),
-            validation.AUTH_KEY: ("b", True)}
+            typed_options.AUTH_KEY: ("b", True)}
 
 
 def options(method, bad_only=False):

@@ -9,7 +9,7 @@ import dbus_fast.service
 from dbus_fast import Variant
 from dbus_fast.service import ServiceInterface
 
-from .. import objpath, validation
+from .. import objpath, options
 from ..config import Config
 from ..engine.protocol import Engine
 from ..errors import InvalidArgument, NotFound
@@ -26,9 +26,9 @@ class Context:
     config: Config = field(default_factory=Config)
 
 
-def check_options(method: str, given: dict[str, Variant]) -> validation.Options:
-    """Check an a{sv} against `method`'s option table (DESIGN.md)."""
-    return validation.options(method, {k: (v.signature, v.value) for k, v in given.items()})
+def check_options(method: str, given: dict[str, Variant]) -> options.Options:
+    """Check an a{sv} against `method`'s options (options.py; docs/api.md, "Options")."""
+    return options.parse(method, {k: (v.signature, v.value) for k, v in given.items()})
 
 
 def path(kind: str, key: str | None) -> str:

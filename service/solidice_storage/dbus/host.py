@@ -98,7 +98,7 @@ class HostInterface(ObjectInterface):
         uid = None
         logged_in = self._store.get(IscsiSession, IscsiSession(target=target,
                                                                 portal=portal).key)
-        if opts.get("login", True) and logged_in is None:
+        if opts.login and logged_in is None:
             uid = await self.ctx.auth.check(actions.ISCSI, {"portal": portal,
                                                             "target": target},
                                             opts.interactive)

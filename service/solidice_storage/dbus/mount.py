@@ -3,14 +3,14 @@
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import dbus_property
 
-from .. import actions, validation
+from .. import actions, options, validation
 from ..models import Mount
 from .base import Context, ObjectInterface, check_options
 from .errors import storage_method
 
 
 async def unmount(ctx: Context, local_path: str, force: bool,
-                  opts: validation.Options) -> None:
+                  opts: options.Options) -> None:
     """Both Unmounts (StoragePool's, by path, and a Mount's own): one mount-point
     rule, checked before polkit is asked; polkit is told what is mounted there."""
     local_path = validation.unmount_point(local_path, ctx.config.mount_roots)

@@ -10,7 +10,6 @@ always follows its object onto the bus. Errors are `errors.StorageError`s.
 
 from typing import Protocol
 
-from .. import validation  # noqa: F401  (before options: they import each other)
 from ..models import BlockInfo  # noqa: F401  (engines import it from here)
 from ..options import (CreateLogicalVolumeOptions, CreateVolumeGroupOptions,
                        DiscoveryOptions, EnumerateIscsiLunsOptions, ExtendLogicalVolumeOptions,

@@ -1,8 +1,7 @@
 """Rules both engines follow that are not argument syntax."""
 
-from .. import validation  # noqa: F401  (first: options.py and validation.py import each other)
 from ..config import NfsDefaults
-from ..options import AUTH_KEY, MountNfsOptions, from_record
+from ..options import MountNfsOptions
 from ..errors import Failed
 
 ISCSI_TIMEOUT = 120          # seconds a login may take, by default
@@ -13,9 +12,6 @@ def nfs_mount_options(opts: MountNfsOptions, defaults: NfsDefaults = NfsDefaults
     """The `-o` string for mount.nfs: nosuid,nodev always; typed options only; what
     the caller left out from `defaults` (the real engine's come from storage.conf:
     fail in about a minute when a server dies, not twenty)."""
-    if not isinstance(opts, MountNfsOptions):
-        # Transitional (issue 17): the sim still passes the dict form
-        opts = from_record("MountNfs", {k: v for k, v in opts.items() if k != AUTH_KEY})
     hard = opts.hard if opts.hard is not None else defaults.hard
     parts = ["nosuid", "nodev", "ro" if opts.ro else "rw", "hard" if hard else "soft"]
     for key in ("vers", "proto", "port", "sec", "rsize", "wsize"):

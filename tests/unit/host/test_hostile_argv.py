@@ -493,7 +493,7 @@ def test_a_unicode_line_separator_cannot_add_a_record_line(tmp_path):
     assert "node.startup = automatic" in record.read_text().splitlines()   # the hole
     for bad in ("x\u2028y", "x\u2029y", "x\x85y", "x\x9by"):
         with pytest.raises(validation.InvalidArgument, match="line break"):
-            validation.options("LoginIscsi", {"password": ("s", bad)})
+            typed_options.parse("LoginIscsi", {"password": ("s", bad)})
 
 
 def test_an_unclosed_ipv6_portal_is_refused():

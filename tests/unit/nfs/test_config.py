@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from solidice_storage import validation
+from solidice_storage import options
 from solidice_storage.engine.host.nfs.config import MountConfig, Wanted
 from solidice_storage.errors import InvalidArgument
 from solidice_storage.options import MountNfsOptions
@@ -45,12 +45,12 @@ def test_a_bad_record_is_skipped_and_an_unreadable_file_kept(tmp_path):
 
 
 def test_stored_options_are_checked_like_a_callers():
-    assert validation.stored_options("MountNfs", {"vers": "3", "hard": True}) == \
-        {"vers": "3", "hard": True}
+    assert options.from_record("MountNfs", {"vers": "3", "hard": True}) == \
+        options.MountNfsOptions(vers="3", hard=True)
     for bad in ({"hard": 1}, {"timeo": True}, {"timeo": 0}, {"retry": -1},
                 {"nosuch": "x"}):
         with pytest.raises(InvalidArgument):
-            validation.stored_options("MountNfs", bad)
+            options.from_record("MountNfs", bad)
 
 
 def test_a_record_an_older_daemon_wrote_reads_back_the_same(tmp_path):

@@ -11,7 +11,6 @@ LUN 5 of 200 GiB newly mapped on `data`, and LUN 2 grown to 120 GiB on the array
 import asyncio
 from collections import Counter
 
-from solidice_storage import validation
 from solidice_storage.engine.sim import seed
 from solidice_storage.engine.store import StateStore
 from solidice_storage.models import (IscsiSession, Job, Lun, LogicalVolume, PhysicalVolume,
@@ -32,13 +31,8 @@ ENUMERATE_CHAP = EnumerateIscsiLunsOptions(username="backup", password="backup-s
 
 
 def mount_options(**fields) -> MountNfsOptions:
-    """MountNfsOptions(**fields), in the transitional dict form that
-    rules.nfs_mount_options still reads on this branch (issue 17: the plain
-    dataclass once that takes MountNfsOptions)."""
-    typed = MountNfsOptions(**fields)
-    form = validation.Options(typed.record())
-    form.typed = typed
-    return form
+    """MountNfs's options, as the D-Bus layer hands them to the engine."""
+    return MountNfsOptions(**fields)
 
 
 def mapper(wwid: str) -> str:
