@@ -57,10 +57,25 @@ async def test_labels_left_by_a_create_that_died_are_wiped_at_the_next_start(hos
     assert await intents.pending() == []
 
 
-async def test_a_create_that_completed_before_the_crash_is_kept(host, tmp_path):
+async def test_a_create_killed_before_its_pvcreate_wipes_nothing(host, tmp_path):
+    """create-vg:started: the record names devices no label was written to yet
+    (the report's PVs are other devices): nothing is run, the record goes."""
+    fresh = ["/dev/mapper/36001405" + "f" * 25]
     intents = Intents(tmp_path / "state")
-    await intents.begin("create-vg", name="labcap", labelled=pv_devices(IN_A_VG),
-                        ids=_ids(pv_devices(IN_A_VG)))
+    await intents.begin("create-vg", name="vg", labelled=fresh, ids=_ids(fresh))
+    engine = host(ORPHANS)
+    await engine.recovery.recover()
+    assert not [c for c in _commands(tmp_path) if c.startswith("pvremove")]
+    assert await intents.pending() == []
+
+
+@pytest.mark.parametrize("step", [None, "vgcreate-done", "before-end"])
+async def test_a_create_that_completed_before_the_crash_is_kept(host, tmp_path, step):
+    intents = Intents(tmp_path / "state")
+    intent = await intents.begin("create-vg", name="labcap", labelled=pv_devices(IN_A_VG),
+                                 ids=_ids(pv_devices(IN_A_VG)))
+    if step:
+        await intents.step(intent, step)
     engine = host(IN_A_VG)                        # both PVs are in VG labcap
     await engine.recovery.recover()
     assert not [c for c in _commands(tmp_path) if c.startswith("pvremove")]
@@ -190,6 +205,21 @@ async def test_a_removal_killed_after_its_last_command_only_loses_its_record(
     changes = [line.split()[0] for line in (tmp_path / "lvm.log").read_text().splitlines()
                if line.split()[0] in ("pvmove", "vgreduce", "pvremove")]
     assert changes == commands
+    assert await intents.pending() == []
+
+
+async def test_a_vg_removal_killed_before_vgremove_leaves_the_vg_whole(tmp_path, lvm_host):
+    """remove-vg:started: the VG is still there with its PVs: nothing is run, the
+    record goes."""
+    text = report(moving=False, used=0)
+    (tmp_path / "report.json").write_text(text)
+    (tmp_path / "lvs.json").write_text(text)
+    intents = Intents(tmp_path / "state")
+    await intents.begin("remove-vg", name="vg", devices=[MOVED], ids=MOVED_IDS)
+    await lvm_host().recovery.recover()
+    changes = [line.split()[0] for line in (tmp_path / "lvm.log").read_text().splitlines()
+               if line.split()[0] in ("vgremove", "vgreduce", "pvremove", "pvmove")]
+    assert changes == []
     assert await intents.pending() == []
 
 
