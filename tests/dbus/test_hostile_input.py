@@ -46,7 +46,7 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
 TRIED: collections.Counter = collections.Counter()
 OUTCOMES: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 
-# the simulated host (engine/sim_host.py)
+# the simulated host (engine/sim/seed.py)
 PORTALS = ["192.0.2.10:3260", "192.0.2.11:3260"]
 DATA = "iqn.2003-01.org.linux-iscsi.sim.example:data"
 BACKUP = "iqn.2003-01.org.linux-iscsi.sim.example:backup"

@@ -1,6 +1,6 @@
 """Host.Rescan (a contract addition, @since 0.2) over the bus.
 
-The simulated array has changed since the host last looked (engine/sim_host.py): it
+The simulated array has changed since the host last looked (engine/sim/seed.py): it
 mapped LUN 5 (200 GiB) on target `data` and grew LUN 2, a PV of `vmstore`, from 100
 to 120 GiB. Each test gets a fresh daemon, so each starts with both changes unseen.
 """

@@ -15,7 +15,7 @@ from storage import ERROR, HOST, ROOT, opts
 DEST = "org.solidice.Storage"
 REMOVE = "org.solidice.storage.remove"
 MANAGE_LVM = "org.solidice.storage.manage-lvm"
-LUN = "36001405d0e1f2a3b4c5d6e7f8091{:04x}".format    # engine/sim_host.py
+LUN = "36001405d0e1f2a3b4c5d6e7f8091{:04x}".format    # engine/sim/seed.py
 LUN1, LUN3, LUN4 = LUN(1), LUN(3), LUN(4)
 
 
