@@ -27,13 +27,14 @@ def parsed(xml: str):
 
 
 def bus_with(paths):
-    bus = StorageBus.__new__(StorageBus)
-    bus._path_exports = {path: {"org.solidice.Storage.Thing": Thing()} for path in paths}
-    bus._introspected = {}
+    """A bus with a Thing at each of `paths`, never connected."""
+    bus = StorageBus(bus_address="unix:path=/nonexistent")
+    for path in paths:
+        bus.export(path, Thing())
     return bus
 
 
-def test_introspection_text_matches_dbus_fast():
+async def test_introspection_text_matches_dbus_fast():
     paths = [f"{ROOT}/LogicalVolume/lv{n}" for n in range(5)] + [f"{ROOT}/Host",
                                                                   "/other/x"]
     bus = bus_with(paths)
@@ -47,7 +48,7 @@ def test_introspection_text_matches_dbus_fast():
         "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Properties"]
 
 
-def test_introspection_is_kept_until_the_tree_changes():
+async def test_introspection_is_kept_until_the_tree_changes():
     bus = bus_with([f"{ROOT}/LogicalVolume/lv1"])
     sent = []
     call = Message(path=f"{ROOT}/LogicalVolume", interface="org.freedesktop.DBus."
