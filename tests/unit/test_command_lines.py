@@ -1,6 +1,7 @@
 """Every argument list in its wrapper (one place per external program): LVM's
 commands are built in engine/host/lvm/commands.py, `udevadm`'s in engine/host/udev.py
-and `dmsetup`'s in engine/host/dm.py, and nowhere else under service/. Read from the source (ast), so a new module is held to it too."""
+and `dmsetup`'s in engine/host/dm.py, and nowhere else under service/. Read from the source (ast), so a new module is held
+to it too."""
 
 import ast
 from pathlib import Path
