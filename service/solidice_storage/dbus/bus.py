@@ -1,4 +1,4 @@
-"""dbus-fast, with the three gaps DESIGN.md names closed.
+"""dbus-fast, with its gaps for this service closed.
 
 1. The caller of a method: tracked in a ContextVar set by a message handler, which
    runs before dispatch; async methods' tasks copy the context at creation.

@@ -1,6 +1,6 @@
 """org.solidice.Storage.Job at /org/solidice/Storage/Job/<n>: a long operation while
 it runs. It disappears after `Completed`. n counts from a random start at each
-start of the service (engine/state.py), so a path never names two jobs."""
+start of the service (engine/jobs.py), so a path never names two jobs."""
 
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import dbus_property, dbus_signal

@@ -7,6 +7,7 @@ from solidice_storage.engine.host.luns.blockdev import Disk
 from solidice_storage.engine.host.engine import HostEngine
 from solidice_storage.engine.host.lvm.commands import CONFIG
 from solidice_storage.engine.host.runner import Runner
+from solidice_storage.engine.reads import Reads
 from solidice_storage.models import LogicalVolume, PhysicalVolume
 from solidice_storage.options import ExtendLogicalVolumeOptions, Options, RemoveOptions
 
@@ -38,10 +39,11 @@ async def test_reads_run_no_lvm_and_a_change_runs_its_command_and_one_report(tmp
         log.write_text("")
         return done
 
-    assert engine.enumerate_volume_groups() == [VG_UUID]
-    assert sorted(engine.list_physical_volumes("labcap")) == sorted(
+    reads = Reads(engine.store)                  # what the host engine answers with
+    assert reads.enumerate_volume_groups() == [VG_UUID]
+    assert sorted(reads.list_physical_volumes("labcap")) == sorted(
         engine.store.all(PhysicalVolume))
-    assert sorted(engine.list_logical_volumes(VG_UUID)) == sorted(
+    assert sorted(reads.list_logical_volumes(VG_UUID)) == sorted(
         engine.store.all(LogicalVolume))
     assert calls() == []
     # no map of lv2 to read back (there is no device-mapper here) in a VG of two

@@ -1,4 +1,4 @@
-"""The only code that starts programs (STYLE.md rule 10).
+"""The only code that starts programs.
 
 Argument lists, never a shell; fixed executable paths, checked at startup; every
 run off the event loop (asyncio subprocesses) under a timeout that kills the

@@ -124,7 +124,7 @@ VMSTORE = {
 
 EXISTING_DIRS = {"/mnt", "/mnt/iso", "/srv", "/srv/nfs", "/var/lib/images"}
 # beyond those: one with contents (a mount there is Busy) and one a user owns (no
-# mount point in or below it, as on a real host: engine/nfs.py)
+# mount point in or below it, as on a real host: engine/host/nfs/mount_point.py)
 MORE_DIRS = {"/mnt/archive", "/mnt/archive/2025"}
 USER_DIRS = {"/srv/upload": 1000}
 EXISTING_MOUNT = ("nfs.example.com", "/export/iso", "/mnt/iso",

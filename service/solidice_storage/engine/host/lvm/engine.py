@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Callable, Protocol
 
-from ....models import Lun, VolumeGroup
-from ... import resolve
+from ....models import Lun
+from .... import options
 from ...intents import Intent, Intents
 from ...jobs import Jobs
 from ...store import StateStore
@@ -28,8 +28,6 @@ from .recovery import LVM_KINDS, Recovery
 from .refresh import BACKUP_DIR, DEBOUNCE, Refresher
 from .volume_groups import VolumeGroups
 
-if TYPE_CHECKING:     # annotations only: options.py and validation.py import
-    from .... import options     # each other while the dict form lives (issue 17)
 
 __all__ = ["LVM_KINDS", "LunIndex", "LvmEngine"]
 log = logging.getLogger(__name__)
@@ -116,17 +114,6 @@ class LvmEngine:
     async def resize_pv(self, device: str) -> None:
         """The PV on `device` takes its LUN's new size (a failure is logged)."""
         await self.volume_groups.resize_pv(device)
-
-    # ---- reads ----
-
-    def enumerate_volume_groups(self) -> list[str]:
-        return list(self.store.all(VolumeGroup))
-
-    def list_physical_volumes(self, vg: str) -> list[str]:
-        return list(resolve.volume_group(self.store, vg).physical_volumes)
-
-    def list_logical_volumes(self, vg: str) -> list[str]:
-        return self.store.logical_volumes_of(resolve.volume_group(self.store, vg).uuid)
 
     # ---- changes (the Engine protocol's) ----
 

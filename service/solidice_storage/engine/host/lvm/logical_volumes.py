@@ -6,10 +6,9 @@ derived from the kernel's map (derive.py); the report follows the reply."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
-
 from ....errors import AlreadyExists, Busy, InvalidArgument, NoSpace, NotFound, NotSupported
 from ....models import LogicalVolume, VolumeGroup
+from .... import options
 from ... import resolve
 from ...intents import Intents
 from ...jobs import Jobs
@@ -22,8 +21,6 @@ from .devices import pv_devices
 from .locks import VgLocks, held
 from .refresh import Refresher
 
-if TYPE_CHECKING:     # annotations only: options.py and validation.py import
-    from .... import options     # each other while the dict form lives (issue 17)
 
 
 class LogicalVolumes:

@@ -9,10 +9,9 @@ import asyncio
 import contextlib
 import logging
 import re
-from typing import TYPE_CHECKING
-
 from ....errors import AlreadyExists, Busy, InvalidArgument, NoSpace, StorageError
 from ....models import PhysicalVolume, VolumeGroup
+from .... import options
 from ... import resolve
 from ..luns import blockdev
 from ...intents import Intent, Intents
@@ -26,8 +25,6 @@ from .locks import VgLocks, held
 from .recovery import Recovery
 from .refresh import Refresher
 
-if TYPE_CHECKING:     # annotations only: options.py and validation.py import
-    from .... import options     # each other while the dict form lives (issue 17)
 
 log = logging.getLogger(__name__)
 _MOVED = re.compile(r"Moved:\s*([0-9.]+)%")
