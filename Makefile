@@ -32,8 +32,8 @@ BENCH_TIMEOUT  ?= 14400
 .PHONY: check test unit imports dbus lab run run-sim bench bench-native bench-deps install uninstall deps venv clean
 
 check: venv
-	$(VENV)/bin/python -m pytest -p no:cacheprovider --junitxml=test-results/junit.xml \
-	    tests/unit tests/dbus
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -n auto \
+	    --junitxml=test-results/junit.xml tests/unit tests/dbus
 	VENV=$(VENV) lab/run
 
 lab: venv

@@ -79,12 +79,14 @@ async def create_vg(bus, wwids) -> str:
 
 # ---- volume groups ----
 
-# The lab kills at the steps whose recovery does real work on the kernel (labels
-# wiped, a VG kept); every step, these and the ones between them, is killed in the
-# unit tier (tests/unit/lvm/, tests/unit/iscsi/, tests/unit/nfs/ test_recovery.py).
+# The recovery decisions behind each point are also unit-tested without a kernel
+# (tests/unit/lvm/, tests/unit/iscsi/, tests/unit/nfs/ test_recovery.py); here the
+# daemon is really killed there and the host checked with LVM's own tools.
 @pytest.mark.parametrize("point, completed", [
+    ("create-vg:started", False),            # record written, nothing done
     ("create-vg:pvcreate-done", False),      # labels written, no VG: wiped at restart
     ("create-vg:vgcreate-done", True),       # the VG exists: kept, it is what was asked
+    ("create-vg:before-end", True),
 ])
 async def test_create_volume_group_killed_at_each_step_leaves_a_clean_host(
         lab, bus, luns, no_drift, point, completed):
@@ -108,6 +110,7 @@ async def test_create_volume_group_killed_at_each_step_leaves_a_clean_host(
 
 
 @pytest.mark.parametrize("point, completed", [
+    ("remove-vg:started", False),            # nothing done: the VG stays, whole
     ("remove-vg:vgremove-done", True),       # VG gone, labels left: wiped at restart
 ])
 async def test_remove_volume_group_killed_at_each_step_leaves_a_clean_host(
@@ -185,9 +188,10 @@ async def test_remove_pv_with_its_data_moved_killed_at_each_step_loses_no_byte(
 # ---- an LV snapshot: one lvcreate ----
 
 @pytest.mark.parametrize("point, completed", [
-    ("snapshot-lv:before-end", True),        # after its lvcreate: whole, and shown
+    ("snapshot-lv:started", False),
+    ("snapshot-lv:before-end", True),
 ])
-async def test_snapshot_killed_after_its_lvcreate_is_whole(
+async def test_snapshot_killed_before_and_after_its_lvcreate_is_whole_or_absent(
         lab, bus, luns, no_drift, point, completed):
     vg_path = await create_vg(bus, luns[:1])
     (origin_path,) = await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume",
@@ -239,6 +243,7 @@ async def chap_login(lab, bus):
 
 
 @pytest.mark.parametrize("point, completed", [
+    ("iscsi-login:record-created", False),   # our record, no secret yet: deleted
     ("iscsi-login:settings-written", False),  # our record with the secret: deleted
     ("iscsi-login:logged-in", True),         # a session: kept, login bounds put back
 ])
@@ -280,6 +285,7 @@ async def exported_mount_paths(bus) -> set[str]:
 
 
 @pytest.mark.parametrize("point, persistent, completed", [
+    ("nfs-mount:mountpoint-ready", False, False),   # directories made: removed again
     ("nfs-mount:mounted", False, True),             # mounted: kept
     ("nfs-mount:mountpoint-ready", True, True),     # recorded persistent: the keeper
 ])

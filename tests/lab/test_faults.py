@@ -192,6 +192,7 @@ def targets_tool(*args: str) -> str:
 def gone_target(lab):
     """A one-LUN target on the spare portal, for deleting; whatever is left of it
     (sessions, records, the target) is cleared after."""
+    maps_before = set(multipath_maps())
     targets_tool("setup", f"{GONE}:1", "--portals", SILENT_PORTAL, "--size-mib", "16")
     yield GONE
     if (GONE, SILENT_PORTAL) in iscsi_sessions():
@@ -200,8 +201,10 @@ def gone_target(lab):
     run("iscsiadm", "-m", "node", "-T", GONE, "-o", "delete", check=False)
     run(sys.executable, str(TOP / "lab/iscsi_targets.py"), "remove-target", GONE,
         check=False)
-    run("multipath", "-F", check=False)        # unused maps of the gone LUN
-    run("multipath", check=False)
+    # the gone LUN's map only: `multipath -F` would flush the data LUNs' maps too
+    # (none is open between tests) and wait for all of them to be made again
+    for name in set(multipath_maps()) - maps_before:
+        run("multipath", "-f", name, check=False)
     settle()
     wait_for(lab.data_paths_ready, "the data paths", 90)
 

@@ -26,7 +26,7 @@ from test_lvm import VG_NAME, drift, luns, no_drift, objects_of  # noqa: F401 (f
 from tests.busload import (GONE, HOST, IFACE, NO_REPLY, READS, Call, Client, Failed,
                            Ledger, Monitor, lv_writer, reader, summary, table, vg_cycler)
 
-LOAD_SECONDS = 45
+LOAD_SECONDS = 75
 READERS, WRITERS, VG_CYCLERS = 45, 4, 1           # 50 connections
 USER_READERS, USER_WRITERS = 2, 2                 # the unprivileged worker
 CYCLED_VG = "loadvg"
