@@ -212,25 +212,58 @@ def test_service_not_running_is_one_sentence(system_bus, tmp_path):
     assert nobus.returncode == 3 and "cannot reach" in nobus.stderr
 
 
-async def test_monitor_prints_changes(run, system_bus):
+def start_monitor(system_bus, **popen) -> subprocess.Popen:
+    """`monitor --json`, once it prints that it is watching (its snapshot taken:
+    every change after that is printed)."""
     monitor = subprocess.Popen([*COMMAND, "--address", system_bus, "--json", "monitor"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               **popen)
+    assert "watching" in monitor.stderr.readline()
+    return monitor
+
+
+async def read_until(monitor: subprocess.Popen, done) -> list[dict]:
+    """The monitor's events up to the first for which `done` is true."""
+    seen = []
+    while not seen or not done(seen[-1]):
+        line = await asyncio.wait_for(asyncio.to_thread(monitor.stdout.readline), 30)
+        assert line, "the monitor ended"
+        seen.append(json.loads(line))
+    return seen
+
+
+async def test_monitor_prints_changes(run, system_bus):
+    monitor = await asyncio.to_thread(start_monitor, system_bus)
     try:
-        await asyncio.to_thread(monitor.stderr.readline)        # "watching ..."
-        await asyncio.sleep(0.2)
         await run("vg", "create", "vg0", *FREE)
         await run("vg", "remove", "vg0")
-        await asyncio.sleep(0.3)
+        seen = await read_until(monitor, lambda e: (e["event"], e.get("kind")) == (
+            "removed", "VolumeGroup"))
     finally:
         monitor.send_signal(signal.SIGINT)
         out, err = await asyncio.to_thread(monitor.communicate, timeout=10)
     assert monitor.returncode == 0, err
-    seen = [json.loads(line) for line in out.splitlines()]
     kinds = {(e["event"], e.get("kind")) for e in seen}
     assert {("added", "VolumeGroup"), ("removed", "VolumeGroup"),
             ("added", "PhysicalVolume"), ("changed", "Lun")} <= kinds
     [vg] = [e for e in seen if e["event"] == "added" and e["kind"] == "VolumeGroup"]
     assert vg["name"] == "vg0"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_monitor_stops_at_once_on_a_signal_even_with_sigint_ignored(
+        daemon, system_bus, signum):
+    # a script's background job (`storagectl monitor &` without job control)
+    # starts with SIGINT ignored: the monitor must still stop when told
+    monitor = await asyncio.to_thread(
+        start_monitor, system_bus,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    monitor.send_signal(signum)
+    try:
+        out, err = await asyncio.to_thread(monitor.communicate, timeout=10)
+    finally:
+        monitor.kill()
+    assert monitor.returncode == 0 and "Traceback" not in err, err
 
 
 def test_help_on_every_level_has_an_example(tmp_path):

@@ -1,11 +1,15 @@
 """The host as a whole: `status` and `monitor` (the tree's changes as they happen)."""
 
+import asyncio
 import json
+import signal
 import sys
 
 from ..client import events
 from .format import fields
 from .output import Output, dump
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 async def status(storage, args) -> Output:
@@ -40,7 +44,38 @@ def describe(event: events.Event) -> tuple[dict, str]:
 
 
 async def monitor(storage, args) -> None:
+    """Print each change until SIGINT or SIGTERM, then return (exit 0). The
+    handlers are the monitor's own: a script's background job starts with SIGINT
+    ignored, and a monitor must still stop when told."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop.set)
+    printing = asyncio.ensure_future(_print_changes(storage, args))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({printing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (printing, stopping):
+            task.cancel()
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+    if not stop.is_set():
+        printing.result()                   # the watch's end: the service went away
+
+
+async def _print_changes(storage, args) -> None:
+    ready = asyncio.Event()
+    announce = asyncio.ensure_future(_announce(ready))
+    try:
+        async for event in storage.watch(ready):
+            data, text = describe(event)
+            print(json.dumps(data) if args.json else text, flush=True)
+    finally:
+        announce.cancel()
+
+
+async def _announce(ready: asyncio.Event) -> None:
+    """Once every later change will be printed: a caller may start changing."""
+    await ready.wait()
     print("watching org.solidice.Storage; Ctrl-C to stop", file=sys.stderr, flush=True)
-    async for event in storage.watch():
-        data, text = describe(event)
-        print(json.dumps(data) if args.json else text, flush=True)
