@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from solidice_storage.engine.host.luns.blockdev import status, transport, wwid
+from solidice_storage.engine.host.luns.blockdev import describe, status, transport, wwid
 
 DATA = Path(__file__).parent.parent / "data/lab"
 
@@ -51,3 +51,27 @@ def test_keys_for_disks_without_a_scsi_wwid():
     assert wwid({"ID_PATH": "pci-0000:00:04.0"}, "") == "pci-0000:00:04.0"
     assert wwid({}, "") == ""
 
+
+
+class UnprocessedMap:
+    """A multipath map multipathd has just made, before udev has processed its
+    event: udev's database knows only its name, sysfs already has its identity."""
+
+    sys_name, device_type = "dm-4", "disk"
+    properties = {"DEVNAME": "/dev/dm-4", "MAJOR": "254", "MINOR": "4"}
+
+    def __init__(self, sys_path) -> None:
+        self.sys_path = str(sys_path)
+
+
+def test_a_map_udev_has_not_processed_yet_is_known_from_sysfs(tmp_path):
+    # Logging out right after a login met this: the path held by dm-4, dm-4 not
+    # yet a map to the scan, so the path looked "in use (held by dm-4)"
+    wwid = "36001405f08394662b1b486e80b94c17f"
+    (tmp_path / "dm").mkdir()
+    (tmp_path / "dm/uuid").write_text(f"mpath-{wwid}\n")
+    (tmp_path / "dm/name").write_text(f"{wwid}\n")
+    (tmp_path / "slaves/sdi").mkdir(parents=True)
+    disk = describe(UnprocessedMap(tmp_path))
+    assert disk is not None and disk.multipath and disk.wwid == wwid, disk
+    assert disk.slaves == ["sdi"] and disk.node == f"/dev/mapper/{wwid}"

@@ -125,6 +125,15 @@ def _listdir(device: pyudev.Device, name: str) -> list[str]:
         return []
 
 
+def _dm_uuid(device: pyudev.Device, properties: dict[str, str]) -> str:
+    """A device-mapper device's UUID: udev's copy, else the kernel's. A map
+    multipathd has just made is in sysfs before udev has processed its event, and
+    its paths are already held by it: unknown as a map, they would look in use."""
+    if not device.sys_name.startswith("dm-"):
+        return ""
+    return properties.get("DM_UUID", "") or _sysfs(device, "dm/uuid")
+
+
 def _common(device: pyudev.Device, properties: dict[str, str]) -> dict:
     return {"size": int(_sysfs(device, "size") or 0) * 512,
             "holders": _listdir(device, "holders"),
@@ -144,7 +153,7 @@ def describe_volume(device: pyudev.Device) -> Volume | None:
                       uuid=properties.get("ID_PART_ENTRY_UUID", ""),
                       parent=parent.sys_name if parent is not None else "",
                       **_common(device, properties))
-    dm_uuid = properties.get("DM_UUID", "")
+    dm_uuid = _dm_uuid(device, properties)
     if name.startswith("dm-") and (part := _DM_PARTITION.fullmatch(dm_uuid)):
         # a partition of a multipath map, made by kpartx: part1-mpath-<wwid>
         slaves = _listdir(device, "slaves")
@@ -182,7 +191,7 @@ def describe(device: pyudev.Device) -> Disk | None:
         return None
     properties = dict(device.properties)
     common = _common(device, properties)
-    dm_uuid = properties.get("DM_UUID", "")
+    dm_uuid = _dm_uuid(device, properties)
     if name.startswith("dm-"):
         if not dm_uuid.startswith("mpath-"):
             return None                                  # LVs and others: not LUNs
