@@ -2,6 +2,9 @@
 
 from pathlib import Path
 
+import pytest
+
+from solidice_storage.engine.host.luns import blockdev
 from solidice_storage.engine.host.luns.blockdev import status, transport, wwid
 
 DATA = Path(__file__).parent.parent / "data/lab"
@@ -51,3 +54,19 @@ def test_keys_for_disks_without_a_scsi_wwid():
     assert wwid({"ID_PATH": "pci-0000:00:04.0"}, "") == "pci-0000:00:04.0"
     assert wwid({}, "") == ""
 
+
+
+@pytest.mark.parametrize("sys_path,name,expected", [
+    ("/sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda", "vda", "pci-0000:00:02.0"),
+    ("/sys/devices/pci0000:00/0000:00:03.0/virtio2/host0/target0:0:1/0:0:1:3/block/sdb",
+     "sdb", "pci-0000:00:03.0-scsi-0:0:1:3"),
+    ("/sys/devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0/nvme0n2", "nvme0n2",
+     "pci-0000:3d:00.0-nvme-2"),
+    ("/sys/devices/platform/host3/session1/target3:0:0/3:0:0:1/block/sdc", "sdc", ""),
+])
+def test_a_disk_without_udev_data_is_keyed_as_udev_would_by_its_path(sys_path, name,
+                                                                      expected):
+    """A host without udevd has no ID_PATH: the key is read from the sysfs path, in
+    the form udev's path_id builtin gives for these buses, so a plain disk is still
+    a LUN; an iSCSI disk has the kernel's WWID instead."""
+    assert blockdev.sysfs_path_id(sys_path, name) == expected
