@@ -55,3 +55,16 @@ def plain_disks() -> dict[str, int]:
         with open(f"/sys/block/{name}/size") as size:
             disks[name] = int(size.read()) * 512
     return disks
+
+
+def in_use(name: str) -> bool:
+    """Whether disk `name` or one of its partitions is mounted (/proc/self/mountinfo
+    by device number, /sys/block for the partitions)."""
+    def dev_t(directory: str) -> str:
+        with open(f"{directory}/dev") as number:
+            return number.read().strip()
+    numbers = {dev_t(f"/sys/block/{name}")}
+    numbers |= {dev_t(f"/sys/block/{name}/{part}") for part in os.listdir(f"/sys/block/{name}")
+                if part.startswith(name) and os.path.exists(f"/sys/block/{name}/{part}/dev")}
+    with open("/proc/self/mountinfo") as table:
+        return any(line.split()[2] in numbers for line in table if len(line.split()) > 2)

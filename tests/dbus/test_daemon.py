@@ -151,6 +151,8 @@ async def test_without_sim_reads_this_host_and_says_what_is_missing(start_daemon
             info = await storage.host("GetBlockInfo", "sa{sv}", f"/dev/{name}", {})
             assert (info["type"], info["size"], info["path"], info["name"]) == (
                 "disk", size, f"/dev/{name}", name)
+            if hostfacts.in_use(name):         # the root disk: never offered as free
+                assert info["used-by"] != "", info
     # never a filesystem path, and no device udev or sysfs knows
     assert (await _refused(storage.host("GetBlockInfo", "sa{sv}", "/etc/passwd", {}))
             ).type == ERROR + "InvalidArgument"

@@ -70,3 +70,34 @@ def test_a_disk_without_udev_data_is_keyed_as_udev_would_by_its_path(sys_path, n
     the form udev's path_id builtin gives for these buses, so a plain disk is still
     a LUN; an iSCSI disk has the kernel's WWID instead."""
     assert blockdev.sysfs_path_id(sys_path, name) == expected
+
+
+class _Device:
+    """What without_udev_data asks of a pyudev device."""
+
+    def __init__(self, sys_path: str, device_type: str, udev: bool = False) -> None:
+        self.sys_path, self.device_type = sys_path, device_type
+        self.properties = {"USEC_INITIALIZED": "1"} if udev else {}
+
+
+def _disks():
+    return [blockdev.Disk(name=n, node=f"/dev/{n}", size=1, wwid=n, dev_t=d)
+            for n, d in (("vda", "254:0"), ("vdb", "254:16"), ("vdc", "254:32"))]
+
+
+def test_without_udev_data_a_mounted_or_partitioned_disk_is_not_free(tmp_path):
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text("27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+                         "28 27 254:17 / /boot rw - ext4 /dev/vdb1 rw\n")
+    devices = [_Device("/sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda", "disk"),
+               _Device("/sys/devices/pci0000:00/0000:00:03.0/virtio2/block/vdb", "disk"),
+               _Device("/sys/devices/pci0000:00/0000:00:03.0/virtio2/block/vdb/vdb1",
+                       "partition"),
+               _Device("/sys/devices/pci0000:00/0000:00:04.0/virtio3/block/vdc", "disk")]
+    disks = _disks()
+    blockdev.without_udev_data(disks, devices, str(mountinfo))
+    assert [d.status for d in disks] == ["filesystem", "partitioned", "free"]
+    disks = _disks()                    # with udev's data, udev's word stands
+    blockdev.without_udev_data(disks, [*devices, _Device("/sys/x", "disk", udev=True)],
+                               str(mountinfo))
+    assert [d.status for d in disks] == ["free", "free", "free"]

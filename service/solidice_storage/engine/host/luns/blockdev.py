@@ -240,7 +240,7 @@ def scan(context: pyudev.Context | None = None) -> list[Disk]:
     devices = list(context.list_devices(subsystem="block"))
     disks = [disk for device in devices
              if (disk := _gone_is_none(describe, device)) is not None]
-    _without_udev_data(disks, devices)
+    without_udev_data(disks, devices)
     maps = {disk.wwid: disk for disk in disks if disk.multipath}
     by_name = {disk.name: disk for disk in disks}
     for item in maps.values():
@@ -254,7 +254,8 @@ def scan(context: pyudev.Context | None = None) -> list[Disk]:
     return disks
 
 
-def _without_udev_data(disks: list[Disk], devices: list[pyudev.Device]) -> None:
+def without_udev_data(disks: list[Disk], devices: list[pyudev.Device],
+                      mountinfo: str = "/proc/self/mountinfo") -> None:
     """Where udev recorded nothing (no udevd), what sysfs and the mount table still
     say: a disk with partitions is "partitioned", a mounted one "filesystem", never
     "free" (the root disk of a host without udevd, say)."""
@@ -262,7 +263,7 @@ def _without_udev_data(disks: list[Disk], devices: list[pyudev.Device]) -> None:
         return                                   # udev's data is there: it says
     mounted = set()
     try:
-        with open("/proc/self/mountinfo", encoding="utf-8",
+        with open(mountinfo, encoding="utf-8",
                   errors="surrogateescape") as table:
             mounted = {line.split()[2] for line in table if len(line.split()) > 2}
     except OSError:
