@@ -169,7 +169,6 @@ OPTIONS: dict[str, type[Options]] = {
 }
 
 _PYTHON_TYPES = {"b": bool, "s": str, "u": int, "q": int, "t": int}
-_INT_LIMITS = {"u": 2**32, "q": 2**16, "t": 2**64}
 
 
 def fields_of(method: str) -> dict[str, dataclasses.Field]:
@@ -184,7 +183,9 @@ def signatures(method: str) -> dict[str, str]:
 
 
 def parse(method: str, given: dict[str, tuple[str, Any]]) -> Options:
-    """Check `given` ({key: (D-Bus signature, value)}) against `method`'s options."""
+    """Check `given` ({key: (D-Bus signature, value)}) against `method`'s options: each
+    key one of the method's, each value of its documented type (an integer option
+    also takes any integer type whose value fits: validation.option_value)."""
     allowed = fields_of(method)
     values = {}
     for key, (signature, value) in given.items():
@@ -192,9 +193,7 @@ def parse(method: str, given: dict[str, tuple[str, Any]]) -> Options:
             raise InvalidArgument(f"unknown option {key!r} for {method}; "
                                   f"it takes: {', '.join(sorted(allowed))}")
         wanted = allowed[key].metadata
-        if signature != wanted["signature"]:
-            raise InvalidArgument(f"option {key!r} must have type "
-                                  f"'{wanted['signature']}', not '{signature}'")
+        value = validation.option_value(value, signature, wanted["signature"], key)
         values[allowed[key].name] = wanted["check"](value, key)
     return OPTIONS.get(method, Options)(**values)
 
@@ -207,9 +206,8 @@ def from_record(method: str, values: dict[str, Any]) -> Options:
     for key, value in values.items():
         signature = known.get(key, "?")
         wanted = _PYTHON_TYPES.get(signature)
-        limit = _INT_LIMITS.get(signature)
-        if wanted is None or type(value) is not wanted or \
-                (limit is not None and not 0 <= value < limit):
+        low, high = validation.INTEGER_RANGES.get(signature, (value, value))
+        if wanted is None or type(value) is not wanted or not low <= value <= high:
             raise InvalidArgument(f"stored option {key!r}={value!r} is not valid for "
                                   f"{method}")
         given[key] = (signature, value)

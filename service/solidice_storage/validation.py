@@ -9,7 +9,7 @@ import ipaddress
 import posixpath
 import re
 import unicodedata
-from typing import Iterable
+from typing import Any, Iterable
 
 from .config import DEFAULT_MOUNT_ROOTS
 from .errors import InvalidArgument
@@ -103,6 +103,29 @@ def size(value: int, what: str = "size") -> int:
         raise InvalidArgument(f"{what} must be more than 0 bytes")
     if value > MAX_SIZE:
         raise InvalidArgument(f"{what} {value} is beyond LVM's limit of 8 EiB")
+    return value
+
+
+# D-Bus's integer types and the values each holds
+INTEGER_RANGES = {"y": (0, 2**8 - 1), "n": (-2**15, 2**15 - 1), "q": (0, 2**16 - 1),
+                  "i": (-2**31, 2**31 - 1), "u": (0, 2**32 - 1),
+                  "x": (-2**63, 2**63 - 1), "t": (0, 2**64 - 1)}
+
+
+def option_value(value: Any, given: str, wanted: str, key: str) -> Any:
+    """`value`, sent with D-Bus type `given` for option `key` of type `wanted`, as a
+    value of `wanted`. The one exception to "the documented type or nothing": an
+    integer of any D-Bus integer type stands for an integer option when its value
+    fits the option's type, since gdbus, GJS and most dynamic bindings send a bare
+    number as `i`. `InvalidArgument` for any other type, or a value that does not fit."""
+    if given == wanted:
+        return value
+    if given not in INTEGER_RANGES or wanted not in INTEGER_RANGES:
+        raise InvalidArgument(f"option {key!r} must have type '{wanted}', not '{given}'")
+    low, high = INTEGER_RANGES[wanted]
+    if not low <= value <= high:
+        raise InvalidArgument(f"option {key!r}: {value} does not fit type '{wanted}' "
+                              f"({low} to {high})")
     return value
 
 

@@ -106,7 +106,9 @@ CASES = [
     ("mount raw option string", HOST, "StoragePool", "MountNfs", "sssa{sv}",
      ["nfs.example.com", "/x", "/srv/nfs", opts(options="suid,dev")], "InvalidArgument"),
     ("mount timeo of wrong type", HOST, "StoragePool", "MountNfs", "sssa{sv}",
-     ["nfs.example.com", "/x", "/srv/nfs", opts(timeo=100)], "InvalidArgument"),
+     ["nfs.example.com", "/x", "/srv/nfs", opts(timeo="100")], "InvalidArgument"),
+    ("mount timeo beyond u", HOST, "StoragePool", "MountNfs", "sssa{sv}",
+     ["nfs.example.com", "/x", "/srv/nfs", opts(timeo=2**32)], "InvalidArgument"),
     ("unmount nothing there", HOST, "StoragePool", "Unmount", "sba{sv}",
      ["/srv/nfs", False, {}], "NotFound"),
     ("unmount relative", HOST, "StoragePool", "Unmount", "sba{sv}",
@@ -166,3 +168,27 @@ async def test_unknown_method_and_object(storage):
                            "a{sv}", {})
     assert raised.value.type in ("org.freedesktop.DBus.Error.UnknownMethod",
                                  "org.freedesktop.DBus.Error.UnknownObject")
+
+
+# gdbus (`{"timeout": <5>}`), GJS and most dynamic bindings send a bare number as
+# int32: an integer option takes any integer type whose value fits its documented
+# one (docs/api.md, "Integer options")
+async def test_integer_options_sent_as_int32_are_taken(storage):
+    found = await storage.host("DiscoverIscsiTargets", "sa{sv}", PORTAL,
+                               {"timeout": Variant("i", 5)})
+    assert [BACKUP, f"{PORTAL}:3260"] in found
+    lv = await storage.lv("templates")
+    size = (await storage.props(lv, "LogicalVolume"))["Size"]
+    await storage.call(lv, "LogicalVolume", "Extend", "ta{sv}", GiB,
+                       {"expected-size": Variant("x", size)})
+    assert (await storage.props(lv, "LogicalVolume"))["Size"] == size + GiB
+
+
+@pytest.mark.parametrize("value", [Variant("i", -5), Variant("x", 2**32),
+                                   Variant("i", 0), Variant("d", 5.0)],
+                         ids=["negative", "over-u", "out-of-range", "double"])
+async def test_integer_options_that_do_not_fit_are_refused(storage, value):
+    with pytest.raises(DBusError) as raised:
+        await storage.host("DiscoverIscsiTargets", "sa{sv}", PORTAL, {"timeout": value})
+    assert raised.value.type == ERROR + "InvalidArgument", raised.value.text
+    assert "'timeout'" in raised.value.text

@@ -15,6 +15,7 @@ import pytest
 from dbus_fast import DBusError, Message, Variant
 from dbus_fast.aio import MessageBus
 
+import hostfacts
 from conftest import DATA, NAME, NOBODY, POLKIT, TOP, Daemon, Polkit, _wait_for_name
 from storage import ERROR, HOST, IFACE, ROOT, Storage
 
@@ -114,39 +115,86 @@ def test_session_bus_needs_sim():
     assert result.returncode == 2 and "polkit" in result.stderr
 
 
+async def _refused(call) -> DBusError:
+    with pytest.raises(DBusError) as raised:
+        await call
+    return raised.value
+
+
 async def test_without_sim_reads_this_host_and_says_what_is_missing(start_daemon, bus):
-    """The real engine on this host (no device-mapper, no NFS server): LUNs
-    (read-only, from udev and sysfs), iSCSI, LVM and NFS answer, each refusing what
-    is not there with the contract's error."""
-    start_daemon(sim=False)
+    """The real engine (HostEngine) on this host, its probes reading this host's
+    /proc, /sys and /run: each missing piece logged once at start, and answered with
+    NotSupported naming it; what the host has is served. What the host has is asked
+    of its own tools (hostfacts.py), so the test holds here (no device-mapper, no
+    udevd, no iscsi_tcp, no nfs) and on a host that has them."""
+    daemon = start_daemon(sim=False)
     storage = Storage(bus)
+    log = daemon.output()
+    facts = {"device-mapper": hostfacts.device_mapper(), "udevd": hostfacts.udevd(),
+             "the iscsi_tcp module": hostfacts.loadable("iscsi_tcp"),
+             "iscsid": hostfacts.iscsid(), "the nfs filesystem": hostfacts.nfs()}
+    for piece, present in facts.items():
+        if present is not None:        # None: this host has no tool to ask
+            assert log.count(f"not on this host: {piece} (") == (0 if present else 1), \
+                f"{piece}: {'present' if present else 'missing'} here; the log:\n{log}"
+    serving = next(line for line in log.splitlines() if "serving " in line)
+    assert ("LVM" in serving.split(";")[1]) is bool(facts["device-mapper"]), serving
+    assert ("NFS" in serving.split(";")[1]) is bool(facts["the nfs filesystem"]), serving
+
+    # a plain disk is a LUN, on a host with or without multipath, and described
     luns = await storage.host("EnumerateLuns", "a{sv}", {})
     assert sorted(luns) == sorted((await storage.props(HOST, "Host"))["Luns"])
-    with pytest.raises(DBusError) as raised:
-        await storage.host("GetBlockInfo", "sa{sv}", "/etc/passwd", {})
-    assert raised.value.type == ERROR + "InvalidArgument"   # never a filesystem path
-    with pytest.raises(DBusError) as raised:
-        await storage.host("GetBlockInfo", "sa{sv}", "/dev/stdin", {})
-    assert raised.value.type == ERROR + "NotFound"      # no device udev knows
-    with pytest.raises(DBusError) as raised:       # no session here, and no login asked
-        await storage.host("EnumerateIscsiLuns", "ssa{sv}", "192.0.2.1",
-                           "iqn.2026-11.org.example:none", {"login": Variant("b", False)})
-    assert raised.value.type == ERROR + "NotFound"
+    devices = {(await storage.props(lun, "Lun"))["Device"] for lun in luns}
+    if not (await storage.props(HOST, "Host"))["Multipath"]:
+        for name, size in hostfacts.plain_disks().items():
+            assert f"/dev/{name}" in devices, (name, devices)
+            info = await storage.host("GetBlockInfo", "sa{sv}", f"/dev/{name}", {})
+            assert (info["type"], info["size"], info["path"], info["name"]) == (
+                "disk", size, f"/dev/{name}", name)
+            if hostfacts.in_use(name):         # the root disk: never offered as free
+                assert info["used-by"] != "", info
+    # never a filesystem path, and no device udev or sysfs knows
+    assert (await _refused(storage.host("GetBlockInfo", "sa{sv}", "/etc/passwd", {}))
+            ).type == ERROR + "InvalidArgument"
+    assert (await _refused(storage.host("GetBlockInfo", "sa{sv}", "/dev/stdin", {}))
+            ).type == ERROR + "NotFound"
     vgs = await storage.host("EnumerateVolumeGroups", "a{sv}", {})
     assert sorted(vgs) == sorted((await storage.props(HOST, "Host"))["VolumeGroups"])
-    with pytest.raises(DBusError) as raised:
-        await storage.pool("CreateVolumeGroup", "sasa{sv}", "vg1",
-                           ["/dev/no-such-disk-solidice"], {})
-    assert raised.value.type == ERROR + "NotFound"
-    with pytest.raises(DBusError) as raised:
-        await storage.pool("MountNfs", "sssa{sv}", "192.0.2.1", "/export",
-                           "/mnt/no-such-dir-solidice", {})
-    assert raised.value.type == ERROR + "NotFound"      # looked at, never created
-    assert "create-mountpoint" in raised.value.text
+
+    refused = await _refused(storage.pool("CreateVolumeGroup", "sasa{sv}", "vg1",
+                                          ["/dev/no-such-disk-solidice"], {}))
+    assert refused.type == ERROR + "NotFound", refused.text    # resolved first
+    if facts["device-mapper"] is False and luns:
+        # a LUN that is there (only where LVM cannot touch it: no device-mapper)
+        refused = await _refused(storage.pool("CreateVolumeGroup", "sasa{sv}", "vg1",
+                                              [luns[0]], {}))
+        assert refused.type == ERROR + "NotSupported", refused.text
+        assert "LVM needs device-mapper" in refused.text
+
+    refused = await _refused(storage.host(
+        "EnumerateIscsiLuns", "ssa{sv}", "192.0.2.1", "iqn.2026-11.org.example:none",
+        {"login": Variant("b", False)}))
+    lacking = [piece for piece in ("the iscsi_tcp module", "iscsid") if facts[piece] is False]
+    if lacking:
+        assert refused.type == ERROR + "NotSupported", refused.text
+        assert f"iSCSI needs {lacking[0]}" in refused.text
+        refused = await _refused(storage.host("DiscoverIscsiTargets", "sa{sv}",
+                                              "192.0.2.1", {}))
+        assert refused.type == ERROR + "NotSupported" and lacking[0] in refused.text
+    else:
+        assert refused.type == ERROR + "NotFound", refused.text   # no session there
+
+    refused = await _refused(storage.pool("MountNfs", "sssa{sv}", "192.0.2.1", "/export",
+                                          "/mnt/no-such-dir-solidice", {}))
+    if facts["the nfs filesystem"] is False:
+        assert refused.type == ERROR + "NotSupported", refused.text
+        assert "NFS needs the nfs filesystem" in refused.text
+    elif facts["the nfs filesystem"]:
+        assert refused.type == ERROR + "NotFound", refused.text   # looked at, not made
+        assert "create-mountpoint" in refused.text
     assert not os.path.exists("/mnt/no-such-dir-solidice")
-    with pytest.raises(DBusError) as raised:
-        await storage.pool("Unmount", "sba{sv}", "/mnt/no-such-dir-solidice", False, {})
-    assert raised.value.type == ERROR + "NotFound"
+    assert (await _refused(storage.pool("Unmount", "sba{sv}", "/mnt/no-such-dir-solidice",
+                                        False, {}))).type == ERROR + "NotFound"
     with open("/proc/self/mountinfo") as table:        # the host's own NFS mounts
         nfs = [line for line in table if line.split(" - ")[1].split()[0] in ("nfs", "nfs4")]
     assert len((await storage.props(HOST, "Host"))["Mounts"]) == len(nfs)

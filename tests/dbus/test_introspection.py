@@ -233,6 +233,23 @@ async def test_root_carries_the_object_manager(client):
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_arg_of_a_file_is_named(path):
+    """Return values and signal args too: a caller reading the introspection (d-feet,
+    busctl introspect, gdbus introspect, generated bindings) sees what each one is,
+    not `arg_1`. The daemon's names are held to these by the drift test above."""
+    interface = _file_interface(path)
+    unnamed = []
+    for method in interface.methods:
+        for kind, args in (("in", method.in_args), ("out", method.out_args)):
+            unnamed += [f"{method.name} {kind} arg {n} ({arg.signature})"
+                        for n, arg in enumerate(args) if not arg.name]
+    for signal in interface.signals:
+        unnamed += [f"{signal.name} arg {n} ({arg.signature})"
+                    for n, arg in enumerate(signal.args) if not arg.name]
+    assert not unnamed, f"{path.name}: unnamed args:\n  " + "\n  ".join(unnamed)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_file_is_a_documented_reference(path):
     """One <interface> named like the file, under the D-Bus DOCTYPE; a comment
     right before the interface and each of its members and args, and `@since:`

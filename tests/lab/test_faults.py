@@ -20,6 +20,7 @@ from labbus import ERROR, IFACE, ROOT
 from lab.host import (LOGS, NFS_ADDRESS, SILENT_PORTAL, TOP, iscsi_sessions, lvm,
                      lvm_report, mounted, multipath_maps, run, settle, wait_for)
 from solidice_storage import objpath
+from waits import iscsi_login_running
 
 HOST = f"{ROOT}/Host"
 POOL = IFACE + "StoragePool"
@@ -217,7 +218,7 @@ async def test_a_target_deleted_during_a_login_fails_it_and_leaves_nothing(
         login = asyncio.ensure_future(bus.host(
             "LoginIscsi", "ssa{sv}", SILENT_PORTAL, GONE, {"timeout": Variant("u", 30)},
             timeout=120))
-        await asyncio.sleep(2)
+        await iscsi_login_running(GONE, SILENT_PORTAL)
         targets_tool("remove-target", GONE)        # ...while the array deletes the target
         lab.firewall.heal(SILENT_PORTAL)
         reply = await login

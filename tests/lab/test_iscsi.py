@@ -18,6 +18,7 @@ from labbus import IFACE, ROOT
 from lab.host import (CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, DATA_TARGET,
                      LUN_SIZE, MiB, SILENT_PORTAL, TOP, iscsi_sessions, lvm, lvm_report,
                      multipath_maps, run, settle, wait_for)
+from waits import iscsi_login_running
 
 
 def chap(user: str = CHAP_USER, password: str = CHAP_PASSWORD, **more) -> dict:
@@ -173,7 +174,7 @@ async def test_a_silent_portal_times_out_and_leaves_no_login_behind(bus, lab, si
     started = time.monotonic()
     login = asyncio.ensure_future(bus.host("LoginIscsi", "ssa{sv}", SILENT_PORTAL,
                                            DATA_TARGET, {"timeout": Variant("u", 6)}))
-    await asyncio.sleep(1)
+    await iscsi_login_running(DATA_TARGET, SILENT_PORTAL)     # the login waits meanwhile
     answered = time.monotonic()
     (luns,) = await bus.host("EnumerateLuns", "a{sv}", {})      # others still answered
     assert len(luns) >= labhost.DATA_LUNS and time.monotonic() - answered < 10

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lab.host import (BUS_NAME, CHAP_PASSWORD, CHAP_TARGET, CHAP_USER, DATA_LUNS,
-                     DATA_TARGET, NFS_ADDRESS, PORTALS, SILENT_PORTAL, TEST_USER, LabError,
+                     DATA_TARGET, LOGS, NFS_ADDRESS, PORTALS, SILENT_PORTAL, TEST_USER, LabError,
                      iscsi_login, iscsi_logout, iscsi_sessions, lvm, lvm_report, mounted,
                      multipath_maps, name_owner, reachable, run, settle, wait_for)
 
@@ -19,6 +19,20 @@ def test_the_daemon_owns_its_name_on_the_lab_system_bus(daemon):
     assert name_owner(BUS_NAME) == daemon.pid
     introspection = run("busctl", "introspect", BUS_NAME, HOST).stdout
     assert IFACE + "StoragePool" in introspection
+
+
+def test_the_daemon_finds_everything_it_needs_here(daemon):
+    """engine/host/probe.py on a host that has it all (device-mapper, udevd,
+    iscsi_tcp, iscsid, the nfs filesystem): nothing is missing, no start of the
+    daemon logged a missing piece, and each says it serves every domain."""
+    from solidice_storage.engine.host import probe
+    assert probe.probe().missing == {}
+    log = (LOGS / "solidice-storaged.log").read_text(errors="replace")
+    assert "not on this host:" not in log, log
+    serving = [line for line in log.splitlines() if f"serving {BUS_NAME} at " in line]
+    assert serving, log
+    for line in serving:
+        assert line.endswith("; LUNs, multipath, LVM, iSCSI, NFS)"), line
 
 
 def test_every_lab_lun_has_two_active_paths(lab):

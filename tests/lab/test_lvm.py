@@ -16,7 +16,8 @@ from dbus_fast import Variant
 
 from labbus import ERROR, IFACE, ROOT
 from solidice_storage import objpath
-from lab.host import LOGS, TOP, lvm, lvm_report, multipath_maps, run, settle
+from lab.host import TOP, lvm, lvm_report, multipath_maps, run, settle
+from waits import log_mark, log_since, logged, lvm_refreshed
 
 MiB = 1024**2
 POOL = f"{IFACE}StoragePool"
@@ -283,33 +284,29 @@ async def test_move_data_moves_the_bytes_off_a_pv_as_a_job(bus, luns, no_drift):
 
 def lvm_runs_since(mark: int) -> list[str]:
     """The LVM commands the daemon ran since `mark` (a size of its log): its
-    --debug log has one line per command it runs."""
-    with open(LOGS / "solidice-storaged.log", "rb") as log:
-        log.seek(mark)
-        text = log.read().decode(errors="replace")
+    --debug log has one line per command it runs, when the command has ended."""
     return [line.split("runner: /sbin/lvm ", 1)[1].split()[0]
-            for line in text.splitlines() if "runner: /sbin/lvm " in line]
+            for line in log_since(mark).splitlines() if "runner: /sbin/lvm " in line]
 
 
-def log_mark() -> int:
-    return os.path.getsize(LOGS / "solidice-storaged.log")
+async def refreshed(mark: int, command: str) -> None:
+    """Until the daemon has logged, after its run of LVM's `command` since `mark`,
+    a refresh of VG_NAME read and published: the report that follows a change (or
+    that a change makes before it replies)."""
+    await logged(mark, lvm_refreshed(VG_NAME), f"refresh of {VG_NAME} after {command}",
+                 after=f"runner: /sbin/lvm {command} ")
 
 
-async def runs_once_quiet(mark: int, at_least: int = 0, quiet: float = 2,
-                          limit: float = 20) -> list[str]:
-    """The LVM commands run since `mark`, once at least `at_least` of them are
-    logged and none more came for `quiet` seconds (a command is logged when it
-    ends: under emulation a report takes 1-2 s)."""
+async def nothing_more(mark: int, quiet: float = 2) -> list[str]:
+    """The LVM commands run since `mark`, once none more came for `quiet` seconds.
+    Only for asserting that nothing else ran: what a test expects to have run is
+    waited for as an event (`refreshed`), never by this."""
     loop = asyncio.get_running_loop()
-    end = loop.time() + limit
     runs, since = lvm_runs_since(mark), loop.time()
-    while loop.time() < end:
+    while loop.time() - since < quiet:
         await asyncio.sleep(0.2)
-        now = lvm_runs_since(mark)
-        if now != runs:
+        if (now := lvm_runs_since(mark)) != runs:
             runs, since = now, loop.time()
-        elif len(runs) >= at_least and loop.time() - since >= quiet:
-            break
     return runs
 
 
@@ -317,9 +314,11 @@ async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
         bus, luns, no_drift):
     (vg_path,) = await call(bus, f"{ROOT}/Host", "StoragePool", "CreateVolumeGroup",
                             "sasa{sv}", VG_NAME, luns[:2], {})
+    mark = log_mark()
     (lv_path,) = await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
                             "counted", 4 * MiB, {})
-    await runs_once_quiet(log_mark())      # let the udev and backup echoes pass
+    await refreshed(mark, "lvcreate")      # the report after the reply
+    await nothing_more(log_mark())         # and the udev echoes of the new LV
     mark = log_mark()
     await bus.objects()
     await call(bus, vg_path, "VolumeGroup", "ListLogicalVolumes", "a{sv}", {})
@@ -327,8 +326,7 @@ async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
     await call(bus, f"{ROOT}/Host", "Host", "EnumerateVolumeGroups", "a{sv}", {})
     await bus.call(lv_path, "GetAll", "s", [IFACE + "LogicalVolume"],
                    interface="org.freedesktop.DBus.Properties")
-    await asyncio.sleep(1)
-    assert lvm_runs_since(mark) == [], "reads ran LVM"
+    assert await nothing_more(mark, quiet=1) == [], "reads ran LVM"
     # Extend and Remove of a plain active LV reply after their one command (the
     # state derived from the kernel's map), the report follows; Deactivate and
     # Activate read the VG before they reply
@@ -337,7 +335,7 @@ async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
             ("Deactivate", "a{sv}", [{}], ["lvchange", "fullreport"], "lvchange"),
             ("Activate", "a{sv}", [{}], ["lvchange", "fullreport"], "lvchange"),
             ("Remove", "a{sv}", [{}], ["lvremove"], "lvremove")):
-        await runs_once_quiet(log_mark())  # the last change's echoes
+        await nothing_more(log_mark())     # the last change's udev echoes
         mark = log_mark()
         assert await call(bus, lv_path, "LogicalVolume", member, signature, *args) == []
         assert lvm_runs_since(mark) == by_reply, member
@@ -348,8 +346,10 @@ async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
                 int(row["lv_size"]) == 8 * MiB
         if member == "Remove":
             assert lv_path not in objects
-        # the echo refresh (debounce 0.2 s), and nothing more
-        assert await runs_once_quiet(mark, 2) == [command, "fullreport"], member
+        # the refresh (after the reply, or before it), and nothing more
+        await refreshed(mark, command)
+        assert lvm_runs_since(mark) == [command, "fullreport"], member
+        assert await nothing_more(mark) == [command, "fullreport"], member
     mark = log_mark()
     (again,) = await call(bus, vg_path, "VolumeGroup", "CreateLogicalVolume", "sta{sv}",
                           "again", 4 * MiB, {})
@@ -359,7 +359,8 @@ async def test_reads_run_no_lvm_and_each_change_its_command_and_one_report(
                         f"{VG_NAME}/again")
     assert (props["Uuid"], props["Size"], props["Attributes"], props["Path"]) == (
         row["lv_uuid"], int(row["lv_size"]), row["lv_attr"], row["lv_path"])
-    assert await runs_once_quiet(mark, 2) == ["lvcreate", "fullreport"]
+    await refreshed(mark, "lvcreate")
+    assert await nothing_more(mark) == ["lvcreate", "fullreport"]
 
 
 LVMLOCAL = Path("/etc/lvm/lvmlocal.conf")

@@ -20,16 +20,63 @@ def test_options_unknown_key_lists_the_known_ones():
 
 @pytest.mark.parametrize("method,key,signature,value", [
     param("CreateVolumeGroup", "wipe", "s", "true", id="wipe-as-s"),
-    param("CreateVolumeGroup", "extent-size", "u", 4096, id="extent-size-as-u"),
-    param("LogicalVolume.Extend", "expected-size", "x", 4096, id="expected-size-as-x"),
-    param("MountNfs", "timeo", "t", 100, id="timeo-as-t"),
-    param("MountNfs", "port", "u", 2049, id="port-as-u"),
+    param("CreateVolumeGroup", "wipe", "u", 1, id="wipe-as-u"),
+    param("CreateVolumeGroup", "extent-size", "s", "4096", id="extent-size-as-s"),
+    param("CreateVolumeGroup", "extent-size", "b", True, id="extent-size-as-b"),
+    param("CreateVolumeGroup", "extent-size", "d", 4096.0, id="extent-size-as-d"),
+    param("MountNfs", "timeo", "h", 3, id="timeo-as-fd"),
     param("EnumerateLuns", options.AUTH_KEY, "s", "true", id="auth-as-s"),
 ])
 def test_options_wrong_signature(method, key, signature, value):
     with pytest.raises(InvalidArgument, match="type") as info:
         options.parse(method, {key: (signature, value)})
     assert repr(key) in str(info.value)
+
+
+# gdbus, GJS and most dynamic bindings send a bare integer as int32 (`i`): an integer
+# of any D-Bus integer type is taken for an integer option when its value fits the
+# option's documented type
+@pytest.mark.parametrize("method,key,signature,value,name", [
+    param("MountNfs", "timeout", "i", 5, "timeout", id="u-as-i"),
+    param("MountNfs", "timeo", "t", 100, "timeo", id="u-as-t"),
+    param("MountNfs", "retrans", "y", 2, "retrans", id="u-as-y"),
+    param("MountNfs", "port", "i", 2049, "port", id="q-as-i"),
+    param("MountNfs", "port", "u", 65535, "port", id="q-as-u-top"),
+    param("CreateVolumeGroup", "extent-size", "i", 4 * 1024**2, "extent_size",
+          id="t-as-i"),
+    param("CreateVolumeGroup", "extent-size", "u", 4096, "extent_size", id="t-as-u"),
+    param("LogicalVolume.Extend", "expected-size", "x", 2**40, "expected_size",
+          id="t-as-x"),
+    param("LoginIscsi", "timeout", "n", 30, "timeout", id="u-as-n"),
+    param("DiscoverIscsiTargets", "timeout", "q", 30, "timeout", id="u-as-q"),
+])
+def test_options_integer_of_another_type_that_fits(method, key, signature, value, name):
+    checked = options.parse(method, {key: (signature, value)})
+    assert getattr(checked, name) == value
+    assert type(getattr(checked, name)) is int
+    assert checked.record() == {key: value}     # kept as the documented type would be
+
+
+@pytest.mark.parametrize("method,key,signature,value", [
+    param("MountNfs", "timeout", "i", -5, id="u-as-negative-i"),
+    param("MountNfs", "timeout", "x", 2**32, id="u-as-x-over-u"),
+    param("MountNfs", "port", "i", 65536, id="q-as-i-over-q"),
+    param("MountNfs", "port", "n", -1, id="q-as-negative-n"),
+    param("CreateVolumeGroup", "extent-size", "i", -4096, id="t-as-negative-i"),
+    param("LogicalVolume.Extend", "expected-size", "x", -1, id="t-as-negative-x"),
+])
+def test_options_integer_that_does_not_fit(method, key, signature, value):
+    wanted = options.signatures(method)[key]
+    with pytest.raises(InvalidArgument, match=f"does not fit type '{wanted}'") as info:
+        options.parse(method, {key: (signature, value)})
+    assert repr(key) in str(info.value) and str(value) in str(info.value)
+
+
+def test_options_integer_that_fits_is_still_range_checked():
+    with pytest.raises(InvalidArgument, match="between 1 and 3600"):
+        options.parse("MountNfs", {"timeout": ("i", 0)})
+    with pytest.raises(InvalidArgument, match="power of two"):
+        options.parse("CreateVolumeGroup", {"extent-size": ("i", 5000)})
 
 
 @pytest.mark.parametrize("method", [*options.OPTIONS, "EnumerateLuns"])

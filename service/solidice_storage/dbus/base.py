@@ -2,7 +2,7 @@
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import dbus_fast.aio.message_bus
 import dbus_fast.service
@@ -58,6 +58,21 @@ def key_of(ctx: Context, ref: str, what: str, *kinds: type[Model]) -> str:
     if ctx.engine.store.get(cls, parsed[1]) is None:
         raise NotFound(f"no {_CALLED[cls.KIND]} at {ref}")
     return parsed[1]
+
+
+def arg_names(*names: str) -> Callable[[Any], Any]:
+    """Name a method's out-args (or a signal's args) in the introspection the bus
+    serves, as interfaces/*.xml names them: dbus-fast's decorators name in-args after
+    the parameters but leave these unnamed, which tools show as `arg_1`…"""
+    def decorator(member: Any) -> Any:
+        spec = member.__dict__.get("__DBUS_METHOD") or member.__dict__["__DBUS_SIGNAL"]
+        intro = spec.introspection
+        args = intro.out_args if hasattr(intro, "out_args") else intro.args
+        assert len(args) == len(names), (intro.name, names)
+        for arg, name in zip(args, names):
+            arg.name = name
+        return member
+    return decorator
 
 
 class _InspectOnce:

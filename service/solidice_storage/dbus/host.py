@@ -6,7 +6,7 @@ from dbus_fast.service import dbus_property
 
 from .. import __version__, actions, validation
 from ..models import IscsiSession, LogicalVolume, Lun, Mount, PhysicalVolume, VolumeGroup
-from .base import Context, ObjectInterface, check_options, key_of, path, paths
+from .base import Context, ObjectInterface, arg_names, check_options, key_of, path, paths
 from .errors import storage_method
 
 
@@ -46,16 +46,19 @@ class HostInterface(ObjectInterface):
     def IscsiSessions(self) -> "ao":
         return paths("IscsiSession", self._store.all(IscsiSession))
 
+    @arg_names("luns")
     @storage_method()
     async def EnumerateLuns(self, options: "a{sv}") -> "ao":
         check_options("EnumerateLuns", options)
         return paths("Lun", self.ctx.engine.reads.enumerate_luns())
 
+    @arg_names("volume_groups")
     @storage_method()
     async def EnumerateVolumeGroups(self, options: "a{sv}") -> "ao":
         check_options("EnumerateVolumeGroups", options)
         return paths("VolumeGroup", self.ctx.engine.reads.enumerate_volume_groups())
 
+    @arg_names("info")
     @storage_method()
     async def GetBlockInfo(self, name_or_uuid: "s", options: "a{sv}") -> "a{sv}":
         check_options("GetBlockInfo", options)
@@ -65,6 +68,7 @@ class HostInterface(ObjectInterface):
         return {key.replace("_", "-"): Variant("t" if isinstance(value, int) else "s", value)
                 for key, value in info.model_dump().items()}
 
+    @arg_names("targets")
     @storage_method()
     async def DiscoverIscsiTargets(self, portal: "s", options: "a{sv}") -> "a(ss)":
         opts = check_options("DiscoverIscsiTargets", options)
@@ -73,6 +77,7 @@ class HostInterface(ObjectInterface):
         found = await self.ctx.engine.discover_iscsi_targets(portal, opts, uid=uid)
         return [list(pair) for pair in found]
 
+    @arg_names("object_path")
     @storage_method()
     async def LoginIscsi(self, portal: "s", target: "s", options: "a{sv}") -> "o":
         opts = check_options("LoginIscsi", options)
@@ -90,6 +95,7 @@ class HostInterface(ObjectInterface):
                                         opts.interactive)
         await self.ctx.engine.logout_iscsi(portal, target, opts, uid=uid)
 
+    @arg_names("luns")
     @storage_method()
     async def EnumerateIscsiLuns(self, portal: "s", target: "s", options: "a{sv}") -> "ao":
         opts = check_options("EnumerateIscsiLuns", options)

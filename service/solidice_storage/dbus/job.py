@@ -6,7 +6,7 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import dbus_property, dbus_signal
 
 from .. import actions
-from .base import Context, ObjectInterface, check_options, path
+from .base import Context, ObjectInterface, arg_names, check_options, path
 from .errors import storage_method
 from ..errors import NotSupported
 
@@ -35,6 +35,7 @@ class JobInterface(ObjectInterface):
     def Cancelable(self) -> "b":
         return self.model.cancelable
 
+    @arg_names("success", "message")
     @dbus_signal()
     def Completed(self, success: bool, message: str) -> "bs":
         return [success, message]

@@ -6,7 +6,7 @@ from dbus_fast.service import dbus_property
 
 from .. import actions, validation
 from ..models import LogicalVolume
-from .base import Context, ObjectInterface, check_options, path
+from .base import Context, ObjectInterface, arg_names, check_options, path
 from .errors import storage_method
 
 
@@ -69,6 +69,7 @@ class LogicalVolumeInterface(ObjectInterface):
         await self.ctx.auth.check(actions.REMOVE, details, opts.interactive)
         await self.ctx.engine.remove_logical_volume(lv.uuid, opts)
 
+    @arg_names("object_path")
     @storage_method()
     async def Snapshot(self, name: "s", size: "t", options: "a{sv}") -> "o":
         opts = check_options("Snapshot", options)

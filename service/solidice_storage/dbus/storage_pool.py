@@ -6,7 +6,7 @@ told the object found, and the engine is handed that object's UUID or WWID."""
 
 from .. import actions, validation
 from ..models import Lun, VolumeGroup
-from .base import Context, ObjectInterface, check_options, key_of, path
+from .base import Context, ObjectInterface, arg_names, check_options, key_of, path
 from .errors import storage_method
 from .mount import unmount
 from .volume_group import device_details, vg_details
@@ -16,6 +16,7 @@ class StoragePoolInterface(ObjectInterface):
     def __init__(self, ctx: Context) -> None:
         super().__init__("StoragePool", ctx, None)
 
+    @arg_names("object_path")
     @storage_method()
     async def CreateVolumeGroup(self, name: "s", devices: "as", options: "a{sv}") -> "o":
         opts = check_options("CreateVolumeGroup", options)
@@ -37,6 +38,7 @@ class StoragePoolInterface(ObjectInterface):
         await self.ctx.auth.check(actions.REMOVE, vg_details(found), opts.interactive)
         await self.ctx.engine.remove_volume_group(found.uuid, opts)
 
+    @arg_names("object_path")
     @storage_method()
     async def MountNfs(self, server: "s", remote_path: "s", local_path: "s",
                        options: "a{sv}") -> "o":

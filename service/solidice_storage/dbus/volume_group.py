@@ -7,7 +7,7 @@ from dbus_fast.service import dbus_property
 
 from .. import actions, validation
 from ..models import Lun, PhysicalVolume, VolumeGroup
-from .base import Context, ObjectInterface, check_options, key_of, path, paths
+from .base import Context, ObjectInterface, arg_names, check_options, key_of, path, paths
 from .errors import storage_method
 
 
@@ -67,12 +67,14 @@ class VolumeGroupInterface(ObjectInterface):
     def Partial(self) -> "b":
         return self.model.partial
 
+    @arg_names("physical_volumes")
     @storage_method()
     async def ListPhysicalVolumes(self, options: "a{sv}") -> "ao":
         check_options("ListPhysicalVolumes", options)
         return paths("PhysicalVolume", self.ctx.engine.reads.list_physical_volumes(
             self.model.uuid))
 
+    @arg_names("logical_volumes")
     @storage_method()
     async def ListLogicalVolumes(self, options: "a{sv}") -> "ao":
         check_options("ListLogicalVolumes", options)
@@ -92,6 +94,7 @@ class VolumeGroupInterface(ObjectInterface):
         await self.ctx.engine.extend_volume_group(vg.uuid, [lun.wwid for lun in luns],
                                                   opts)
 
+    @arg_names("job")
     @storage_method()
     async def RemovePhysicalVolume(self, pv: "s", options: "a{sv}") -> "o":
         opts = check_options("RemovePhysicalVolume", options)
@@ -106,6 +109,7 @@ class VolumeGroupInterface(ObjectInterface):
         job = await self.ctx.engine.remove_physical_volume(vg.uuid, found.uuid, opts, uid)
         return path("Job", None if job is None else str(job))
 
+    @arg_names("object_path")
     @storage_method()
     async def CreateLogicalVolume(self, name: "s", size: "t", options: "a{sv}") -> "o":
         opts = check_options("CreateLogicalVolume", options)

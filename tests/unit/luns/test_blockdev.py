@@ -2,6 +2,9 @@
 
 from pathlib import Path
 
+import pytest
+
+from solidice_storage.engine.host.luns import blockdev
 from solidice_storage.engine.host.luns.blockdev import describe, status, transport, wwid
 
 DATA = Path(__file__).parent.parent / "data/lab"
@@ -75,3 +78,48 @@ def test_a_map_udev_has_not_processed_yet_is_known_from_sysfs(tmp_path):
     disk = describe(UnprocessedMap(tmp_path))
     assert disk is not None and disk.multipath and disk.wwid == wwid, disk
     assert disk.slaves == ["sdi"] and disk.node == f"/dev/mapper/{wwid}"
+@pytest.mark.parametrize("sys_path,name,expected", [
+    ("/sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda", "vda", "pci-0000:00:02.0"),
+    ("/sys/devices/pci0000:00/0000:00:03.0/virtio2/host0/target0:0:1/0:0:1:3/block/sdb",
+     "sdb", "pci-0000:00:03.0-scsi-0:0:1:3"),
+    ("/sys/devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0/nvme0n2", "nvme0n2",
+     "pci-0000:3d:00.0-nvme-2"),
+    ("/sys/devices/platform/host3/session1/target3:0:0/3:0:0:1/block/sdc", "sdc", ""),
+])
+def test_a_disk_without_udev_data_is_keyed_as_udev_would_by_its_path(sys_path, name,
+                                                                      expected):
+    """A host without udevd has no ID_PATH: the key is read from the sysfs path, in
+    the form udev's path_id builtin gives for these buses, so a plain disk is still
+    a LUN; an iSCSI disk has the kernel's WWID instead."""
+    assert blockdev.sysfs_path_id(sys_path, name) == expected
+
+
+class _Device:
+    """What without_udev_data asks of a pyudev device."""
+
+    def __init__(self, sys_path: str, device_type: str, udev: bool = False) -> None:
+        self.sys_path, self.device_type = sys_path, device_type
+        self.properties = {"USEC_INITIALIZED": "1"} if udev else {}
+
+
+def _disks():
+    return [blockdev.Disk(name=n, node=f"/dev/{n}", size=1, wwid=n, dev_t=d)
+            for n, d in (("vda", "254:0"), ("vdb", "254:16"), ("vdc", "254:32"))]
+
+
+def test_without_udev_data_a_mounted_or_partitioned_disk_is_not_free(tmp_path):
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text("27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+                         "28 27 254:17 / /boot rw - ext4 /dev/vdb1 rw\n")
+    devices = [_Device("/sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda", "disk"),
+               _Device("/sys/devices/pci0000:00/0000:00:03.0/virtio2/block/vdb", "disk"),
+               _Device("/sys/devices/pci0000:00/0000:00:03.0/virtio2/block/vdb/vdb1",
+                       "partition"),
+               _Device("/sys/devices/pci0000:00/0000:00:04.0/virtio3/block/vdc", "disk")]
+    disks = _disks()
+    blockdev.without_udev_data(disks, devices, str(mountinfo))
+    assert [d.status for d in disks] == ["filesystem", "partitioned", "free"]
+    disks = _disks()                    # with udev's data, udev's word stands
+    blockdev.without_udev_data(disks, [*devices, _Device("/sys/x", "disk", udev=True)],
+                               str(mountinfo))
+    assert [d.status for d in disks] == ["free", "free", "free"]

@@ -1,6 +1,10 @@
 """The real host engine: the LUN, iSCSI, LVM and NFS domains composed, started in
 order, each Engine-protocol operation handed to its domain.
 
+What the host lacks (probe.py: device-mapper, udevd, iscsi_tcp, iscsid, the nfs
+filesystem) is logged at start, one line each, and the calls of a domain that cannot
+work here answer `NotSupported` naming it, before any tool runs.
+
 Start-up order: the iSCSI logins a dead daemon left half-done first (they change
 the LUNs), then the udev watch and the first scan, then LVM (its model, and its
 own recovery), a scan again (the LUNs with their PV links), then NFS (the mount
@@ -33,6 +37,7 @@ from .luns.rescan import rescan
 from .lvm.engine import LVM_KINDS, LvmEngine
 from .nfs.mounts import NfsMounts
 from .nfs.recovery import NFS_KINDS, recover_mounts
+from .probe import DOMAIN_NEEDS, Support, probe
 from .runner import Runner
 from .threads import off_loop
 from .udev import UdevWatch
@@ -43,15 +48,16 @@ INITIATOR_NAME_FILE = "/etc/iscsi/initiatorname.iscsi"
 
 class HostEngine:
     """This host. `sysfs`, `read_host`, `iscsi_dir`: where the LUN index and the
-    iSCSI domain read (the host's own by default; a test's stand-ins)."""
-
-    description = (f"this host (solidice-storage {__version__}; LUNs, multipath, iSCSI, "
-                   "LVM and NFS)")
+    iSCSI domain read; `probe_host`: what the host offers, asked at start (the
+    host's own by default; a test's stand-ins)."""
 
     def __init__(self, runner: Runner | None = None, sysfs: Path = SYSFS,
                  state_dir: Path | None = None, config: Config | None = None,
                  read: Callable[[Path], Reading] = read_host,
-                 iscsi_dir: Path = ISCSI_DIR) -> None:
+                 iscsi_dir: Path = ISCSI_DIR,
+                 probe_host: Callable[[], Support] = probe) -> None:
+        self._probe = probe_host
+        self.support = Support()            # nothing known missing until start()
         self.config = config or Config()
         self.state_dir = state_dir
         self.store = StateStore()
@@ -73,7 +79,28 @@ class HostEngine:
     def multipath(self) -> bool:
         return self.luns.multipath
 
+    @property
+    def description(self) -> str:
+        """What is served, for the daemon's "serving" line."""
+        served = ["LUNs", *(["multipath"] if self.support.has("device-mapper") else []),
+                  *(domain for domain, pieces in DOMAIN_NEEDS.items()
+                    if all(self.support.has(piece) for piece in pieces))]
+        lacking = ", ".join(self.support.missing)
+        return (f"this host (solidice-storage {__version__}; {', '.join(served)}"
+                + (f"; without {lacking}: see above)" if lacking else ")"))
+
+    async def _require(self, domain: str) -> None:
+        """Returns when this host has what `domain` needs (probe.DOMAIN_NEEDS); else
+        NotSupported naming what is missing. Asked again before refusing: iscsid,
+        say, may have been started since."""
+        if any(not self.support.has(piece) for piece in DOMAIN_NEEDS[domain]):
+            self.support = await off_loop(self._probe)
+        self.support.require(domain)
+
     async def start(self) -> None:
+        self.support = await off_loop(self._probe)
+        for line in self.support.log_lines():
+            log.warning("%s", line)
         if missing := self.runner.missing():
             log.info("not installed here: %s", ", ".join(missing))
         self.iscsi_initiator_name = await asyncio.to_thread(_initiator_name)
@@ -121,25 +148,30 @@ class HostEngine:
 
     async def discover_iscsi_targets(self, portal: str, opts: DiscoveryOptions,
                                      uid: int = 0) -> list[tuple[str, str]]:
+        await self._require("iSCSI")
         return await self.iscsi.discover(portal, opts, uid)
 
     async def login_iscsi(self, portal: str, target: str, opts: LoginOptions,
                           uid: int) -> str:
+        await self._require("iSCSI")
         return await self.iscsi.login(portal, target, opts, uid)
 
     async def logout_iscsi(self, portal: str, target: str, opts: Options,
                            uid: int = 0) -> None:
+        await self._require("iSCSI")
         await self.iscsi.logout(portal, target, opts, uid)
 
     async def enumerate_iscsi_luns(self, portal: str, target: str,
                                    opts: EnumerateIscsiLunsOptions,
                                    uid: int | None) -> list[str]:
+        await self._require("iSCSI")
         return await self.iscsi.enumerate_luns(portal, target, opts, uid)
 
     # ---- NFS ----
 
     async def mount_nfs(self, server: str, remote_path: str, local_path: str,
                         opts: MountNfsOptions, uid: int) -> str:
+        await self._require("NFS")
         return await self.nfs.mount(server, remote_path, local_path, opts, uid)
 
     async def unmount(self, local_path: str, force: bool, opts: Options) -> None:
@@ -148,34 +180,44 @@ class HostEngine:
     # ---- LVM (lvm/engine.py) ----
 
     async def create_volume_group(self, name: str, devices: list[str], opts) -> str:
+        await self._require("LVM")
         return await self.lvm.create_volume_group(name, devices, opts)
 
     async def remove_volume_group(self, vg: str, opts) -> None:
+        await self._require("LVM")
         await self.lvm.remove_volume_group(vg, opts)
 
     async def extend_volume_group(self, vg: str, devices: list[str], opts) -> None:
+        await self._require("LVM")
         await self.lvm.extend_volume_group(vg, devices, opts)
 
     async def remove_physical_volume(self, vg: str, pv: str, opts, uid: int) -> int | None:
+        await self._require("LVM")
         return await self.lvm.remove_physical_volume(vg, pv, opts, uid)
 
     async def create_logical_volume(self, vg: str, name: str, size: int, opts) -> str:
+        await self._require("LVM")
         return await self.lvm.create_logical_volume(vg, name, size, opts)
 
     async def extend_logical_volume(self, lv: str, size: int, opts) -> None:
+        await self._require("LVM")
         await self.lvm.extend_logical_volume(lv, size, opts)
 
     async def remove_logical_volume(self, lv: str, opts) -> None:
+        await self._require("LVM")
         await self.lvm.remove_logical_volume(lv, opts)
 
     async def snapshot_logical_volume(self, lv: str, name: str, size: int, opts,
                                       uid: int) -> str:
+        await self._require("LVM")
         return await self.lvm.snapshot_logical_volume(lv, name, size, opts, uid)
 
     async def activate_logical_volume(self, lv: str, opts) -> None:
+        await self._require("LVM")
         await self.lvm.activate_logical_volume(lv, opts)
 
     async def deactivate_logical_volume(self, lv: str, opts) -> None:
+        await self._require("LVM")
         await self.lvm.deactivate_logical_volume(lv, opts)
 
     def cancel_job(self, job_id: int) -> None:

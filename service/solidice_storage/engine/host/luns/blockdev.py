@@ -6,7 +6,10 @@ everything here comes from what udev already recorded (/run/udev/data, through
 pyudev) and from sysfs attributes. Plain functions, run off the event loop.
 
 Keys (docs/api.md, "Object paths are stable"): a LUN is keyed by its WWID as scsi_id and multipathd print it
-(`ID_SERIAL` of a SCSI disk, `36001405…`); a disk without one by its `ID_PATH`.
+(`ID_SERIAL` of a SCSI disk, `36001405…`); a disk without one by its `ID_PATH`. On a
+host without udevd there is no udev data: a disk is then keyed by the kernel's WWID,
+else by the `ID_PATH` udev would give it, read from its sysfs path (`sysfs_path_id`),
+so that a plain disk is still a LUN there.
 """
 
 import os
@@ -102,6 +105,28 @@ def wwid(properties: dict[str, str], sysfs_wwid: str) -> str:
     if properties.get("ID_BUS") == "scsi" and serial[:1].isdigit():
         return serial
     return sysfs_wwid or properties.get("ID_WWN", "") or properties.get("ID_PATH", "")
+
+
+_PCI_FUNCTION = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
+_SCSI_ADDRESS = re.compile(r"\d+:\d+:\d+:\d+")
+_NVME_NAMESPACE = re.compile(r"nvme\d+n(\d+)")
+
+
+def sysfs_path_id(sys_path: str, name: str) -> str:
+    """udev's ID_PATH (path_id) of a PCI-attached disk, from its sysfs path alone:
+    `pci-<function>` for a virtio disk, with `-scsi-<h:c:t:l>` for a SCSI disk and
+    `-nvme-<namespace>` for an NVMe one; "" for a disk on no PCI function."""
+    parts = sys_path.split("/")
+    functions = [part for part in parts if _PCI_FUNCTION.fullmatch(part)]
+    if not functions:
+        return ""
+    key = f"pci-{functions[-1]}"
+    scsi = [part for part in parts if _SCSI_ADDRESS.fullmatch(part)]
+    if scsi:
+        return f"{key}-scsi-{scsi[-1]}"
+    if nvme := _NVME_NAMESPACE.fullmatch(name):
+        return f"{key}-nvme-{nvme[1]}"
+    return key
 
 
 _SESSION_IN_PATH = re.compile(r"/session(\d+)/")
@@ -201,14 +226,16 @@ def describe(device: pyudev.Device) -> Disk | None:
                     wwid=dm_uuid[len("mpath-"):], multipath=True, slaves=slaves,
                     dev_t=_sysfs(device, "dev"),
                     status=status(properties, common["holders"]), **common)
-    key = wwid(properties, _sysfs(device, "device/wwid") or _sysfs(device, "wwid"))
+    key = (wwid(properties, _sysfs(device, "device/wwid") or _sysfs(device, "wwid"))
+           or sysfs_path_id(device.sys_path, name))      # no udev data: no udevd
     if not key:
         return None
     session = _SESSION_IN_PATH.search(device.sys_path)
     return Disk(name=name, node=f"/dev/{name}", wwid=key, dev_t=_sysfs(device, "dev"),
                 vendor=_sysfs(device, "device/vendor") or properties.get("ID_VENDOR", ""),
                 model=_sysfs(device, "device/model") or properties.get("ID_MODEL", ""),
-                serial=properties.get("ID_SCSI_SERIAL") or properties.get("ID_SERIAL_SHORT", ""),
+                serial=(properties.get("ID_SCSI_SERIAL") or properties.get("ID_SERIAL_SHORT")
+                        or _sysfs(device, "serial")),          # a virtio disk's
                 transport=transport(properties, name),
                 status=status(properties, common["holders"]),
                 iscsi_session=int(session[1]) if session else None,
@@ -219,8 +246,10 @@ def describe(device: pyudev.Device) -> Disk | None:
 def scan(context: pyudev.Context | None = None) -> list[Disk]:
     """Every disk udev knows, maps and their paths linked (`path_of`)."""
     context = context or pyudev.Context()
-    disks = [disk for device in context.list_devices(subsystem="block")
+    devices = list(context.list_devices(subsystem="block"))
+    disks = [disk for device in devices
              if (disk := _gone_is_none(describe, device)) is not None]
+    without_udev_data(disks, devices)
     maps = {disk.wwid: disk for disk in disks if disk.multipath}
     by_name = {disk.name: disk for disk in disks}
     for item in maps.values():
@@ -232,6 +261,29 @@ def scan(context: pyudev.Context | None = None) -> list[Disk]:
             item.vendor, item.model, item.serial = first.vendor, first.model, first.serial
             item.transport = first.transport
     return disks
+
+
+def without_udev_data(disks: list[Disk], devices: list[pyudev.Device],
+                      mountinfo: str = "/proc/self/mountinfo") -> None:
+    """Where udev recorded nothing (no udevd), what sysfs and the mount table still
+    say: a disk with partitions is "partitioned", a mounted one "filesystem", never
+    "free" (the root disk of a host without udevd, say)."""
+    if any(device.properties.get("USEC_INITIALIZED") for device in devices):
+        return                                   # udev's data is there: it says
+    mounted = set()
+    try:
+        with open(mountinfo, encoding="utf-8",
+                  errors="surrogateescape") as table:
+            mounted = {line.split()[2] for line in table if len(line.split()) > 2}
+    except OSError:
+        pass
+    parents = {device.sys_path.rsplit("/", 2)[-2] for device in devices
+               if device.device_type == "partition"}
+    for disk in disks:
+        if disk.status == "free" and disk.name in parents:
+            disk.status = "partitioned"
+        elif disk.status == "free" and disk.dev_t in mounted:
+            disk.status = "filesystem"
 
 
 def vgs_under(mount_point: str = "/", mountinfo: str = "/proc/self/mountinfo",

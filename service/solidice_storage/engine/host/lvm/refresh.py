@@ -86,7 +86,14 @@ class Refresher:
     # ---- reading reports ----
 
     async def refresh(self, vg_names: list[str] | None = None) -> None:
-        """Read LVM again (everything, or only `vg_names`) and publish the difference."""
+        """Read LVM again (everything, or only `vg_names`) and publish the difference.
+        Logged (debug) once published: tests wait for that line, not for a time."""
+        await self._refresh(vg_names)
+        what = ("everything" if vg_names is None
+                else ", ".join(sorted(set(vg_names))) or "no volume group")
+        log.debug("LVM refreshed: %s read and published", what)
+
+    async def _refresh(self, vg_names: list[str] | None) -> None:
         async with self._lock:
             # before the report: a backup written after this stat is a change the
             # report may miss, and its event must not be taken for our own echo
