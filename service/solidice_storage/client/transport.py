@@ -13,11 +13,12 @@ from typing import Any
 
 from dbus_fast import BusType, DBusError, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
-from dbus_fast.errors import AuthError, InvalidAddressError
+from dbus_fast.errors import AuthError, InvalidAddressError, SignatureBodyMismatchError
+from dbus_fast.signature import get_signature_tree
 
 from .. import objpath
 from .convert import INTERFACE
-from .errors import (JobFailedError, NoReplyError, NotFoundError,
+from .errors import (InvalidArgumentError, JobFailedError, NoReplyError, NotFoundError,
                      ServiceUnavailableError, StorageClientError, from_dbus)
 from .signals import BUS, BUS_PATH, OWNER_CHANGED, SERVICE, Signals
 
@@ -124,6 +125,16 @@ class Transport:
     async def send(self, message: Message, call_timeout: float) -> Message:
         """The reply to `message`; its error as the client's exception."""
         bus = self._connected()
+        try:
+            # Checked before the library takes the call: it would register the
+            # reply's future first, and leave it failing unretrieved at disconnect.
+            get_signature_tree(message.signature).verify(message.body)
+        except (SignatureBodyMismatchError, ValueError, TypeError) as error:
+            raise InvalidArgumentError(f"{message.member}: {error}") from None
+        if isinstance(call_timeout, bool) or not isinstance(call_timeout, (int, float)) \
+                or not call_timeout > 0:
+            raise InvalidArgumentError("call_timeout must be a number of seconds > 0, "
+                                       f"not {call_timeout!r}")
         try:
             reply = await asyncio.wait_for(bus.call(message), call_timeout)
         except asyncio.TimeoutError:
