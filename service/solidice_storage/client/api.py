@@ -348,16 +348,25 @@ class StorageClient:
 
     # ---- changes ----
 
-    async def watch(self, ready: asyncio.Event | None = None
+    async def watch(self, ready: asyncio.Event | None = None, *, resume: bool = False
                     ) -> AsyncIterator[events.Event]:
         """Yield the object tree's changes as they happen: ObjectAdded,
         ObjectRemoved, ObjectChanged (with the full new model), HostChanged and
         JobCompleted. Changes from before the call are not replayed; `ready` is
         set once every later change will be. Runs until the caller stops
-        iterating (or the connection ends); ServiceUnavailableError when the
-        service stops or another instance takes its name (its objects are not
-        replayed: watch again)."""
-        async for event in watching.watch(self.transport, ready):
+        iterating.
+
+        When the service's owner goes (stopped, killed, replaced) or the
+        connection to the bus is lost: with `resume=False`, ServiceUnavailableError
+        at once (as when the service is not running at the call). With
+        `resume=True`, ServiceLost; then, when the service is back (the client
+        connects to the bus again if it must), ServiceBack, followed by the
+        changes between what the caller saw and the service's tree now, as
+        ObjectAdded, ObjectRemoved and ObjectChanged (read with one
+        GetManagedObjects), then the live changes again: nothing is missed.
+        Jobs that were running are not resumed: their followers got
+        ServiceUnavailableError."""
+        async for event in watching.watch(self.transport, ready, resume):
             yield event
 
     # ---- calls ----

@@ -1,10 +1,16 @@
 """Handles on the service's objects: the object's path, its properties as a model
 (`state`), and the calls it takes.
 
-A handle reads through to its model (`vg.name`, `lv.size`, `lun.model`); `state`
-is the object as it was when the handle was made or last `refresh()`ed: models are
-immutable, the host is not. Methods that change the host return when the service has finished (and the
-object it made is on the bus), or raise a `StorageClientError`.
+A handle reads through to its model (`vg.name`, `lv.size`, `lun.model`), and the
+model is the service's now: the client keeps the service's tree current from its
+signals (`mirror.py`), so `vg.free_size` after an LV create is the VG's new free
+size, without a read. While the service is away (stopped, restarting, the bus
+lost) a handle keeps the state last known, as it does once its object has left
+the bus; `refresh()` reads the object anew (NotFoundError once it is gone). The
+objects of `watch()`'s events are pinned: they hold the object as the event left
+it. Methods that change the host return when the service has finished (and the
+object it made is on the bus, its changes in the handles), or raise a
+`StorageClientError`.
 """
 
 from collections.abc import AsyncIterator
@@ -27,14 +33,31 @@ class StorageObject:
 
     KIND = ""
 
-    def __init__(self, transport: Transport, path: str, state: models.Model) -> None:
+    def __init__(self, transport: Transport, path: str, state: models.Model,
+                 live: bool = True) -> None:
         self.transport = transport
         self.object_path = path
-        self.state = state
+        self.live = live
+        self._state = state
+
+    @property
+    def state(self) -> models.Model:
+        """The object's model: the service's now if the handle is live and the
+        client follows the service (else as last known: a removed object's last
+        state, or the object as an event left it)."""
+        if self.live:
+            current = self.transport.mirror.model(self.object_path, self.KIND)
+            if current is not None:
+                self._state = current
+        return self._state
+
+    @state.setter
+    def state(self, value: models.Model) -> None:
+        self._state = value
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for names the handle lacks: the model's fields.
-        if name == "state":
+        if name in ("state", "_state", "live", "transport", "object_path"):
             raise AttributeError(name)
         return getattr(self.state, name)
 
@@ -273,15 +296,15 @@ HANDLES: dict[str, type[StorageObject]] = {
                               IscsiSession, Job)}
 
 
-def handle(transport: Transport, path: str,
-           ifaces: dict[str, dict[str, Variant]]) -> StorageObject | None:
-    """The handle on object `path` from its interfaces' properties; None if it is
-    not one of the service's objects."""
+def handle(transport: Transport, path: str, ifaces: dict[str, dict[str, Variant]],
+           live: bool = True) -> StorageObject | None:
+    """The handle on object `path` from its interfaces' properties (pinned to them
+    unless `live`); None if it is not one of the service's objects."""
     kind = convert.kind_of(path)
     if kind is None or INTERFACE + kind not in ifaces:
         return None
     return HANDLES[kind](transport, path,
-                         convert.model(kind, path, ifaces[INTERFACE + kind]))
+                         convert.model(kind, path, ifaces[INTERFACE + kind]), live)
 
 
 async def read_model(transport: Transport, kind: str, path: str) -> models.Model:
