@@ -288,7 +288,10 @@ async def test_no_reply_within_the_call_timeout(client):
         await client.discover_iscsi_targets("unreachable.invalid", timeout=1,
                                             call_timeout=0.2)
     assert (await client.host()).version      # the connection is still usable
-    await asyncio.sleep(1)    # let the service answer before it is stopped
+    # The same call, waited for: the service has answered the first one too when it
+    # answers this one (a second later, as the first), before it is stopped.
+    with pytest.raises(sc.TimedOutError):
+        await client.discover_iscsi_targets("unreachable.invalid", timeout=1)
 
 
 async def test_service_not_running_and_bus_unreachable(system_bus, tmp_path):
@@ -330,15 +333,16 @@ async def test_not_authorized_and_can_obtain(daemon, system_bus, polkit):
 
 async def test_watch_yields_typed_events(client):
     seen: list = []
+    watching = asyncio.Event()
 
     async def watch():
-        async for event in client.watch():
+        async for event in client.watch(watching):
             seen.append(event)
             if isinstance(event, sc.ObjectRemoved) and event.kind == "VolumeGroup":
                 return
 
     task = asyncio.create_task(watch())
-    await asyncio.sleep(0.2)           # watch() has taken its snapshot
+    await asyncio.wait_for(watching.wait(), 10)
     vg = await client.create_volume_group("vg0", FREE_LUNS)
     lv = await vg.create_logical_volume("disk0", GiB)
     await lv.extend(by=GiB)
@@ -366,7 +370,9 @@ def test_sync_facade(daemon, system_bus):
     with SyncStorageClient(address=system_bus) as storage:
         vg = storage.create_volume_group("vg0", FREE_LUNS)
         assert isinstance(vg, sc.SyncObject) and vg.name == "vg0"
+        free = vg.free_size
         lv = vg.create_logical_volume("disk0", 40 * GiB)
+        assert vg.free_size == free - 40 * GiB          # the handle is current
         lv.extend(by=GiB)
         assert lv.size == 41 * GiB
         assert [v.name for v in vg.list_logical_volumes()] == ["disk0"]

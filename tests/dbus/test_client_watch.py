@@ -5,10 +5,12 @@ from the events is the service's tree, with nothing missed; handles stay current
 from the signals."""
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -17,6 +19,19 @@ from solidice_storage.client import GiB, StorageClient
 
 FREE_LUNS = ["36001405d0e1f2a3b4c5d6e7f80910003", "36001405d0e1f2a3b4c5d6e7f80910004"]
 WAIT = 20            # seconds: a generous bound on what the test waits for
+
+
+@pytest.fixture(autouse=True)
+async def no_error_left_on_the_loop():
+    """Nothing the client leaves behind fails unseen: no "Future exception was never
+    retrieved", no task that failed unawaited."""
+    loop = asyncio.get_running_loop()
+    errors: list = []
+    loop.set_exception_handler(lambda loop, context: errors.append(context))
+    yield
+    gc.collect()                  # an unretrieved exception is reported when collected
+    loop.set_exception_handler(None)
+    assert errors == []
 
 
 class Watcher:
@@ -33,8 +48,12 @@ class Watcher:
         self.task = asyncio.ensure_future(self._run())
 
     async def start(self) -> "Watcher":
-        self.view = {o.object_path: o.state for o in await self._client.objects()}
+        """The watcher, once watch() is ready, its view the tree then."""
         await asyncio.wait_for(self._ready.wait(), WAIT)
+        try:
+            self.view = await tree_of(self._client)
+        except sc.ServiceUnavailableError:
+            self.view = {}                    # not running: nothing to see yet
         return self
 
     async def _run(self) -> None:
@@ -129,6 +148,20 @@ async def test_handles_follow_the_service_without_a_read(client):
         await lv.refresh()
 
 
+async def test_watch_started_before_the_service_hears_it_come(start_daemon, system_bus):
+    async with StorageClient.connect(address=system_bus) as client:
+        watcher = await Watcher(client, resume=True).start()
+        assert watcher.view == {}
+        await watcher.until(lambda: watcher.saw(sc.ServiceLost))
+        await asyncio.to_thread(start_daemon)
+        await watcher.until(lambda: watcher.saw(sc.ServiceBack))
+        now = await tree_of(client)
+        await watcher.until(lambda: watcher.view == now)
+        await watcher.stop()
+    assert "not running" in watcher.events[0].reason
+    assert [type(e) for e in watcher.events[:2]] == [sc.ServiceLost, sc.ServiceBack]
+
+
 @pytest.fixture
 async def client(daemon, system_bus):
     async with StorageClient.connect(address=system_bus) as connected:
@@ -157,7 +190,7 @@ class SessionHost:
             if subprocess.run(["busctl", "--user", "status", "org.solidice.Storage"],
                               env=env, capture_output=True).returncode == 0:
                 return
-            subprocess.run(["sleep", "0.05"])
+            time.sleep(0.05)
         raise AssertionError("the simulated service did not take its name")
 
     def kill(self) -> None:

@@ -1,6 +1,8 @@
-"""The connection to org.solidice.Storage: connecting, sending calls with their
-timeouts, turning D-Bus errors into the client's exceptions, and following jobs
-through the signals subscribed to at connect (`signals.py`).
+"""The connection to org.solidice.Storage: connecting (again, after the bus was
+lost, for `watch(resume=True)`), sending calls with their timeouts, turning D-Bus
+errors into the client's exceptions, and following jobs through the signals
+subscribed to at connect (`signals.py`), which also keep the client's copy of the
+service's tree current (`mirror.py`).
 
 The client subscribes to the service's signals once, at connect, so a job it starts
 can't complete unseen before it starts following it.
