@@ -15,16 +15,11 @@ if TYPE_CHECKING:
     from .transport import Transport
 
 
-def events_of(transport: "Transport", tree: dict, message: Message,
-              cache: dict | None = None) -> list[events.Event]:
+def events_of(transport: "Transport", tree: dict, message: Message
+              ) -> list[events.Event]:
     """The events one signal means, applied to `tree` (path → interfaces →
-    properties) so that the next ones compare with the current state; the models
-    in `cache` of the objects it changes are dropped."""
+    properties) so that the next ones compare with the current state."""
     member, body = message.member, message.body
-    if cache is not None and member in ("InterfacesAdded", "InterfacesRemoved"):
-        cache.pop(body[0], None)
-    elif cache is not None:
-        cache.pop(message.path, None)
     if member == "InterfacesAdded" and message.path == objpath.ROOT:
         path, ifaces = body
         tree[path] = dict(ifaces)
@@ -39,6 +34,21 @@ def events_of(transport: "Transport", tree: dict, message: Message,
     if member != "PropertiesChanged":
         return []
     return _changed(transport, tree, message)
+
+
+def apply(tree: dict, message: Message) -> None:
+    """`message`'s change made to `tree`, as `events_of` does, without its events
+    (no one watches: no models to build)."""
+    member, body = message.member, message.body
+    if member == "InterfacesAdded" and message.path == objpath.ROOT:
+        tree[body[0]] = dict(body[1])
+    elif member == "InterfacesRemoved" and message.path == objpath.ROOT:
+        tree.pop(body[0], None)
+    elif member == "PropertiesChanged":
+        interface, changed, _ = body
+        ifaces = tree.get(message.path)
+        if ifaces is not None and interface in ifaces:
+            ifaces[interface] = {**ifaces[interface], **changed}
 
 
 def differences(transport: "Transport", old: dict, new: dict) -> list[events.Event]:

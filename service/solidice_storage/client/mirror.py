@@ -23,7 +23,7 @@ from . import events
 from .convert import INTERFACE, model
 from .errors import StorageClientError
 from .signals import CONNECTION_LOST, OWNER_CHANGED, SERVICE
-from .changes import differences, events_of
+from .changes import apply, differences, events_of
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,15 @@ class Mirror:
             if self._query and message.reply_serial == self._query:
                 self._answered(message.body[0])
             elif self.live and message.message_type is MessageType.SIGNAL:
-                self._publish(events_of(self._transport, self.tree, message,
-                                        self._models))
+                self._follow(message)
+
+    def _follow(self, signal: Message) -> None:
+        self._models.pop(signal.body[0] if signal.member.startswith("Interfaces")
+                         else signal.path, None)
+        if self._watchers:
+            self._publish(events_of(self._transport, self.tree, signal))
+        else:
+            apply(self.tree, signal)
 
     def _lost(self, disconnected: bool) -> None:
         self._query = 0                   # an answer from a gone owner is stale
