@@ -66,8 +66,9 @@ class StorageClient:
             for vg in await storage.volume_groups():
                 print(vg.name, vg.free_size)
 
-    `session=True` uses the session bus (a `--sim --session` service), `address`
-    any bus. Every method takes `call_timeout` (seconds) to override the defaults,
+    Handles stay current: the client keeps the service's tree from its signals
+    (see `objects.py`). `session=True` uses the session bus (a `--sim --session`
+    service), `address` any bus. Every method takes `call_timeout` (seconds) to override the defaults,
     `read_timeout` for reads and `change_timeout` for changes. Errors are
     `StorageClientError`s (see `solidice_storage.client.errors`). `transport` is
     the connection underneath.
@@ -118,8 +119,8 @@ class StorageClient:
     # ---- the Host: reads ----
 
     async def host(self, *, call_timeout: float | None = None) -> HostInfo:
-        """The Host object's properties: version, multipath, initiator name, and the
-        keys of its LUNs, VGs, mounts and iSCSI sessions."""
+        """The Host object's properties, read now: version, multipath, initiator
+        name, and the keys of its LUNs, VGs, mounts and iSCSI sessions."""
         props = await self.transport.get_all(objpath.HOST, "Host", call_timeout)
         values = {convert.snake(name): convert._field_value("Host", name, value)
                   for name, value in props.items()}
