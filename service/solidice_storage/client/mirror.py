@@ -74,9 +74,11 @@ class Mirror:
 
     async def settled(self, timeout: float) -> None:
         """Return when no GetManagedObjects is pending (or after `timeout` s)."""
-        if self._query and self._settled is not None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._query and self._settled is not None and loop.time() < deadline:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._settled.wait(), timeout)
+                await asyncio.wait_for(self._settled.wait(), deadline - loop.time())
 
     def put_nowait(self, message: object) -> None:
         """Take one message of the filter (a signal, a reply, or a marker)."""
@@ -119,27 +121,28 @@ class Mirror:
         except StorageClientError:
             return                        # not connected: a reconnect asks again
         self._query = query.serial
-        self._settled = asyncio.Event()
+        if self._settled is None or self._settled.is_set():
+            self._settled = asyncio.Event()
         asyncio.ensure_future(self._send(query, tries))
 
     async def _send(self, query: Message, tries: int) -> None:
         try:
             await self._transport.send(query, self._transport.read_timeout)
-        except StorageClientError as error:
+        except Exception as error:        # noqa: BLE001 - a task no one awaits
             if self._query != query.serial:
-                return
+                return                    # the owner changed meanwhile: asked anew
             log.debug("GetManagedObjects failed: %s", error)
-            self._query = 0
             if tries > 1 and self._transport.signals.owner is not None:
                 await asyncio.sleep(0.5)
-                if not self._query and not self.live:
+                if self._query == query.serial:
                     self._ask(tries - 1)
             elif self._settled is not None:
+                self._query = 0
                 self._settled.set()
 
     def _answered(self, answer: dict) -> None:
         new: Tree = {path: dict(ifaces) for path, ifaces in answer.items()}
-        changes = differences(self._transport, self.tree, new)
+        changes = differences(self._transport, self.tree, new) if self._watchers else []
         self.tree, self._models, self._query, self.live = new, {}, 0, True
         if self._settled is not None:
             self._settled.set()
