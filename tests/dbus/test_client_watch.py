@@ -58,7 +58,8 @@ class Watcher:
 
     async def _run(self) -> None:
         try:
-            async for event in self._client.watch(self._ready, resume=self._resume):
+            resume = {"resume": True} if self._resume else {}
+            async for event in self._client.watch(self._ready, **resume):
                 self.events.append(event)
                 if isinstance(event, (sc.ObjectAdded, sc.ObjectChanged)):
                     self.view[event.path] = event.object.state
