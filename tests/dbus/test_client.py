@@ -78,18 +78,28 @@ async def test_lvm_life_cycle(client, storage):
     assert lv.active and (await storage.props(lv.object_path, "LogicalVolume"))["Active"]
     await lv.deactivate()
     assert not lv.active
-    await lv.extend(GiB, expected_size=10 * GiB)
+    await lv.extend(by=GiB, expected_size=10 * GiB)
     assert lv.size == 11 * GiB
     with pytest.raises(sc.InvalidArgumentError, match="not the expected"):
-        await lv.extend(GiB, expected_size=10 * GiB)      # the retry is refused
+        await lv.extend(by=GiB, expected_size=10 * GiB)      # the retry is refused
+    with pytest.raises(TypeError):
+        await lv.extend(GiB)             # `by` only by name: it adds, it is not a size
     snap = await lv.snapshot("disk0-snap", GiB)
     assert snap.origin == lv.uuid and snap.size == GiB
     await snap.remove()
     await lv.remove()
-    with pytest.raises(sc.NotFoundError):
+    with pytest.raises(sc.NotFoundError, match="disk0|" + lv.uuid):
         await lv.refresh()
     empty = (await vg.refresh()).physical_volumes[1]
-    assert await vg.remove_physical_volume(empty) is None
+    lun = (await client.physical_volume(empty)).lun
+    job = await vg.remove_physical_volume(empty, move_data=True)    # nothing to move
+    assert isinstance(job, sc.Job) and job.done and job.progress == 1.0
+    assert [fraction async for fraction in job.follow()] == [1.0]
+    await job.wait()
+    assert len((await vg.refresh()).physical_volumes) == 1
+    await vg.extend([lun])
+    pv = await client.physical_volume(lun)
+    assert await vg.remove_physical_volume(pv.uuid) is None
     assert len((await vg.refresh()).physical_volumes) == 1
     await vg.remove()
     with pytest.raises(sc.NotFoundError, match="no volume group vg0"):
@@ -104,7 +114,7 @@ async def test_move_data_returns_a_job_whose_progress_is_followed(client, storag
     await vg.create_logical_volume("big", 40 * GiB)    # fills the first PV's share
     first = vg.physical_volumes[0]
     job = await vg.remove_physical_volume(first, move_data=True)
-    assert isinstance(job, sc.Job)
+    assert isinstance(job, sc.Job) and not job.done
     [listed] = await client.jobs()
     assert listed.object_path == job.object_path and listed.operation == "pv-move"
     seen = [fraction async for fraction in job.follow()]
@@ -278,7 +288,10 @@ async def test_no_reply_within_the_call_timeout(client):
         await client.discover_iscsi_targets("unreachable.invalid", timeout=1,
                                             call_timeout=0.2)
     assert (await client.host()).version      # the connection is still usable
-    await asyncio.sleep(1)    # let the service answer before it is stopped
+    # The same call, waited for: the service has answered the first one too when it
+    # answers this one (a second later, as the first), before it is stopped.
+    with pytest.raises(sc.TimedOutError):
+        await client.discover_iscsi_targets("unreachable.invalid", timeout=1)
 
 
 async def test_service_not_running_and_bus_unreachable(system_bus, tmp_path):
@@ -320,18 +333,19 @@ async def test_not_authorized_and_can_obtain(daemon, system_bus, polkit):
 
 async def test_watch_yields_typed_events(client):
     seen: list = []
+    watching = asyncio.Event()
 
     async def watch():
-        async for event in client.watch():
+        async for event in client.watch(watching):
             seen.append(event)
             if isinstance(event, sc.ObjectRemoved) and event.kind == "VolumeGroup":
                 return
 
     task = asyncio.create_task(watch())
-    await asyncio.sleep(0.2)           # watch() has taken its snapshot
+    await asyncio.wait_for(watching.wait(), 10)
     vg = await client.create_volume_group("vg0", FREE_LUNS)
     lv = await vg.create_logical_volume("disk0", GiB)
-    await lv.extend(GiB)
+    await lv.extend(by=GiB)
     snap = await lv.snapshot("disk0-snap", GiB)
     await snap.remove()
     await vg.remove()
@@ -356,8 +370,10 @@ def test_sync_facade(daemon, system_bus):
     with SyncStorageClient(address=system_bus) as storage:
         vg = storage.create_volume_group("vg0", FREE_LUNS)
         assert isinstance(vg, sc.SyncObject) and vg.name == "vg0"
+        free = vg.free_size
         lv = vg.create_logical_volume("disk0", 40 * GiB)
-        lv.extend(GiB)
+        assert vg.free_size == free - 40 * GiB          # the handle is current
+        lv.extend(by=GiB)
         assert lv.size == 41 * GiB
         assert [v.name for v in vg.list_logical_volumes()] == ["disk0"]
         job = vg.remove_physical_volume(vg.physical_volumes[0], move_data=True)

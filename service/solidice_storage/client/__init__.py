@@ -8,8 +8,8 @@
 
 `StorageClient` is the asyncio client; `SyncStorageClient` the same, blocking.
 Objects come back as handles (`VolumeGroup`, `LogicalVolume`, ...) that read
-through to the pydantic models of `solidice_storage.models` and carry the
-object's methods. Errors are `StorageClientError`s, one class per named error.
+through to the pydantic models of `solidice_storage.models`, kept current from
+the service's signals, and carry the object's methods. Errors are `StorageClientError`s, one class per named error.
 """
 
 from ..models import BlockInfo
@@ -20,7 +20,7 @@ from .errors import (AlreadyExistsError, BusyError, FailedError,
                      NotSupportedError, OperationCancelledError,
                      ServiceUnavailableError, StorageClientError, TimedOutError)
 from .events import (Event, HostChanged, JobCompleted, ObjectAdded, ObjectChanged,
-                     ObjectRemoved)
+                     ObjectRemoved, ServiceBack, ServiceLost)
 from .objects import (IscsiSession, Job, LogicalVolume, Lun, Mount, PhysicalVolume,
                       StorageObject, VolumeGroup)
 from .sync import SyncObject, SyncStorageClient
@@ -34,7 +34,7 @@ __all__ = [
     "StorageObject", "Lun", "PhysicalVolume", "VolumeGroup", "LogicalVolume", "Mount",
     "IscsiSession", "Job",
     "Event", "ObjectAdded", "ObjectRemoved", "ObjectChanged", "HostChanged",
-    "JobCompleted",
+    "JobCompleted", "ServiceLost", "ServiceBack",
     "StorageClientError", "InvalidArgumentError", "NotFoundError", "AlreadyExistsError",
     "BusyError", "NoSpaceError", "TimedOutError", "OperationCancelledError",
     "NotSupportedError", "FailedError", "NotAuthorizedError",

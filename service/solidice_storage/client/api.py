@@ -13,8 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .. import models, objpath
+from . import arguments as check
 from . import convert, events, lookups, watching
 from . import objects as handles
+from .errors import InvalidArgumentError
 from .transport import CHANGE_TIMEOUT, READ_TIMEOUT, Transport
 
 # The Host's methods that only read (the others change the host).
@@ -64,8 +66,9 @@ class StorageClient:
             for vg in await storage.volume_groups():
                 print(vg.name, vg.free_size)
 
-    `session=True` uses the session bus (a `--sim --session` service), `address`
-    any bus. Every method takes `call_timeout` (seconds) to override the defaults,
+    Handles stay current: the client keeps the service's tree from its signals
+    (see `objects.py`). `session=True` uses the session bus (a `--sim --session`
+    service), `address` any bus. Every method takes `call_timeout` (seconds) to override the defaults,
     `read_timeout` for reads and `change_timeout` for changes. Errors are
     `StorageClientError`s (see `solidice_storage.client.errors`). `transport` is
     the connection underneath.
@@ -116,8 +119,8 @@ class StorageClient:
     # ---- the Host: reads ----
 
     async def host(self, *, call_timeout: float | None = None) -> HostInfo:
-        """The Host object's properties: version, multipath, initiator name, and the
-        keys of its LUNs, VGs, mounts and iSCSI sessions."""
+        """The Host object's properties, read now: version, multipath, initiator
+        name, and the keys of its LUNs, VGs, mounts and iSCSI sessions."""
         props = await self.transport.get_all(objpath.HOST, "Host", call_timeout)
         values = {convert.snake(name): convert._field_value("Host", name, value)
                   for name, value in props.items()}
@@ -138,13 +141,16 @@ class StorageClient:
                              call_timeout: float | None = None) -> models.BlockInfo:
         """What a device is (UUID, size, path, type, used-by), named by WWID (any
         spelling), UUID, `vg/lv`, object path or /dev path."""
-        return await lookups.block_info(self.transport, name_or_uuid,
+        return await lookups.block_info(self.transport, check.text(name_or_uuid, "name"),
                                         call_timeout=call_timeout)
 
     async def objects(self, kind: str | None = None, *,
                       call_timeout: float | None = None) -> list[handles.StorageObject]:
         """Every object (of `kind`, e.g. "LogicalVolume"), read in one call,
         sorted by path."""
+        if kind is not None and kind not in handles.HANDLES:
+            raise InvalidArgumentError(f"no kind of object {kind!r}: the kinds are "
+                                       f"{', '.join(sorted(handles.HANDLES))}")
         tree = await handles.managed_objects(self.transport, call_timeout)
         return [handle for handle in tree.values() if kind is None or handle.KIND == kind]
 
@@ -194,7 +200,7 @@ class StorageClient:
 
     async def logical_volume(self, ref: str) -> handles.LogicalVolume:
         """The LV named `vg/lv`, by UUID, /dev path or object path."""
-        return await lookups.find_logical_volume(self.transport, ref)
+        return await lookups.find_logical_volume(self.transport, check.text(ref, "ref"))
 
     async def mount(self, local_path: str) -> handles.Mount:
         """The NFS mount on `local_path`."""
@@ -222,7 +228,8 @@ class StorageClient:
         30)."""
         opts = convert.options("DiscoverIscsiTargets", username=username, password=password,
                              timeout=timeout, no_user_interaction=no_user_interaction)
-        pairs = await self._host_call("Host", "DiscoverIscsiTargets", "sa{sv}", portal,
+        pairs = await self._host_call("Host", "DiscoverIscsiTargets", "sa{sv}",
+                                      check.text(portal, "portal"),
                                       opts, call_timeout=self._long(call_timeout, timeout))
         return [DiscoveredTarget(target=t, portal=p) for t, p in pairs]
 
@@ -236,7 +243,9 @@ class StorageClient:
         opts = convert.options("LoginIscsi", username=username, password=password,
                              node_startup=node_startup, timeout=timeout,
                              no_user_interaction=no_user_interaction)
-        path = await self._host_call("Host", "LoginIscsi", "ssa{sv}", portal, target, opts,
+        path = await self._host_call("Host", "LoginIscsi", "ssa{sv}",
+                                     check.text(portal, "portal"),
+                                     check.text(target, "target"), opts,
                                      call_timeout=self._long(call_timeout, timeout))
         return await handles.object_at(self.transport, path)
 
@@ -246,7 +255,8 @@ class StorageClient:
         """Log out of `target` through `portal` (BusyError while a LUN only reached
         that way holds a PV)."""
         opts = convert.options("LogoutIscsi", no_user_interaction=no_user_interaction)
-        await self._host_call("Host", "LogoutIscsi", "ssa{sv}", portal, target, opts,
+        await self._host_call("Host", "LogoutIscsi", "ssa{sv}", check.text(portal, "portal"),
+                              check.text(target, "target"), opts,
                               call_timeout=call_timeout)
 
     async def enumerate_iscsi_luns(
@@ -259,8 +269,9 @@ class StorageClient:
         opts = convert.options("EnumerateIscsiLuns", username=username, password=password,
                              node_startup=node_startup, login=login, timeout=timeout,
                              no_user_interaction=no_user_interaction)
-        paths = await self._host_call("Host", "EnumerateIscsiLuns", "ssa{sv}", portal,
-                                      target, opts,
+        paths = await self._host_call("Host", "EnumerateIscsiLuns", "ssa{sv}",
+                                      check.text(portal, "portal"),
+                                      check.text(target, "target"), opts,
                                       call_timeout=self._long(call_timeout, timeout))
         return await handles.objects_at(self.transport, paths)
 
@@ -282,8 +293,10 @@ class StorageClient:
         `extent_size` in bytes. Returns the VG, on the bus."""
         opts = convert.options("CreateVolumeGroup", wipe=wipe, extent_size=extent_size,
                              no_user_interaction=no_user_interaction)
-        path = await self._host_call("StoragePool", "CreateVolumeGroup", "sasa{sv}", name,
-                                     list(devices), opts, call_timeout=call_timeout)
+        path = await self._host_call("StoragePool", "CreateVolumeGroup", "sasa{sv}",
+                                     check.text(name, "name"),
+                                     check.texts(devices, "devices"), opts,
+                                     call_timeout=call_timeout)
         return await handles.object_at(self.transport, path)
 
     async def remove_volume_group(self, vg: str, *, force: bool | None = None,
@@ -293,7 +306,8 @@ class StorageClient:
         service did not create needs `force=True`."""
         opts = convert.options("RemoveVolumeGroup", force=force,
                              no_user_interaction=no_user_interaction)
-        await self._host_call("StoragePool", "RemoveVolumeGroup", "sa{sv}", vg, opts,
+        await self._host_call("StoragePool", "RemoveVolumeGroup", "sa{sv}",
+                              check.text(vg, "vg"), opts,
                               call_timeout=call_timeout)
 
     async def mount_nfs(
@@ -315,8 +329,10 @@ class StorageClient:
             ro=ro, proto=proto, port=port, sec=sec, rsize=rsize, wsize=wsize,
             nolock=nolock, persistent=persistent, create_mountpoint=create_mountpoint,
             timeout=timeout, no_user_interaction=no_user_interaction)
-        path = await self._host_call("StoragePool", "MountNfs", "sssa{sv}", server,
-                                     remote_path, local_path, opts,
+        path = await self._host_call("StoragePool", "MountNfs", "sssa{sv}",
+                                     check.text(server, "server"),
+                                     check.text(remote_path, "remote_path"),
+                                     check.text(local_path, "local_path"), opts,
                                      call_timeout=self._long(call_timeout, timeout or 90))
         return await handles.object_at(self.transport, path)
 
@@ -326,21 +342,32 @@ class StorageClient:
         """Unmount the NFS mount on `local_path`; `force=True` detaches it even
         while in use or its server is dead."""
         opts = convert.options("Unmount", no_user_interaction=no_user_interaction)
-        await self._host_call("StoragePool", "Unmount", "sba{sv}", local_path, force, opts,
+        await self._host_call("StoragePool", "Unmount", "sba{sv}",
+                              check.text(local_path, "local_path"),
+                              check.flag(force, "force"), opts,
                               call_timeout=call_timeout)
 
     # ---- changes ----
 
-    async def watch(self, ready: asyncio.Event | None = None
+    async def watch(self, ready: asyncio.Event | None = None, *, resume: bool = False
                     ) -> AsyncIterator[events.Event]:
         """Yield the object tree's changes as they happen: ObjectAdded,
         ObjectRemoved, ObjectChanged (with the full new model), HostChanged and
         JobCompleted. Changes from before the call are not replayed; `ready` is
         set once every later change will be. Runs until the caller stops
-        iterating (or the connection ends); ServiceUnavailableError when the
-        service stops or another instance takes its name (its objects are not
-        replayed: watch again)."""
-        async for event in watching.watch(self.transport, ready):
+        iterating.
+
+        When the service's owner goes (stopped, killed, replaced) or the
+        connection to the bus is lost: with `resume=False`, ServiceUnavailableError
+        at once (as when the service is not running at the call). With
+        `resume=True`, ServiceLost; then, when the service is back (the client
+        connects to the bus again if it must), ServiceBack, followed by the
+        changes between what the caller saw and the service's tree now, as
+        ObjectAdded, ObjectRemoved and ObjectChanged (read with one
+        GetManagedObjects), then the live changes again: nothing is missed.
+        Jobs that were running are not resumed: their followers got
+        ServiceUnavailableError."""
+        async for event in watching.watch(self.transport, ready, resume):
             yield event
 
     # ---- calls ----
@@ -350,7 +377,8 @@ class StorageClient:
 
     async def _find(self, kind: str, what: str, ref: str,
                     names: lookups.Names) -> handles.StorageObject:
-        return await lookups.find(self.transport, kind, what, ref, names)
+        return await lookups.find(self.transport, kind, what, check.text(ref, "ref"),
+                                  names)
 
     async def _host_call(self, interface: str, member: str, signature: str, *args: Any,
                          call_timeout: float | None = None) -> Any:

@@ -101,13 +101,22 @@ def options(method: str, **given: Any) -> dict[str, Variant]:
     return result
 
 
+# The largest value of each unsigned type of the options' table.
+_UNSIGNED_MAX = {"y": 2**8 - 1, "q": 2**16 - 1, "u": 2**32 - 1, "t": 2**64 - 1}
+
+
 def _typed(signature: str, value: Any, keyword: str) -> Any:
     if signature == "b":
         if not isinstance(value, bool):
-            raise InvalidArgumentError(f"option {keyword} must be True or False")
+            raise InvalidArgumentError(f"option {keyword} must be True or False, "
+                                       f"not {value!r}")
         return value
     if signature == "s":
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise InvalidArgumentError(f"option {keyword} must be a str, not {value!r}")
         return str(value)                  # vers=4.2 as well as vers="4.2"
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgumentError(f"option {keyword} must be a whole number ≥ 0")
+    largest = _UNSIGNED_MAX.get(signature, 2**31 - 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= largest:
+        raise InvalidArgumentError(f"option {keyword} must be a whole number from 0 to "
+                                   f"{largest}, not {value!r}")
     return value

@@ -62,4 +62,23 @@ class JobCompleted:
     message: str
 
 
-Event = ObjectAdded | ObjectRemoved | ObjectChanged | HostChanged | JobCompleted
+@dataclass(frozen=True)
+class ServiceLost:
+    """The service's owner went (stopped, killed, replaced) or the connection to the
+    bus was lost: no change is heard until ServiceBack (`watch(resume=True)`).
+    `reason` says which, for people."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceBack:
+    """The service is back (`owner`: its unique name on the bus). The events that
+    follow first are what changed while it was away: the caller's view, updated
+    by them, is the service's tree now."""
+
+    owner: str = ""
+
+
+Event = (ObjectAdded | ObjectRemoved | ObjectChanged | HostChanged | JobCompleted
+         | ServiceLost | ServiceBack)

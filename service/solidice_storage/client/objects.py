@@ -1,21 +1,28 @@
 """Handles on the service's objects: the object's path, its properties as a model
 (`state`), and the calls it takes.
 
-A handle reads through to its model (`vg.name`, `lv.size`, `lun.model`); `state`
-is the object as it was when the handle was made or last `refresh()`ed: models are
-immutable, the host is not. Methods that change the host return when the service has finished (and the
-object it made is on the bus), or raise a `StorageClientError`.
+A handle reads through to its model (`vg.name`, `lv.size`, `lun.model`), and the
+model is the service's now: the client keeps the service's tree current from its
+signals (`mirror.py`), so `vg.free_size` after an LV create is the VG's new free
+size, without a read. While the service is away (stopped, restarting, the bus
+lost) a handle keeps the state last known, as it does once its object has left
+the bus; `refresh()` reads the object anew (NotFoundError once it is gone). The
+objects of `watch()`'s events are pinned: they hold the object as the event left
+it. Methods that change the host return when the service has finished (and the
+object it made is on the bus, its changes in the handles), or raise a
+`StorageClientError`.
 """
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal, overload
 
 from dbus_fast import Variant
 
 from .. import models
+from . import arguments as check
 from . import convert
 from .convert import INTERFACE
-from .errors import StorageClientError
+from .errors import NotFoundError, StorageClientError
 from .transport import Transport
 
 
@@ -26,14 +33,31 @@ class StorageObject:
 
     KIND = ""
 
-    def __init__(self, transport: Transport, path: str, state: models.Model) -> None:
+    def __init__(self, transport: Transport, path: str, state: models.Model,
+                 live: bool = True) -> None:
         self.transport = transport
         self.object_path = path
-        self.state = state
+        self.live = live
+        self._state = state
+
+    @property
+    def state(self) -> models.Model:
+        """The object's model: the service's now if the handle is live and the
+        client follows the service (else as last known: a removed object's last
+        state, or the object as an event left it)."""
+        if self.live:
+            current = self.transport.mirror.model(self.object_path, self.KIND)
+            if current is not None:
+                self._state = current
+        return self._state
+
+    @state.setter
+    def state(self, value: models.Model) -> None:
+        self._state = value
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for names the handle lacks: the model's fields.
-        if name == "state":
+        if name in ("state", "_state", "live", "transport", "object_path"):
             raise AttributeError(name)
         return getattr(self.state, name)
 
@@ -50,7 +74,11 @@ class StorageObject:
     async def refresh(self) -> "StorageObject":
         """Read the object's properties again; returns the handle, updated.
         NotFoundError if it has left the bus."""
-        self.state = await read_model(self.transport, self.KIND, self.object_path)
+        try:
+            self.state = await read_model(self.transport, self.KIND, self.object_path)
+        except NotFoundError:
+            raise NotFoundError(f"{self.KIND} {self.state.key} is no longer there "
+                                f"({self.object_path} has left the bus)") from None
         return self
 
     async def _call(self, member: str, signature: str, *args: Any,
@@ -93,9 +121,9 @@ class VolumeGroup(StorageObject):
         """Create LV `name` of `size` bytes (rounded up to whole extents); active
         unless `activate=False`. Returns it, on the bus."""
         opts = convert.options("CreateLogicalVolume", activate=activate,
-                                    no_user_interaction=no_user_interaction)
-        path = await self._call("CreateLogicalVolume", "sta{sv}", name, size, opts,
-                                call_timeout=call_timeout)
+                               no_user_interaction=no_user_interaction)
+        path = await self._call("CreateLogicalVolume", "sta{sv}", check.text(name, "name"),
+                                check.size(size, "size"), opts, call_timeout=call_timeout)
         return await object_at(self.transport, path)
 
     async def extend(self, devices: list[str], *, wipe: bool | None = None,
@@ -105,20 +133,35 @@ class VolumeGroup(StorageObject):
         pvcreate where needed; `wipe=True` allows a device holding a signature."""
         opts = convert.options("VolumeGroup.Extend", wipe=wipe,
                                     no_user_interaction=no_user_interaction)
-        await self._call("Extend", "asa{sv}", list(devices), opts,
+        await self._call("Extend", "asa{sv}", check.texts(devices, "devices"), opts,
                          call_timeout=call_timeout)
+
+    @overload
+    async def remove_physical_volume(self, pv: str, *, move_data: Literal[True],
+                                     no_user_interaction: bool | None = None,
+                                     call_timeout: float | None = None) -> "Job": ...
+
+    @overload
+    async def remove_physical_volume(self, pv: str, *,
+                                     move_data: Literal[False] | None = None,
+                                     no_user_interaction: bool | None = None,
+                                     call_timeout: float | None = None) -> None: ...
 
     async def remove_physical_volume(self, pv: str, *, move_data: bool | None = None,
                                      no_user_interaction: bool | None = None,
                                      call_timeout: float | None = None) -> "Job | None":
-        """Take PV `pv` out of the VG (vgreduce, then pvremove). With
-        `move_data=True` its data is moved first: that returns the running Job at
-        once (follow it with `job.wait()` or `job.follow()`); otherwise None."""
+        """Take PV `pv` out of the VG (vgreduce, then pvremove); returns None.
+        With `move_data=True` its data is moved first and the call returns a Job
+        at once, always: the running data move (follow it with `job.wait()` or
+        `job.follow()`), or, when the PV held no data, a finished one
+        (`job.done`, its `object_path` "/", `follow()` yields 1.0)."""
         opts = convert.options("RemovePhysicalVolume", move_data=move_data,
-                                    no_user_interaction=no_user_interaction)
-        path = await self._call("RemovePhysicalVolume", "sa{sv}", pv, opts,
-                                call_timeout=call_timeout)
-        return None if path == "/" else job_at(self.transport, path)
+                               no_user_interaction=no_user_interaction)
+        path = await self._call("RemovePhysicalVolume", "sa{sv}", check.text(pv, "pv"),
+                                opts, call_timeout=call_timeout)
+        if not move_data:
+            return None
+        return finished_job(self.transport, "pv-move") if path == "/" else job_at(self.transport, path)
 
     async def remove(self, *, force: bool | None = None,
                      no_user_interaction: bool | None = None,
@@ -135,15 +178,17 @@ class LogicalVolume(StorageObject):
 
     KIND = "LogicalVolume"
 
-    async def extend(self, size: int, *, expected_size: int | None = None,
+    async def extend(self, *, by: int, expected_size: int | None = None,
                      no_user_interaction: bool | None = None,
                      call_timeout: float | None = None) -> None:
-        """Grow the LV by `size` bytes (the seed's extendLV adds). With
+        """Grow the LV by `by` bytes (rounded up to whole extents): its size on
+        return is the old one plus `by`, as the seed's extendLV adds. With
         `expected_size`, only if it is that size now, so a retry can't grow it
-        twice. The handle's model is refreshed afterwards."""
+        twice."""
         opts = convert.options("LogicalVolume.Extend", expected_size=expected_size,
-                                    no_user_interaction=no_user_interaction)
-        await self._call("Extend", "ta{sv}", size, opts, call_timeout=call_timeout)
+                               no_user_interaction=no_user_interaction)
+        await self._call("Extend", "ta{sv}", check.size(by, "by"), opts,
+                         call_timeout=call_timeout)
         await self.refresh()
 
     async def remove(self, *, force: bool | None = None,
@@ -159,8 +204,8 @@ class LogicalVolume(StorageObject):
                        call_timeout: float | None = None) -> "LogicalVolume":
         """Snapshot the LV as `name` with `size` bytes of copy-on-write space."""
         opts = convert.options("Snapshot", no_user_interaction=no_user_interaction)
-        path = await self._call("Snapshot", "sta{sv}", name, size, opts,
-                                call_timeout=call_timeout)
+        path = await self._call("Snapshot", "sta{sv}", check.text(name, "name"),
+                                check.size(size, "size"), opts, call_timeout=call_timeout)
         return await object_at(self.transport, path)
 
     async def activate(self, *, no_user_interaction: bool | None = None,
@@ -189,7 +234,8 @@ class Mount(StorageObject):
         """Unmount it; `force=True` detaches it even while in use or its server
         is dead."""
         opts = convert.options("Unmount", no_user_interaction=no_user_interaction)
-        await self._call("Unmount", "ba{sv}", force, opts, call_timeout=call_timeout)
+        await self._call("Unmount", "ba{sv}", check.flag(force, "force"), opts,
+                         call_timeout=call_timeout)
 
 
 class IscsiSession(StorageObject):
@@ -210,16 +256,30 @@ class Job(StorageObject):
     when it completes; `wait()` and `follow()` follow it until then."""
 
     KIND = "Job"
+    outcome: tuple[bool, str] | None = None
+    """(success, message) of a job known to have completed without the service
+    (`finished_job`); None for a job of the service."""
+
+    @property
+    def done(self) -> bool:
+        """The job had completed when the handle was made (nothing to do)."""
+        return self.outcome is not None
 
     async def cancel(self, *, no_user_interaction: bool | None = None,
                      call_timeout: float | None = None) -> None:
-        """Ask the job to stop (NotSupportedError if it cannot be cancelled)."""
+        """Ask the job to stop (NotSupportedError if it cannot be cancelled); a
+        finished job has nothing to stop."""
+        if self.outcome is not None:
+            return
         opts = convert.options("Cancel", no_user_interaction=no_user_interaction)
         await self._call("Cancel", "a{sv}", opts, call_timeout=call_timeout)
 
     async def follow(self) -> AsyncIterator[float]:
         """Yield the job's progress (0.0 to 1.0) now and at every change, until it
         completes; then raise JobFailedError if it failed."""
+        if self.outcome is not None:
+            yield 1.0
+            return
         async with self.transport.follow_job(self.object_path) as follower:
             async for fraction in follower:
                 yield fraction
@@ -236,15 +296,15 @@ HANDLES: dict[str, type[StorageObject]] = {
                               IscsiSession, Job)}
 
 
-def handle(transport: Transport, path: str,
-           ifaces: dict[str, dict[str, Variant]]) -> StorageObject | None:
-    """The handle on object `path` from its interfaces' properties; None if it is
-    not one of the service's objects."""
+def handle(transport: Transport, path: str, ifaces: dict[str, dict[str, Variant]],
+           live: bool = True) -> StorageObject | None:
+    """The handle on object `path` from its interfaces' properties (pinned to them
+    unless `live`); None if it is not one of the service's objects."""
     kind = convert.kind_of(path)
     if kind is None or INTERFACE + kind not in ifaces:
         return None
     return HANDLES[kind](transport, path,
-                         convert.model(kind, path, ifaces[INTERFACE + kind]))
+                         convert.model(kind, path, ifaces[INTERFACE + kind]), live)
 
 
 async def read_model(transport: Transport, kind: str, path: str) -> models.Model:
@@ -265,6 +325,15 @@ def job_at(transport: Transport, path: str) -> Job:
     """A handle on a job that may already have completed: no read needed to
     follow it (its model holds only its number until refreshed)."""
     return Job(transport, path, models.Job(id=int(convert.key_of(path)), operation=""))
+
+
+def finished_job(transport: Transport, operation: str) -> Job:
+    """A Job that completed successfully before it started: the service had
+    nothing to do (its answer was "/", no object)."""
+    job = Job(transport, "/", models.Job(id=0, operation=operation, progress=1.0,
+                                         cancelable=False))
+    job.outcome = (True, "")
+    return job
 
 
 async def managed_objects(transport: Transport, call_timeout: float | None = None

@@ -25,6 +25,8 @@ BUS = "org.freedesktop.DBus"
 BUS_PATH = "/org/freedesktop/DBus"
 OWNER_CHANGED = object()
 """Queued to the subscriptions when the service's owner changes (or goes)."""
+CONNECTION_LOST = object()
+"""Queued to the subscriptions when the connection to the bus is lost."""
 REMEMBERED_JOBS = 256
 """Outcomes of completed jobs kept for a follower that comes late."""
 
@@ -54,6 +56,18 @@ class Signals:
     def expect_owner_reply(self, serial: int) -> None:
         """The reply to call `serial` (a GetNameOwner) will say who owns the name."""
         self._owner_query = serial
+
+    def attach(self, queue) -> None:
+        """`queue` (any object with `put_nowait`) receives what a subscription does,
+        for as long as the connection lives."""
+        self._queues.append(queue)
+
+    def connection_lost(self) -> None:
+        """The connection is gone: so is what it knew of the owner and its jobs."""
+        self._owner, self._owner_query = None, 0
+        self._completed.clear()
+        for queue in self._queues:
+            queue.put_nowait(CONNECTION_LOST)
 
     @contextlib.contextmanager
     def subscribe(self, queue=None) -> Iterator[asyncio.Queue]:

@@ -1,6 +1,8 @@
-"""The connection to org.solidice.Storage: connecting, sending calls with their
-timeouts, turning D-Bus errors into the client's exceptions, and following jobs
-through the signals subscribed to at connect (`signals.py`).
+"""The connection to org.solidice.Storage: connecting (again, after the bus was
+lost, for `watch(resume=True)`), sending calls with their timeouts, turning D-Bus
+errors into the client's exceptions, and following jobs through the signals
+subscribed to at connect (`signals.py`), which also keep the client's copy of the
+service's tree current (`mirror.py`).
 
 The client subscribes to the service's signals once, at connect, so a job it starts
 can't complete unseen before it starts following it.
@@ -13,13 +15,14 @@ from typing import Any
 
 from dbus_fast import BusType, DBusError, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
-from dbus_fast.errors import AuthError, InvalidAddressError
+from dbus_fast.errors import AuthError, InvalidAddressError, SignatureBodyMismatchError
+from dbus_fast.signature import get_signature_tree
 
 from .. import objpath
 from .convert import INTERFACE
-from .errors import (JobFailedError, NoReplyError, NotFoundError,
+from .errors import (InvalidArgumentError, JobFailedError, NoReplyError, NotFoundError,
                      ServiceUnavailableError, StorageClientError, from_dbus)
-from .signals import BUS, BUS_PATH, OWNER_CHANGED, SERVICE, Signals
+from .signals import BUS, BUS_PATH, CONNECTION_LOST, OWNER_CHANGED, SERVICE, Signals
 
 OBJECT_MANAGER = "org.freedesktop.DBus.ObjectManager"
 PROPERTIES = "org.freedesktop.DBus.Properties"
@@ -47,15 +50,27 @@ class Transport:
         self.read_timeout = read_timeout
         self.change_timeout = change_timeout
         self.signals = Signals()
+        from .mirror import Mirror      # it makes handles, whose module names this one
+        self.mirror = Mirror(self)
+        self.signals.attach(self.mirror)
         self._bus: MessageBus | None = None
+        self._lost = False               # the connection ended without close()
+        self._watcher: asyncio.Task | None = None
+        self._reconnecting: asyncio.Future | None = None
 
     @property
     def unique_name(self) -> str | None:
         """This connection's unique name on the bus; None when not connected."""
         return self._bus.unique_name if self._bus is not None else None
 
+    @property
+    def connected(self) -> bool:
+        """Connected to the bus now (opened, not closed, not lost)."""
+        return self._bus is not None and not self._lost
+
     async def open(self) -> None:
-        """Connected to the bus and subscribed to the service's signals on return.
+        """Connected to the bus, subscribed to the service's signals, and (if the
+        service runs) its tree read into `mirror`, on return.
         ServiceUnavailableError when the bus cannot be reached."""
         if self.address:
             bus, where = MessageBus(bus_address=self.address), self.address
@@ -67,8 +82,9 @@ class Transport:
         except (OSError, EOFError, AuthError, InvalidAddressError, ValueError) as error:
             raise ServiceUnavailableError(
                 f"cannot reach {where} ({error}); is D-Bus running?") from error
-        self._bus = bus
+        self._bus, self._lost = bus, False
         bus.add_message_handler(self.signals.on_message)
+        self._watcher = asyncio.ensure_future(self._notice_loss(bus))
         for rule in (f"type='signal',sender='{SERVICE}',path_namespace='{objpath.ROOT}'",
                      f"type='signal',sender='{BUS}',path='{BUS_PATH}',interface='{BUS}',"
                      f"member='NameOwnerChanged',arg0='{SERVICE}'"):
@@ -80,14 +96,49 @@ class Transport:
         self.signals.expect_owner_reply(query.serial)
         with contextlib.suppress(StorageClientError):    # not running: no owner
             await self.send(query, self.read_timeout)
+        await self.mirror.settled(self.read_timeout)    # its tree asked for on the reply
+
+    async def _notice_loss(self, bus: MessageBus) -> None:
+        """Tell the subscribers when `bus` ends without close()."""
+        with contextlib.suppress(Exception):
+            await bus.wait_for_disconnect()
+        if bus is self._bus:
+            self._lost = True
+            self.signals.connection_lost()
+
+    async def reconnect(self, longest_wait: float = 2.0) -> None:
+        """Connected again on return, trying every so often (at most every
+        `longest_wait` s) until the bus can be reached; shared by all callers."""
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.ensure_future(self._reconnect(longest_wait))
+        await asyncio.shield(self._reconnecting)
+
+    async def _reconnect(self, longest_wait: float) -> None:
+        wait = 0.05
+        while not self.connected:
+            old, self._bus = self._bus, None
+            if old is not None:
+                with contextlib.suppress(Exception):    # it is gone already
+                    old.disconnect()
+            try:
+                await self.open()
+            except ServiceUnavailableError:
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, longest_wait)
 
     async def close(self) -> None:
         """Disconnected on return; the transport can't be used afterwards."""
-        if self._bus is not None:
-            self._bus.disconnect()
+        bus, self._bus = self._bus, None
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+        if bus is not None:
+            bus.disconnect()
             with contextlib.suppress(Exception):
-                await self._bus.wait_for_disconnect()
-            self._bus = None
+                await bus.wait_for_disconnect()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
 
     def message(self, destination: str, path: str, interface: str, member: str,
                 signature: str = "", body: list | None = None) -> Message:
@@ -124,6 +175,16 @@ class Transport:
     async def send(self, message: Message, call_timeout: float) -> Message:
         """The reply to `message`; its error as the client's exception."""
         bus = self._connected()
+        try:
+            # Checked before the library takes the call: it would register the
+            # reply's future first, and leave it failing unretrieved at disconnect.
+            get_signature_tree(message.signature).verify(message.body)
+        except (SignatureBodyMismatchError, ValueError, TypeError) as error:
+            raise InvalidArgumentError(f"{message.member}: {error}") from None
+        if isinstance(call_timeout, bool) or not isinstance(call_timeout, (int, float)) \
+                or not call_timeout > 0:
+            raise InvalidArgumentError("call_timeout must be a number of seconds > 0, "
+                                       f"not {call_timeout!r}")
         try:
             reply = await asyncio.wait_for(bus.call(message), call_timeout)
         except asyncio.TimeoutError:
@@ -171,7 +232,7 @@ class Transport:
             yield progress
         while self.signals.outcome(path) is None:
             message = await queue.get()
-            if message is OWNER_CHANGED:
+            if message is OWNER_CHANGED or message is CONNECTION_LOST:
                 raise ServiceUnavailableError(
                     f"the storage service stopped while job {path} ran; its outcome is "
                     "unknown: look at the objects it worked on")
@@ -184,6 +245,10 @@ class Transport:
             raise JobFailedError(text or f"job {path} failed")
 
     def _connected(self) -> MessageBus:
+        if self._lost:
+            raise ServiceUnavailableError("lost the connection to the bus: is D-Bus "
+                                          "running? (the client connects again in "
+                                          "watch(resume=True), or connect anew)")
         if self._bus is None:
             raise ServiceUnavailableError("the client is not connected: use "
                                           "`async with StorageClient.connect()`")

@@ -6,7 +6,7 @@ from dbus_fast import Message, MessageType, Variant
 from solidice_storage import models, objpath
 from solidice_storage.client import events
 from solidice_storage.client.transport import Transport
-from solidice_storage.client.watching import events_of
+from solidice_storage.client.changes import events_of
 
 IFACE = "org.solidice.Storage."
 VG = objpath.path("VolumeGroup", "vg-uuid-1")
