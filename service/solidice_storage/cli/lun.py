@@ -7,7 +7,8 @@ from .output import Output, info, listing
 async def lun_list(storage, args) -> Output:
     return listing(await storage.luns(),
                    ["WWID", "DEVICE", "SIZE", "TRANSPORT", "PATHS", "STATUS"],
-                   lambda lun: [lun.wwid, lun.device, human_size(lun.size), lun.transport,
+                   lambda lun: [lun.wwid, lun.device, human_size(lun.size),
+                                lun.state.transport,  # lun.transport is the bus's
                                 len(lun.paths) if lun.multipath else "-", lun.status])
 
 
