@@ -92,6 +92,11 @@ async def test_info_names_the_volume_group_and_the_origin(run):
     assert re.search(r"^volume group: +vmstore$", lv, re.M)
     pv = (await run("pv", "info", "/dev/mapper/36001405d0e1f2a3b4c5d6e7f80910001")).stdout
     assert re.search(r"^volume group: +vmstore$", pv, re.M)
+    lun = (await run("lun", "info", "36001405d0e1f2a3b4c5d6e7f80910001")).stdout
+    assert re.search(r"^physical volume: +/dev/mapper/36001405d0e1f2a3b4c5d6e7f80910001 "
+                     r"\(in vmstore\)$", lun, re.M)
+    vg = (await run("vg", "info", "vmstore")).stdout
+    assert re.search(r"^physical volumes: +/dev/mapper/\w+1, /dev/mapper/\w+2$", vg, re.M)
     await run("lv", "snapshot", "vmstore/templates", "tsnap", "1G")
     snap = (await run("lv", "info", "vmstore/tsnap")).stdout
     assert re.search(r"^origin: +vmstore/templates$", snap, re.M)

@@ -1,7 +1,7 @@
 """`lun`: the host's LUNs (multipath maps, never their paths)."""
 
 from .format import human_size
-from .output import Output, info, listing
+from .output import Output, Tree, info, listing
 
 
 async def lun_list(storage, args) -> Output:
@@ -13,4 +13,6 @@ async def lun_list(storage, args) -> Output:
 
 
 async def lun_info(storage, args) -> Output:
-    return info(await storage.lun(args.lun))
+    tree = await Tree.read(storage)
+    lun = await storage.lun(args.lun)
+    return info(lun, names={"physical_volume": tree.pv_named(lun.physical_volume)})

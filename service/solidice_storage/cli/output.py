@@ -42,6 +42,7 @@ class Tree:
     def __init__(self, handles: list[StorageObject]) -> None:
         self.handles = handles
         self.vg_names = {h.uuid: h.name for h in handles if h.KIND == "VolumeGroup"}
+        self.pvs = {h.uuid: h for h in handles if h.KIND == "PhysicalVolume"}
 
     @classmethod
     async def read(cls, storage: StorageClient) -> "Tree":
@@ -61,6 +62,14 @@ class Tree:
 
     def lv_name(self, lv: StorageObject) -> str:
         return f"{self.vg_names.get(lv.volume_group, '?')}/{lv.name}"
+
+    def pv_named(self, uuid: str | None) -> str | None:
+        """A PV as a person names it: its device, and its VG's name when in one."""
+        pv = self.pvs.get(uuid)
+        if pv is None:
+            return uuid
+        vg = self.vg_names.get(pv.volume_group)
+        return f"{pv.device} (in {vg})" if vg else pv.device
 
     def lv_named(self, uuid: str | None) -> str | None:
         """`vg/lv` of the LV with UUID `uuid`; the UUID if it is not in the tree."""

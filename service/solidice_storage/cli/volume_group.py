@@ -1,7 +1,7 @@
 """`vg`: volume groups."""
 
 from .format import human_size, plural
-from .output import Output, call_options, confirm, done, info, listing
+from .output import Output, Tree, call_options, confirm, done, info, listing
 
 REMOVE_HELP = (
     "A volume group that holds logical volumes goes with them, so the command asks\n"
@@ -19,9 +19,13 @@ async def vg_list(storage, args) -> Output:
 
 
 async def vg_info(storage, args) -> Output:
+    tree = await Tree.read(storage)
     vg = await storage.volume_group(args.vg)
     lvs = await vg.list_logical_volumes()
-    return info(vg, logical_volumes=tuple(sorted(lv.name for lv in lvs)))
+    devices = sorted(tree.pvs[u].device if u in tree.pvs else u
+                     for u in vg.physical_volumes)
+    return info(vg, names={"physical_volumes": tuple(devices)},
+                logical_volumes=tuple(sorted(lv.name for lv in lvs)))
 
 
 async def vg_create(storage, args) -> Output:
