@@ -176,6 +176,11 @@ async def test_iscsi_luns(run, storage):
     assert not [p for p, i in (await storage.objects()).items()
                 if IFACE + "IscsiSession" in i
                 and i[IFACE + "IscsiSession"]["Target"] == SIM + "backup"]
+    logged_in = await run("iscsi", "luns", "192.0.2.10", SIM + "backup", "--username",
+                          "backup", stdin="backup-secret\n")       # logs in first
+    assert len(logged_in.stdout.splitlines()) == 3                 # header, 2 LUNs
+    assert await storage.find("IscsiSession", Target=SIM + "backup")
+    await run("iscsi", "logout", "192.0.2.10", SIM + "backup")
 
 
 async def test_output_to_a_reader_that_stopped_is_no_error(daemon, system_bus):

@@ -35,10 +35,11 @@ async def iscsi_login(storage, args) -> Output:
 
 
 async def iscsi_luns(storage, args) -> Output:
-    luns = await storage.enumerate_iscsi_luns(
+    # A login it makes first runs as an iscsi-login job: show its progress.
+    luns = await with_progress(storage, "iscsi-login", storage.enumerate_iscsi_luns(
         args.portal, args.target, username=args.username, password=chap_password(args),
         node_startup=args.node_startup, login=False if args.no_login else None,
-        timeout=args.timeout, **call_options(args))
+        timeout=args.timeout, **call_options(args)))
     return listing(luns, ["WWID", "DEVICE", "SIZE", "STATUS"],
                    lambda lun: [lun.wwid, lun.device, human_size(lun.size), lun.status])
 
