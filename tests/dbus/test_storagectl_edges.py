@@ -137,6 +137,10 @@ async def test_vg_remove_asks_on_a_terminal(run, storage, system_bus):
     assert code == 1 and "remove volume group vg0 and its 2 logical volumes " \
                          "(disk0, disk1)? [y/N]" in err
     assert "nothing done" in err and await storage.vg("vg0")
+    code, err = await asyncio.to_thread(on_a_terminal, system_bus, "y\n",
+                                        "--non-interactive", "vg", "remove", "vg0")
+    assert code == 2 and "[y/N]" not in err and "--yes" in err     # nobody is asked
+    assert await storage.vg("vg0")
     code, err = await asyncio.to_thread(on_a_terminal, system_bus, "y\n", "vg", "remove",
                                         "vg0")
     assert code == 0, err

@@ -81,7 +81,8 @@ GLOBAL_OPTIONS = (
     arg("--timeout", dest="call_timeout", type=seconds, metavar="SECONDS",
         help="wait this long for a change, above 0 (default 300)"),
     arg("--non-interactive", action="store_true",
-        help="never ask for a password: fail if polkit would ask"),
+        help="never ask: fail where polkit would ask for a password, refuse "
+             "where a question would be asked (vg remove, without --yes)"),
     arg("--debug", action="store_true", help="show tracebacks"),
 )
 
