@@ -2,6 +2,7 @@
 argparse itself taught that `-5G` is a (refused) size rather than an option."""
 
 import argparse
+import math
 import re
 from typing import Any
 
@@ -44,7 +45,7 @@ def _number(text: str, kind: type, least: float, what: str) -> Any:
         value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-    if value < least:
+    if not math.isfinite(value) or value < least:        # nan is not below anything
         raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     return value
 
