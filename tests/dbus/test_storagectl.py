@@ -118,7 +118,7 @@ async def test_pv_remove_moves_data_with_progress_and_job_commands(run, storage,
     assert len(await as_json(run, "pv", "list", "vg0")) == 1
     missing = await run("job", "cancel", str(job["id"]), code=1)
     assert f"no running job {job['id']}" in missing.stderr
-    await run("vg", "remove", "vg0")
+    await run("vg", "remove", "vg0", "--yes")
 
 
 async def test_job_cancel(run, storage):
@@ -132,7 +132,7 @@ async def test_job_cancel(run, storage):
     assert "asked job" in (await run("job", "cancel", number)).stdout
     await asyncio.sleep(0.3)
     assert len((await storage.props(vg, "VolumeGroup"))["PhysicalVolumes"]) == 2
-    await run("vg", "remove", "vg0")
+    await run("vg", "remove", "vg0", "--yes")
 
 
 async def test_iscsi_commands(run, storage):
@@ -179,7 +179,7 @@ async def test_error_paths(run, system_bus):
             (("lv", "list", "nosuch"), 1, "no volume group nosuch"),
             (("lv", "info", "vmstore/nosuch"), 1, "no logical volume vmstore/nosuch"),
             (("lv", "create", "vmstore", "templates", "1G"), 1, "exists"),
-            (("lv", "create", "vmstore", "huge", "1TiB"), 1, "bytes free"),
+            (("lv", "create", "vmstore", "huge", "1TiB"), 1, "GiB free"),
             (("lv", "create", "vmstore", "x", "10Q"), 2, "is not a size"),
             (("lv", "remove", "vmstore/vm-101-disk-0", "--force"), 1, "is open"),
             (("vg", "create", "bad name", FREE[0]), 1, "not valid"),

@@ -20,6 +20,8 @@ def human_size(size: int) -> str:
 def parse_size(text: str) -> int:
     """Bytes from `10G`, `512MiB`, `1.5TiB`, `4096` (bytes). Units are binary
     whatever their case, as LVM's own; a fraction of a byte rounds up."""
+    if text.strip().startswith("-"):
+        raise ValueError(f"{text!r} is negative: a size is a number of bytes above 0")
     match = _SIZE.fullmatch(text.strip())
     if not match:
         raise ValueError(f"{text!r} is not a size: write bytes, or a number with a "
@@ -32,6 +34,29 @@ def parse_size(text: str) -> int:
     if value <= 0:
         raise ValueError(f"{text!r} is not more than 0 bytes")
     return math.ceil(value)
+
+
+# Where the service's messages carry a size in bytes: "N bytes", "needs N",
+# "N are needed" (engine/*/lvm*.py).
+_SIZE_IN_MESSAGE = re.compile(r"\b([0-9]+) bytes\b|(?<=\bneeds )([0-9]+)\b"
+                              r"|\b([0-9]+)(?= are needed\b)")
+
+
+def humanize_sizes(message: str) -> str:
+    """The service's message with its sizes as a person reads them:
+    `152462950400 bytes free; 1099511627776 are needed` becomes
+    `142.0 GiB free; 1.0 TiB are needed`. Other numbers stay as they are, and so
+    does a message comparing exact sizes ("not the expected N"): rounded, they could
+    read the same."""
+    if "expected" in message:
+        return message
+    return _SIZE_IN_MESSAGE.sub(
+        lambda m: human_size(int(next(g for g in m.groups() if g))), message)
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 device`, `2 devices` (`words` when the plural is not word + s)."""
+    return f"{count} {word if count == 1 else words or word + 's'}"
 
 
 def table(rows: list[list[Any]], header: list[str]) -> str:
@@ -74,12 +99,17 @@ class Progress:
         self._last = -1
 
     def update(self, fraction: float) -> None:
+        """Show `fraction` done. Nothing until some work is done: a job the service
+        refuses right after starting it (a snapshot whose name exists) shows no 0%
+        before its error."""
         percent = max(0, min(100, int(fraction * 100)))
+        if percent == 0 and self._last < 0:
+            return
         if self.tty:
             filled = percent * self.WIDTH // 100
             self.stream.write(f"\r{self.what} [{'#' * filled}{'.' * (self.WIDTH - filled)}]"
                               f" {percent:3d}%")
-        elif percent // 10 > self._last // 10 or self._last < 0:
+        elif percent // 10 > self._last // 10:
             self.stream.write(f"{self.what}: {percent}%\n")
         else:
             return

@@ -1,13 +1,18 @@
-"""The host as a whole: `status` and `monitor` (the tree's changes as they happen)."""
+"""The host as a whole: `status`, `block-info`, `host rescan`, and `monitor` (the
+tree's changes as they happen, told by `changes.py`)."""
 
 import asyncio
 import json
 import signal
 import sys
 
-from ..client import events
-from .format import fields
-from .output import Output, dump
+from .changes import describe
+from .format import fields, plural
+from .output import Output, call_options
+
+# status's lines: the Host's fields as a person spells them.
+_COUNTS = {"LUNs": "luns", "volume_groups": "volume_groups", "mounts": "mounts",
+           "iSCSI_sessions": "iscsi_sessions"}
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -15,32 +20,23 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 async def status(storage, args) -> Output:
     host = await storage.host()
     data = host.model_dump(mode="json")
-    counts = {k: len(getattr(host, k)) for k in ("luns", "volume_groups", "mounts",
-                                                 "iscsi_sessions")}
+    counts = {label: len(getattr(host, name)) for label, name in _COUNTS.items()}
     return Output(data, fields({"version": host.version, "multipath": host.multipath,
-                                "iscsi_initiator_name": host.iscsi_initiator_name,
+                                "iSCSI_initiator_name": host.iscsi_initiator_name or None,
                                 **counts}))
 
 
-def describe(event: events.Event) -> tuple[dict, str]:
-    if isinstance(event, events.ObjectAdded):
-        return ({"event": "added", "kind": event.kind, **dump(event.object)},
-                f"added    {event.kind} {event.object.key}")
-    if isinstance(event, events.ObjectRemoved):
-        return ({"event": "removed", "kind": event.kind, "path": event.path,
-                 "key": event.key}, f"removed  {event.kind} {event.key}")
-    if isinstance(event, events.ObjectChanged):
-        model = event.object.state
-        changes = " ".join(f"{name}={getattr(model, name)}" for name in sorted(event.changed))
-        return ({"event": "changed", "kind": event.kind, "changed": sorted(event.changed),
-                 **dump(event.object)}, f"changed  {event.kind} {model.key} {changes}")
-    if isinstance(event, events.JobCompleted):
-        outcome = "succeeded" if event.success else f"failed: {event.message}"
-        return ({"event": "completed", "kind": "Job", "path": event.path,
-                 "job": event.job_id, "success": event.success, "message": event.message},
-                f"job {event.job_id} {outcome}")
-    return ({"event": "host-changed", "changed": sorted(event.changed)},
-            f"changed  Host {' '.join(sorted(event.changed))}")
+async def block_info(storage, args) -> Output:
+    found = await storage.get_block_info(args.name)
+    return Output(found.model_dump(mode="json"), fields(found.model_dump()))
+
+
+async def rescan(storage, args) -> Output:
+    before = {lun.object_path for lun in await storage.luns()}
+    await storage.rescan(**call_options(args))
+    new = sorted(lun.wwid for lun in await storage.luns() if lun.object_path not in before)
+    return Output({"new_luns": new}, f"rescanned: {plural(len(new), 'new LUN')}"
+                                     + (f" ({', '.join(new)})" if new else ""))
 
 
 async def monitor(storage, args) -> None:

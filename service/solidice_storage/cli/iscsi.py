@@ -3,7 +3,7 @@
 import getpass
 import sys
 
-from .format import table
+from .format import human_size, plural, table
 from .output import Output, call_options, done, listing, with_progress
 
 
@@ -19,9 +19,9 @@ def chap_password(args) -> str | None:
 
 
 async def iscsi_discover(storage, args) -> Output:
-    found = await storage.discover_iscsi_targets(
+    found = sorted(await storage.discover_iscsi_targets(
         args.portal, username=args.username, password=chap_password(args),
-        timeout=args.timeout, **call_options(args))
+        timeout=args.timeout, **call_options(args)), key=lambda t: (t.target, t.portal))
     return Output([t.model_dump() for t in found],
                   table([[t.target, t.portal] for t in found], ["TARGET", "PORTAL"]))
 
@@ -31,7 +31,17 @@ async def iscsi_login(storage, args) -> Output:
         args.portal, args.target, username=args.username, password=chap_password(args),
         node_startup=args.node_startup, timeout=args.timeout, **call_options(args)))
     return done(session, f"logged in to {session.target} through {session.portal} "
-                         f"({len(session.luns)} LUNs)")
+                         f"({plural(len(session.luns), 'LUN')})")
+
+
+async def iscsi_luns(storage, args) -> Output:
+    # A login it makes first runs as an iscsi-login job: show its progress.
+    luns = await with_progress(storage, "iscsi-login", storage.enumerate_iscsi_luns(
+        args.portal, args.target, username=args.username, password=chap_password(args),
+        node_startup=args.node_startup, login=False if args.no_login else None,
+        timeout=args.timeout, **call_options(args)))
+    return listing(luns, ["WWID", "DEVICE", "SIZE", "STATUS"],
+                   lambda lun: [lun.wwid, lun.device, human_size(lun.size), lun.status])
 
 
 async def iscsi_logout(storage, args) -> Output:

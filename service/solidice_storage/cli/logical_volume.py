@@ -14,7 +14,23 @@ async def lv_list(storage, args) -> Output:
 
 
 async def lv_info(storage, args) -> Output:
-    return info(await storage.logical_volume(args.lv))
+    tree = await Tree.read(storage)
+    lv = await storage.logical_volume(args.lv)
+    return info(lv, names={"volume_group": tree.vg_names.get(lv.volume_group,
+                                                             lv.volume_group),
+                           "origin": tree.lv_named(lv.origin)})
+
+
+async def lv_activate(storage, args) -> Output:
+    lv = await storage.logical_volume(args.lv)
+    await lv.activate(**call_options(args))
+    return done(lv, f"activated {args.lv} ({lv.path})")
+
+
+async def lv_deactivate(storage, args) -> Output:
+    lv = await storage.logical_volume(args.lv)
+    await lv.deactivate(**call_options(args))
+    return done(lv, f"deactivated {args.lv}")
 
 
 async def lv_create(storage, args) -> Output:

@@ -6,7 +6,6 @@ failed (its message is printed), 2 bad usage, 3 the service is not reachable.
 
 import argparse
 import asyncio
-import json
 import re
 import sys
 import traceback
@@ -14,7 +13,9 @@ import traceback
 from .. import options as typed_options
 from ..client import (NotAuthorizedCanObtainError, NotAuthorizedError,
                       ServiceUnavailableError, StorageClient, StorageClientError)
+from .bus import bus_address, in_words
 from .completion import completion_script
+from .output import show
 from .parser import PROG, build_parser
 
 EXIT_DONE, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -29,7 +30,7 @@ _OPTION_ADVICE = re.compile(rf"\bpass ({'|'.join(map(re.escape, _FLAGS))})(?:=tr
 
 def advice(error: StorageClientError) -> str:
     """The error as one sentence that says what to do, in this command's words."""
-    message = _OPTION_ADVICE.sub(r"pass --\1", error.message)
+    message = _OPTION_ADVICE.sub(r"pass --\1", in_words(error))
     if isinstance(error, NotAuthorizedCanObtainError):
         return (f"{message}; run it again where you can authenticate (a desktop "
                 "session or pkttyagent), or as root")
@@ -40,11 +41,12 @@ def advice(error: StorageClientError) -> str:
 
 async def run(args: argparse.Namespace) -> int:
     timeouts = {"change_timeout": args.call_timeout} if args.call_timeout else {}
-    async with StorageClient.connect(session=args.session, address=args.address,
+    address = await asyncio.to_thread(bus_address, args.session, args.address)
+    async with StorageClient.connect(session=args.session, address=address,
                                      **timeouts) as storage:
         output = await args.run(storage, args)
     if output is not None:
-        print(json.dumps(output.data, indent=2) if args.json else output.text)
+        show(output, args.json)
     return EXIT_DONE
 
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     top = build_parser()
     args = top.parse_args(argv)
     if args.command == "completion":
-        print(completion_script(top), end="")
+        print(completion_script(top, args.shell), end="")
         sys.exit(EXIT_DONE)
     try:
         sys.exit(asyncio.run(run(args)))

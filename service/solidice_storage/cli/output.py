@@ -4,9 +4,12 @@ way for every level, and the object tree read once for names across objects."""
 import argparse
 import asyncio
 import contextlib
+import json
+import os
+import sys
 from typing import Any, Callable
 
-from ..client import StorageClient, events
+from ..client import OperationCancelledError, StorageClient, events
 from ..client.objects import StorageObject
 from .format import Progress, fields, table
 
@@ -16,6 +19,17 @@ class Output:
 
     def __init__(self, data: Any, text: str) -> None:
         self.data, self.text = data, text
+
+
+def show(output: Output, as_json: bool) -> None:
+    """Print `output`. A reader that stopped early (`| head`) is no error: the rest
+    goes nowhere."""
+    try:
+        print(json.dumps(output.data, indent=2) if as_json else output.text, flush=True)
+    except BrokenPipeError:
+        # Python's own advice: point stdout at /dev/null so that the flush at
+        # exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def dump(handle: StorageObject) -> dict[str, Any]:
@@ -28,6 +42,7 @@ class Tree:
     def __init__(self, handles: list[StorageObject]) -> None:
         self.handles = handles
         self.vg_names = {h.uuid: h.name for h in handles if h.KIND == "VolumeGroup"}
+        self.pvs = {h.uuid: h for h in handles if h.KIND == "PhysicalVolume"}
 
     @classmethod
     async def read(cls, storage: StorageClient) -> "Tree":
@@ -48,19 +63,56 @@ class Tree:
     def lv_name(self, lv: StorageObject) -> str:
         return f"{self.vg_names.get(lv.volume_group, '?')}/{lv.name}"
 
+    def pv_named(self, uuid: str | None) -> str | None:
+        """A PV as a person names it: its device, and its VG's name when in one."""
+        pv = self.pvs.get(uuid)
+        if pv is None:
+            return uuid
+        vg = self.vg_names.get(pv.volume_group)
+        return f"{pv.device} (in {vg})" if vg else pv.device
+
+    def lv_named(self, uuid: str | None) -> str | None:
+        """`vg/lv` of the LV with UUID `uuid`; the UUID if it is not in the tree."""
+        found = [h for h in self.of("LogicalVolume") if h.uuid == uuid]
+        return self.lv_name(found[0]) if found else uuid
+
+
+def _order(row: list) -> tuple:
+    # Numbers as numbers (job ids), anything else as text; column by column.
+    return tuple((0, c, "") if isinstance(c, int) else (1, 0, str(c)) for c in row)
+
 
 def listing(handles: list[StorageObject], header: list[str],
             row: Callable[[Any], list]) -> Output:
-    return Output([dump(h) for h in handles], table([row(h) for h in handles], header))
+    """A table and its JSON, both sorted by the table's columns, left first."""
+    rows = sorted(((row(h), h) for h in handles), key=lambda pair: _order(pair[0]))
+    return Output([dump(h) for _, h in rows], table([r for r, _ in rows], header))
 
 
-def info(handle: StorageObject, **extra: Any) -> Output:
-    values = {**handle.state.model_dump(), **extra}
+def info(handle: StorageObject, *, names: dict[str, Any] | None = None,
+         **extra: Any) -> Output:
+    """The object's fields; `names` replaces a field's value in the text only (a VG's
+    name for its UUID: people read names, scripts the keys)."""
+    values = {**handle.state.model_dump(), **extra, **(names or {})}
     return Output({**dump(handle), **extra}, fields(values))
 
 
 def done(handle: StorageObject | None, text: str) -> Output:
     return Output(dump(handle) if handle is not None else {}, text)
+
+
+async def confirm(question: str, args: argparse.Namespace) -> None:
+    """Return when the user answers yes to `question` on the terminal. Without a
+    terminal (a script, a pipe) or with --non-interactive nobody is asked:
+    ValueError (exit 2) saying to pass --yes. A no: OperationCancelledError
+    (exit 1), nothing done."""
+    if args.non_interactive or not sys.stdin.isatty():
+        raise ValueError(f"{question[0].upper()}{question[1:].rstrip('?')}: not without "
+                         "--yes when nobody can be asked")
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = await asyncio.to_thread(sys.stdin.readline)
+    if answer.strip().lower() not in ("y", "yes"):
+        raise OperationCancelledError("nothing done: the answer was not yes")
 
 
 def call_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -13,7 +13,10 @@ async def pv_list(storage, args) -> Output:
 
 
 async def pv_info(storage, args) -> Output:
-    return info(await storage.physical_volume(args.pv))
+    tree = await Tree.read(storage)
+    pv = await storage.physical_volume(args.pv)
+    return info(pv, names={"volume_group": tree.vg_names.get(pv.volume_group,
+                                                             pv.volume_group)})
 
 
 async def pv_remove(storage, args) -> Output:

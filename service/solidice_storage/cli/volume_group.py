@@ -1,7 +1,14 @@
 """`vg`: volume groups."""
 
-from .format import human_size
-from .output import Output, call_options, done, info, listing
+from .format import human_size, plural
+from .output import Output, Tree, call_options, confirm, done, info, listing
+
+REMOVE_HELP = (
+    "A volume group that holds logical volumes goes with them, so the command asks\n"
+    "first on a terminal; --yes removes them without asking. Where nobody can be\n"
+    "asked (no terminal: a script, a pipe, cron; or --non-interactive) it refuses\n"
+    "without --yes and exits 2, so that no data goes by accident. An empty volume\n"
+    "group is removed without asking.")
 
 
 async def vg_list(storage, args) -> Output:
@@ -12,9 +19,13 @@ async def vg_list(storage, args) -> Output:
 
 
 async def vg_info(storage, args) -> Output:
+    tree = await Tree.read(storage)
     vg = await storage.volume_group(args.vg)
     lvs = await vg.list_logical_volumes()
-    return info(vg, logical_volumes=tuple(lv.name for lv in lvs))
+    devices = sorted(tree.pvs[u].device if u in tree.pvs else u
+                     for u in vg.physical_volumes)
+    return info(vg, names={"physical_volumes": tuple(devices)},
+                logical_volumes=tuple(sorted(lv.name for lv in lvs)))
 
 
 async def vg_create(storage, args) -> Output:
@@ -22,13 +33,19 @@ async def vg_create(storage, args) -> Output:
                                            extent_size=args.extent_size,
                                            **call_options(args))
     return done(vg, f"created volume group {vg.name} ({human_size(vg.size)} on "
-                    f"{len(vg.physical_volumes)} devices)")
+                    f"{plural(len(vg.physical_volumes), 'device')})")
 
 
 async def vg_remove(storage, args) -> Output:
-    await storage.remove_volume_group(args.vg, force=args.force or None,
+    vg = await storage.volume_group(args.vg)
+    lvs = sorted(lv.name for lv in await vg.list_logical_volumes())
+    # A VG the service did not create is refused without --force: no question then.
+    if lvs and not args.yes and (vg.managed or args.force):
+        await confirm(f"remove volume group {vg.name} and its "
+                      f"{plural(len(lvs), 'logical volume')} ({', '.join(lvs)})?", args)
+    await storage.remove_volume_group(vg.uuid, force=args.force or None,
                                       **call_options(args))
-    return done(None, f"removed volume group {args.vg}")
+    return done(None, f"removed volume group {vg.name}")
 
 
 async def vg_extend(storage, args) -> Output:

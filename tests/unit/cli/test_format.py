@@ -2,7 +2,8 @@ import io
 
 import pytest
 
-from solidice_storage.cli.format import Progress, fields, human_size, parse_size, table
+from solidice_storage.cli.format import (Progress, fields, human_size, humanize_sizes,
+                                         parse_size, plural, table)
 
 
 def test_human_size_uses_binary_units():
@@ -26,6 +27,26 @@ def test_parse_size_takes_binary_units_in_any_case():
     for text in ("ten", "0", "-1G", "5X"):
         with pytest.raises(ValueError):
             parse_size(text)
+    with pytest.raises(ValueError, match="'-5G' is negative"):
+        parse_size("-5G")
+
+
+def test_the_service_s_sizes_in_bytes_become_human():
+    assert humanize_sizes("volume group vg0 has 36507222016 bytes free; "
+                          "1649267441664 are needed") == \
+        "volume group vg0 has 34.0 GiB free; 1.5 TiB are needed"
+    assert humanize_sizes("vg0 has 1024 bytes free; disk0 needs 2199023255552") == \
+        "vg0 has 1.0 KiB free; disk0 needs 2.0 TiB"
+    assert humanize_sizes("there is no running job 123456789") == \
+        "there is no running job 123456789"
+    exact = "disk0 is 8589934592 bytes, not the expected 8589934593"
+    assert humanize_sizes(exact) == exact               # rounded, both read 8.0 GiB
+
+
+def test_plural():
+    assert [plural(n, "device") for n in (0, 1, 2)] == ["0 devices", "1 device",
+                                                          "2 devices"]
+    assert plural(1, "LUN") == "1 LUN" and plural(3, "LUN") == "3 LUNs"
 
 
 def test_fields_humanize_sizes_flags_and_lists():
@@ -41,5 +62,13 @@ def test_progress_on_a_pipe_is_a_line_every_ten_percent():
     for fraction in (0.0, 0.05, 0.1, 0.15, 1.0):
         bar.update(fraction)
     bar.done()
-    assert stream.getvalue().splitlines() == ["pv-move: 0%", "pv-move: 10%", "pv-move: 100%"]
+    assert stream.getvalue().splitlines() == ["pv-move: 5%", "pv-move: 10%", "pv-move: 100%"]
     assert bar.shown
+
+
+def test_progress_shows_nothing_until_work_is_done():
+    stream = io.StringIO()
+    bar = Progress("lv-snapshot", stream)
+    bar.update(0.0)                     # then the service refuses: no "0%" before it
+    bar.done()
+    assert stream.getvalue() == "" and not bar.shown

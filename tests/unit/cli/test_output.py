@@ -4,7 +4,7 @@ import argparse
 
 from solidice_storage import models, objpath
 from solidice_storage.cli.output import Tree, call_options, done, info, listing
-from solidice_storage.client.objects import LogicalVolume, VolumeGroup
+from solidice_storage.client.objects import LogicalVolume, PhysicalVolume, VolumeGroup
 from solidice_storage.client.transport import Transport
 
 
@@ -59,3 +59,31 @@ async def test_in_vg_keeps_one_vg_s_objects_or_all():
     other = VolumeGroup(Transport(), objpath.path("VolumeGroup", "u9"), vg.state.model_copy(
         update={"uuid": "u9"}))
     assert await tree.in_vg(Storage(other), "LogicalVolume", "vg0") == []
+
+
+def test_listing_sorts_rows_and_json_alike_numbers_as_numbers():
+    vg, lv = handles()
+    other = VolumeGroup(Transport(), objpath.path("VolumeGroup", "u0"), vg.state.model_copy(
+        update={"uuid": "u0", "name": "aaa", "size": 100_000_000}))
+    shown = listing([vg, other], ["NAME", "SIZE"], lambda v: [v.name, v.size])
+    assert [line.split()[0] for line in shown.text.splitlines()] == ["NAME", "aaa", "vg0"]
+    assert [d["name"] for d in shown.data] == ["aaa", "vg0"]
+    numbers = listing([vg, other], ["SIZE"], lambda v: [v.size])
+    # As numbers: 8388608 before 100000000 (as text it would come after).
+    assert numbers.text.splitlines()[1:] == [str(8 * 1024**2), "100000000"]
+
+
+def test_info_shows_names_where_the_json_keeps_keys():
+    vg, lv = handles()
+    shown = info(lv, names={"volume_group": "vg0"})
+    assert "volume group: vg0" in shown.text and shown.data["volume_group"] == "u1"
+
+
+def test_the_tree_names_a_pv_by_its_device_and_vg():
+    vg, lv = handles()
+    pv = PhysicalVolume(Transport(), objpath.path("PhysicalVolume", "p1"),
+                        models.PhysicalVolume(uuid="p1", device="/dev/sdx", size=1,
+                                              free_size=0, volume_group="u1"))
+    tree = Tree([vg, lv, pv])
+    assert tree.pv_named("p1") == "/dev/sdx (in vg0)" and tree.pv_named(None) is None
+    assert tree.lv_named("u2") == "vg0/disk0" and tree.lv_named("zz") == "zz"
