@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 
+from ..client import ServiceUnavailableError, events
 from .changes import describe
 from .format import fields, plural
 from .output import Output, call_options
@@ -64,9 +65,11 @@ async def _print_changes(storage, args) -> None:
     ready = asyncio.Event()
     announce = asyncio.ensure_future(_announce(ready))
     try:
-        async for event in storage.watch(ready):
+        async for event in storage.watch(ready, resume=True):
             data, text = describe(event)
             print(json.dumps(data) if args.json else text, flush=True)
+            if args.exit_on_loss and isinstance(event, events.ServiceLost):
+                raise ServiceUnavailableError("the storage service stopped")
     finally:
         announce.cancel()
 

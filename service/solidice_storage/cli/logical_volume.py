@@ -49,7 +49,7 @@ async def lv_extend(storage, args) -> Output:
             raise ValueError(f"{args.lv} is already {human_size(lv.size)}; "
                              f"write +SIZE to add to it")
         grow = to - lv.size
-    await lv.extend(grow, expected_size=lv.size, **call_options(args))
+    await lv.extend(by=grow, expected_size=lv.size, **call_options(args))
     return done(lv, f"extended {args.lv} to {human_size(lv.size)}")
 
 
