@@ -58,7 +58,11 @@ apt_install = missing=$$($(call apt_missing,$(1))); \
 	fi
 
 .PHONY: check test unit imports dbus lab run run-sim bench bench-native bench-deps \
-        install uninstall deps sim-deps host-deps test-deps lab-deps venv clean
+        install uninstall deps sim-deps host-deps test-deps lab-deps lab-packages venv clean
+
+# The prerequisites run in order, one at a time: apt first, then the venv (with -j,
+# two apt runs would meet on the dpkg lock).
+.NOTPARALLEL:
 
 check: lab-deps
 	$(VENV)/bin/python -m pytest -p no:cacheprovider -n auto \
@@ -118,29 +122,29 @@ test-deps:
 # busybox-static package conflicts with busybox: where busybox is installed, its
 # static binary is taken out of the package instead (apt-get download, dpkg-deb -x)
 # into the venv's bin, where lab/run's PATH lets vng find it; busybox stays.
-lab-deps: venv
-	@$(call apt_install,$(LAB_PACKAGES))
+# lab-packages installs the tests' packages with the lab's, in one apt run.
+lab-deps: lab-packages venv
 	@if [ -n "$$($(call apt_missing,busybox-static))" ] && \
 	    [ ! -x $(VENV)/bin/busybox-static ]; then \
-	  if [ -z "$$($(call apt_missing,busybox))" ]; then \
-	    echo "busybox is installed: the lab takes busybox-static's binary into $(VENV)/bin"; \
-	    dir=$$(mktemp -d) && chown _apt $$dir 2>/dev/null; \
-	    (cd $$dir && { apt-get download -qq busybox-static 2>/dev/null || \
-	      { $(SUDO) apt-get update -qq && apt-get download -qq busybox-static; }; }) && \
-	    dpkg-deb -x $$dir/busybox-static_*.deb $$dir/root && \
-	    install -m 755 $$dir/root/bin/busybox $(VENV)/bin/busybox-static; \
-	    status=$$?; rm -rf $$dir; exit $$status; \
-	  else \
-	    $(call apt_install,busybox-static); \
-	  fi; \
+	  echo "busybox is installed: the lab takes busybox-static's binary into $(VENV)/bin"; \
+	  dir=$$(mktemp -d) && chown _apt $$dir 2>/dev/null; \
+	  (cd $$dir && { apt-get download -qq busybox-static 2>/dev/null || \
+	    { $(SUDO) apt-get update -qq && apt-get download -qq busybox-static; }; }) && \
+	  dpkg-deb -x $$dir/busybox-static_*.deb $$dir/root && \
+	  install -m 755 $$dir/root/bin/busybox $(VENV)/bin/busybox-static; \
+	  status=$$?; rm -rf $$dir; exit $$status; \
 	fi
+
+lab-packages:
+	@busybox_static=$$([ -z "$$($(call apt_missing,busybox))" ] || echo busybox-static); \
+	$(call apt_install,$(SIM_PACKAGES) $(TEST_PACKAGES) $(LAB_PACKAGES) $$busybox_static)
 
 # Everything any target installs.
 deps: lab-deps host-deps
 
 # The developers' venv: the service, the test tiers and the lab (`make unit`,
 # `make dbus`, `make check`). `make run-sim` builds only the first stamp.
-venv: $(VENV)/.installed-test
+venv: test-deps $(VENV)/.installed-test
 
 $(VENV)/.installed: pyproject.toml | sim-deps
 	$(PYTHON) -m venv --system-site-packages $(VENV)

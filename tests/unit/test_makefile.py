@@ -122,3 +122,15 @@ def test_uninstall_keeps_the_state_directory_unless_purge(apt, tmp_path):
     assert (state / "intents").is_dir() and (config / "storage.conf").exists()
     apt("uninstall", [], *where, "PURGE=1")
     assert not state.exists() and not config.exists()
+
+
+def test_a_fresh_machine_gets_the_labs_packages_in_one_apt_run(apt):
+    calls = apt("lab-packages", [])
+    assert [call.split()[0] for call in calls] == ["update", "install"]
+    assert {"python3-venv", "python3-dbus", "qemu-system-x86", "busybox-static"} <= \
+        set(calls[1].split())
+
+
+def test_the_lab_never_asks_apt_for_busybox_static_where_busybox_is(apt):
+    calls = apt("lab-packages", ["busybox"])
+    assert "qemu-system-x86" in calls[1] and "busybox-static" not in calls[1]
