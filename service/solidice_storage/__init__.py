@@ -1,3 +1,3 @@
 """org.solidice.Storage: a host's storage (LUNs, iSCSI, LVM, NFS) over D-Bus."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
