@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # solidice-storage. Each target installs the Debian packages it needs first, and
 # only those (as root, or with sudo); when none is missing, apt does not run at all.
 #   make run-sim     the simulated host on a session bus: python3-venv, dbus, busctl

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """LVM at scale: our service next to raw `lvm`, lvmdbusd and udisks2 (LVM2 module).
 
 How to run it: `make bench` (in the lab guest, N = 100, 1,000 and 10,000 in one

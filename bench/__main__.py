@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`python -m bench`: see the package's docstring."""
 
 import sys

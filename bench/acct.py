@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Counting the processes a daemon starts, with BSD process accounting (acct(2)).
 
 The kernel appends one record per exiting process to the accounting file; a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The bench's D-Bus calls: any service's methods with a bound, the bus driver,
 and watches for a name's owner and for InterfacesAdded, timed as they arrive."""
 

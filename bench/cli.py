@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """LVM at scale: our service next to raw `lvm`, lvmdbusd and udisks2 (LVM2 module).
 
 `python -m bench`'s command line: the options, the checks before anything is

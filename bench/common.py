@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What every part of the bench shares: the names and bounds it works with, its log,
 and the small measurements of the machine and of one process (from /proc)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What the bench runs on: kernel, emulation, CPU, memory, LVM and package
 versions, recorded with the figures; and whether this is the lab guest."""
 

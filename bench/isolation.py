@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Nothing but the service measured: the lab's own daemon stopped and restarted,
 lvmdbusd kept out, D-Bus activation masked, and natively a private system bus."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """One service, measured alone on the machine: start-up, reads, changes, an LV made
 outside, idle CPU and memory, and the `lvm` processes each step starts."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The floor: the LVM commands as an administrator types them, and as our daemon
 runs them, timed and counted in `lvm` processes."""
 

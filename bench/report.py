@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The bench's report: a markdown table per N and a chart, from bench.json.
 
     python bench/report.py RESULTS.json [--out DIR]      # bench.md, bench.png in DIR

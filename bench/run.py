@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The whole run: for each N, the bench VG built once, the raw commands, then each
 service on it; the JSON rewritten after every phase."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The three services measured, ours, lvmdbusd and udisks2: how each starts, shows
 its LVs, and takes a create, an extend and a remove."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The bench VG: `benchvg` on a loop device, with N inactive one-extent LVs loaded
 at once by vgcfgrestore from LVM's own metadata text."""
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Inside the lab guest: the lab suite, the `make run` walk-through, `make bench`, or
 # a shell. Arguments: suite|run|bench|shell RESULTS VENV yes|no (interactive); pytest's own
 # arguments are in RESULTS/pytest-args, NUL-separated.

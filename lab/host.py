@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The lab host: real storage services inside the lab guest, brought up in order
 and taken down in reverse. Used by the lab fixtures and by `LAB_SHELL=1 lab/run`
 (`python -m lab.host up`). Only ever run inside the guest: it loads kernel

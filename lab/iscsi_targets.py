@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """LIO iSCSI targets for the kernel lab, through rtslib (targetcli's one-shot
 commands fail in the guest). A script, run in its own process: rtslib leaks a lock
 file and uses deprecated calls, which the lab suite's strict warnings would refuse.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`make run`: the seed operations, one busctl call each, against the daemon in the
 lab host. Prints every command and its answer, as an administrator would see them.
 

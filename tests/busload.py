@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Concurrent D-Bus clients for the load tests (tests/dbus/test_load.py, tests/lab/
 test_load.py), each on its own bus connection: readers, LV writers and VG cyclers.
 Every call is recorded (kind, start, latency, outcome) and bounded by a timeout,

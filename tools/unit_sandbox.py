@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Run a command under the sandbox a systemd unit file asks for, without systemd.
 
 The lab guest and the tier-2 host do not run systemd as PID 1, so the unit's

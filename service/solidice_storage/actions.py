@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """polkit action ids, one constant each; `dbus-conf/org.solidice.storage.policy`
 defines them (a test holds the two together)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The administrator's configuration: `/etc/solidice-storage/storage.conf` (TOML).
 
 Read once at start with the standard library's `tomllib`. A missing file means the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """solidice-storaged: scan, export, then take the bus name; serve until told to stop.
 
 The name is requested only after the first scan is exported, so `Type=dbus`

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The engine's errors: one class per named D-Bus error of the contract.
 
 The engine raises these; `dbus/errors.py` maps each to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What the host has, as the engine reports it and the D-Bus layer exports it.
 
 Models refer to each other by key (UUID, WWID, local path), never by object path:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Stable object paths: `/org/solidice/Storage/<Kind>/<escaped identifier>`.
 
 The last element is the object's stable identifier (LVM UUID, WWID, local path,

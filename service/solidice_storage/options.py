@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Every method's a{sv} options as a frozen dataclass, checked once at the D-Bus edge.
 
 The dataclasses are the one table of options: a field's metadata holds the key a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Every argument a caller can send is checked here, once, for both engines.
 
 Syntax only: whether a named thing exists is the engine's question. Each check

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A caller on ONE bus connection that sends many method calls at once, for the
 tier-2 tests that need a caller of another uid (run under setpriv, so no test
 framework here): `python tests/dbus/caller.py ADDRESS` with a JSON list of calls on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Tier 2: the real daemon (--sim) on a private system bus that loads OUR policy
 file, with python-dbusmock's polkitd; clients are dbus-fast, busctl and gdbus."""
 

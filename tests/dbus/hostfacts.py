@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What this host really offers, asked of the system's own tools and the kernel,
 independently of the daemon's probe (engine/host/probe.py reads files; these ask
 dmsetup, udevadm, modprobe and iscsid's socket). None: the tool to ask is missing."""

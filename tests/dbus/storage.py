@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A small root client for the tier-2 tests: calls, properties, the object tree."""
 
 from typing import Any

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """polkit and the bus policy: who may do what, asked the right way."""
 
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Every bad input the contract names gets its named error and changes nothing."""
 
 import pytest

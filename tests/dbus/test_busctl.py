@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Every seed operation as an administrator types it: busctl, checked in the tree."""
 
 import json

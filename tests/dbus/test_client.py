@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """solidice_storage.client against the simulated daemon: every method, its models,
 each error type, watch() events, job progress and the blocking facade. What the
 client returns is checked against the tree as the `storage` fixture (raw dbus-fast)

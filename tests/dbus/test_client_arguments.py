@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The client refuses arguments of the wrong type before anything is sent: the
 caller's InvalidArgumentError naming the argument, never a D-Bus library's exception,
 and nothing left behind (no "Future exception was never retrieved" at exit), with

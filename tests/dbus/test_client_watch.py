@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The client follows the service across its going away: watch() raises at once
 when the service's owner or the bus goes, or with resume=True says so (ServiceLost,
 ServiceBack) and then yields what changed meanwhile, so that a caller's view built

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The daemon and its configuration file: read at start, a malformed one refused."""
 
 from conftest import NAME, _wait_for_name

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The daemon's own behaviour: errors, floods, signals, shutdown, name handling."""
 
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Signals that look like the service's but come from another connection: the bus
 delivers a signal addressed to a connection whatever its match rules, and lets any
 user send one. solidice-storagectl must not take a forged Job.Completed for the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The running service reports the package's version (Host.Version, solidice-storaged --version)."""
 
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Hostile input, generated: every method of every interface, called with arguments
 hypothesis makes up (names with LVM's forbidden characters, leading `-`,
 `--config`-like strings, control and Unicode line-separator characters, very long

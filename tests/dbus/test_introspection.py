@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """interfaces/*.xml is the API reference: hold the running daemon's Introspect to it.
 
 The daemon (--sim --session) runs on a private session bus this module starts. For

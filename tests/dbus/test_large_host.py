@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A large host (the simulated daemon with 10,000 LVs) and callers who need no
 authorization: nothing they send may hold the daemon's event loop. Each test
 measures how long a root caller's small read waits while an unprivileged caller

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Load: 50 clients on 50 bus connections, reading and changing the simulated host
 at once for LOAD_SECONDS, while polkit hangs for the first HANG_SECONDS. 40 are
 root in this process (readers, LV writers in vmstore, VG cyclers on the free

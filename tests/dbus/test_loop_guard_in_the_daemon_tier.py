@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The blocking-I/O guard of this tier (conftest.py's autouse `blockbuster`)
 covers our code in the test process (the client library, and anything of ours a
 test calls); the daemon is a child process, which it cannot reach."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Where MountNfs may mount, through the bus (the simulated daemon): strictly below
 the allowed roots (the defaults, and those the administrator adds in
 storage.conf), never in a home or system directory, never in a directory a user

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The README runs as written against the simulated host: its busctl tour and its
 Python client example."""
 

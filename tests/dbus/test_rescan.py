@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Host.Rescan (a contract addition, @since 0.2) over the bus.
 
 The simulated array has changed since the host last looked (engine/sim/seed.py): it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Resolve before authorize: every reference a caller passes is resolved to the
 object it names before polkit is asked, polkit is told that object's name and UUID
 (or device node and WWID), and the engine is handed exactly that object. A name that

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Every seed operation through a dbus-fast client, checked in GetManagedObjects."""
 
 import asyncio

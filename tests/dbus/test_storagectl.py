@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """solidice-storagectl against the daemon: every command, its --json checked against
 GetManagedObjects, and its error paths (one sentence, the documented exit code)."""
 

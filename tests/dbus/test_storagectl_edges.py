@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """solidice-storagectl's rough edges, against the daemon: what a new user typed and
 what the command said back (issue 18, point 11), and every method of the contract
 reached from the command line."""

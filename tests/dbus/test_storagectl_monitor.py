@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`solidice-storagectl monitor` against the daemon: one JSON schema for every event,
 objects named as people name them, and the service going away and coming back
 (issue 18, points 3, 10 and 11). The monitor is stopped with SIGKILL here: how it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A system bus client run as another user (setpriv) by test_authz.py: one process
 for a whole list of calls, so a round of the polkit matrix costs one Python start.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Tier 3 fixtures: one lab host per session (see lab/host.py), faults on demand.
 
 These tests run only inside the lab guest (`make lab`); elsewhere they refuse to

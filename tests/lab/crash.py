@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The crash harness: the daemon SIGKILLs itself at a named crash point (see
 service/solidice_storage/engine/intents.py), then starts again as systemd's
 Restart=on-failure would start it. Any lab test can use it:

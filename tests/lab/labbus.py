@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A system bus client for the lab tests: calls the daemon and records its signals,
 with dbus-fast in-process (no secret of a call ever reaches a command line)."""
 

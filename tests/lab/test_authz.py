@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Who may do what, against the real polkitd and the system bus's own policy.
 
 The unprivileged lab user calls every method of the API, once per polkit rule set:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A whole storage life cycle with solidice-storagectl alone, on the lab's real
 devices: discover and log in to iSCSI (CHAP), create a VG on two multipathed LUNs,
 create, extend, snapshot and remove LVs, mount and unmount NFS, remove the VG, log

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """SIGKILL at every step of every multi-step change, then a restart (crash.py): the
 host must be in a state someone owns. The change is finished or undone, no intent
 record is left, no PV label is left in no VG, no node record holding our CHAP

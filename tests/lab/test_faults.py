@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Faults the daemon must live through without a restart, each checked with the
 system's own tools: every path of a multipathed PV lost while its LV is active and
 in use, then restored; an iSCSI target deleted on the array during a login and

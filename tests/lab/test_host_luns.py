@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The real engine's LUN discovery and block info, on the lab's multipath over iSCSI.
 Checked against multipathd, sysfs and the device nodes themselves."""
 

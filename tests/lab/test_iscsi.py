@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The real engine's iSCSI and rescans against the lab's LIO targets: discovery,
 CHAP logins (wrong and right), automatic startup, logout, sessions ended behind the
 daemon's back, a silent portal, and LUNs added and grown on the array. Checked with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The lab host is alive: each piece checked with the system's own tools."""
 
 import os

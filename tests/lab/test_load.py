@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Load on the real host: 50 root clients, 50 system bus connections in this one
 process (the guest has 2 GiB and two emulated CPUs), for LOAD_SECONDS: readers of
 every kind, LV writers (lvcreate, lvextend, lvremove) in a VG on two data LUNs and

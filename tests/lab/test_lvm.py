@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The real LVM engine on the lab's multipath LUNs, through the D-Bus API: volume
 groups, physical and logical volumes, snapshots checked by their bytes, every
 refusal, and changes made with LVM's own tools behind the daemon's back. Each result

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The real NFS engine against the lab's kernel NFS server, through the D-Bus API:
 v3 and v4 mounts whose options are read back from /proc/self/mountinfo, refusals,
 unmount with and without force, mounts made and removed by hand, a server that

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """polkitd gone (issue 9, item 4): the real polkitd stopped, and the bus unable to
 start it again. Root may still change the host; the unprivileged lab user, whom the
 lab's polkit rule lets manage LVM while polkitd runs, gets NotAuthorized saying the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The real daemon under its unit's hardening, on the lab's devices.
 
 The guest does not run systemd, so tools/unit_sandbox.py applies what the unit asks

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Waiting for the event a lab test asserts, not for a time: a line in the daemon's
 --debug log, or a tool the daemon runs being at work. Each wait has a generous
 bound (the lab runs under emulation on a loaded machine) and says what it waited

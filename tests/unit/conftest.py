@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A change run in a child process that SIGKILLs itself at a crash point
 (intents.crash_point), for the recovery tests of each domain."""
 

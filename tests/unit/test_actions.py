@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """actions.py and dbus-conf/org.solidice.storage.policy name the same actions."""
 
 import ast

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The caps on authorization checks waiting on polkit (dbus/auth.py)."""
 
 import asyncio

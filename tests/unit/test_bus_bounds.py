@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The connection's size bounds (dbus/bus.py): a method call over MAX_CALL_BODY
 reaches the message handlers without its body, and is refused; every other message
 passes byte for byte, however the stream is cut into reads."""

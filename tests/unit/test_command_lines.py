@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Every argument list in its wrapper (one place per external program): LVM's
 commands are built in engine/host/lvm/commands.py, `udevadm`'s in engine/host/udev.py
 and `dmsetup`'s in engine/host/dm.py, and nowhere else under service/. Read from the source (ast), so a new module is held

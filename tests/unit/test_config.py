@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The configuration file: defaults when missing, every key read, a malformed file
 refused with its line named."""
 

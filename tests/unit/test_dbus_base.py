@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """dbus/base.py's `key_of`: one of our object paths, as a caller may pass for any
 reference, becomes its object's key before the engine resolves it; the errors are
 the ones the resolver gave when it read object paths itself."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The README and docs/ send a reader only to files the repository has."""
 
 import re

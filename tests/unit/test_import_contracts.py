@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The layers' import rules hold: the contracts in pyproject.toml's [tool.importlinter],
 run by import-linter over the package as it is on disk.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Intent records (engine/intents.py): written, read back, crash points; the LVM
 engine's recovery from them is in tests/unit/lvm/test_recovery.py."""
 

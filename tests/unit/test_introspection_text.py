@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Introspection written as text (dbus/bus.py) says what dbus-fast's ElementTree
 says: the same interfaces, the same child nodes."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The Makefile installs what each target needs and no more: run against stand-ins
 for dpkg-query and apt-get that record what apt was asked to do."""
 

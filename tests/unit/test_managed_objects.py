@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The GetManagedObjects reply from entries marshalled one by one is the very bytes
 dbus-fast marshals from the whole tree."""
 

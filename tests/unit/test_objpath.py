@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """objpath.py: stable object paths, escaped keys, and parsing them back."""
 
 import re

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """options.py: every method's a{sv} options as a frozen dataclass, checked once."""
 
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The unit, activation and bus policy files say what the design needs."""
 
 import configparser

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/rules.py: the NFS option string and WWID spellings both engines use."""
 
 import pytest

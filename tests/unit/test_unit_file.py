@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The unit file's hardening, by systemd's own tools: it parses cleanly, its exposure
 score does not regress, and it never puts the daemon in a mount namespace (host
 mounts and new device nodes must be visible both ways). docs/unit-hardening.md

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """One mount-point rule for both ways of unmounting: `StoragePool.Unmount(path)` and
 `Mount.Unmount()` on an exported mount refuse the same mount points (/, /home, the
 system's trees) before polkit is asked and before the engine moves, whichever way

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """validation.py: every argument a caller can send, checked once for both engines."""
 
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """One version everywhere: the package's metadata, the code, and the reference."""
 
 import re

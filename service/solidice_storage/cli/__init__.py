@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """solidice-storagectl: the command line over org.solidice.Storage, on the client.
 
 `main.py` runs it (exit codes, the one error boundary; `bus.py` finds the bus and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What the command line accepts as a value: sizes, counts, seconds, job numbers, and
 argparse itself taught that `-5G` is a (refused) size rather than an option."""
 

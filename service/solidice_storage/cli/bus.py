@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Which bus the command talks to, and the service's messages in this command's
 words: what `main.py` asks before connecting and at its error boundary."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """How `monitor` tells each change: one line for people, one JSON object of one
 schema for scripts (MONITOR_HELP says it; `monitor --help` shows it)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`completion bash|zsh`: a shell completion script made from the parser: at each
 point of the command tree, its verbs, its choices and its options."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What solidice-storagectl prints and parses: sizes, tables, fields, progress."""
 
 import math

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The host as a whole: `status`, `block-info`, `host rescan`, and `monitor` (the
 tree's changes as they happen, told by `changes.py`)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`iscsi`: targets a portal offers, logging in and out, the sessions."""
 
 import getpass

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`job`: the running jobs."""
 
 from .output import Output, call_options, done, listing

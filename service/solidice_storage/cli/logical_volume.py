@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`lv`: logical volumes and snapshots."""
 
 from .format import human_size

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`lun`: the host's LUNs (multipath maps, never their paths)."""
 
 from .format import human_size

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """solidice-storagectl's entry point: parse, run the command, print its output, and
 the one error boundary that turns every failure into one sentence on stderr
 (`--debug` shows the traceback) and an exit code: 0 done, 1 the service refused or

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`nfs`: NFS mounts."""
 
 from .. import options as typed_options

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What a command shows (`Output`: data for --json, text for people), built the same
 way for every level, and the object tree read once for names across objects."""
 

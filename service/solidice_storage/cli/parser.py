@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The command tree declared as data, as stratis-cli's `_parser/` does: each level is
 a table of verbs with their help, example and arguments, and `build_parser` turns
 the whole table into argparse once. Help texts and options are the CLI's contract

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`pv`: physical volumes, and taking one out of its VG."""
 
 from .format import human_size

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`vg`: volume groups."""
 
 from .format import human_size, plural

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Python bindings for org.solidice.Storage.
 
     from solidice_storage.client import StorageClient

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """StorageClient: the asyncio client of org.solidice.Storage, on dbus-fast.
 
 Every method of the contract as a Python method; models back, not variants; named

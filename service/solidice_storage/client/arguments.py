@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A method's Python arguments checked before anything is sent: a wrong type or a
 negative size is the caller's InvalidArgumentError, naming the argument, never a
 D-Bus library's exception (nor a call half made that leaves a future behind).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What the service's signals, and a new snapshot of its tree, mean as the events
 `watch()` yields (`events.py`); the tree (path → interfaces → properties) they are
 applied to is the client's (`mirror.py`). The events' objects are pinned: they hold

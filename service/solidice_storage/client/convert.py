@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """D-Bus properties to the models of `models.py`, and Python options to a{sv}.
 
 The wire names objects by path; the models name them by key (UUID, WWID, local

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The exceptions a client sees: one per named error of the service, in one place.
 
 Every `org.solidice.Storage.Error.<Name>` becomes `<Name>Error` with the service's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What `StorageClient.watch()` yields: typed changes of the object tree."""
 
 from dataclasses import dataclass

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Finding one object of the service by any of its names: read the tree once, match
 the names the models carry, and ask the service's own resolver for the spellings
 only it knows (naa.…, 0x…, /dev/mapper/…)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The service's object tree as this connection knows it, kept current: one
 GetManagedObjects, then the service's InterfacesAdded, InterfacesRemoved and
 PropertiesChanged applied in the order they arrive, as GLib's object manager

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Handles on the service's objects: the object's path, its properties as a model
 (`state`), and the calls it takes.
 

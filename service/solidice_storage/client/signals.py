@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Which signals a client takes, and what it remembers of them: only those the
 service's current owner broadcast, handed to every subscriber in order.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """SyncStorageClient: the client for code that is not asyncio.
 
 It runs a StorageClient on an event loop of its own, in a daemon thread, and waits

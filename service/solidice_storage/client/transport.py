@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The connection to org.solidice.Storage: connecting (again, after the bus was
 lost, for `watch(resume=True)`), sending calls with their timeouts, turning D-Bus
 errors into the client's exceptions, and following jobs through the signals

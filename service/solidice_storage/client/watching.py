@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`StorageClient.watch()`: the object tree's changes as typed events, taken from the
 tree the client keeps (`mirror.py`), in order among the signals, so that nothing is
 missed or doubled; across a restart of the service with `resume=True`."""

@@ -1,1 +1,2 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Thin D-Bus adapters over the engine: validate, authorize, delegate, convert."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """polkit: may this caller do that? Asked with the caller's bus name as subject.
 
 uid 0 is allowed without asking. A polkit that is missing, fails or does not answer

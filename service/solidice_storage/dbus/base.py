@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What every adapter shares: the context it runs in and the object base class."""
 
 import inspect

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """dbus-fast, with its gaps for this service closed.
 
 1. The caller of a method: tracked in a ContextVar set by a message handler, which

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Engine errors to `org.solidice.Storage.Error.*`, in one place.
 
 `storage_method` wraps every exported method: a `StorageError` becomes its named

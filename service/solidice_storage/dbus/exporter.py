@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Engine changes → exported objects. State flows one way: scan → diff → export.
 
 Runs synchronously inside the engine's publish, so an object is on the bus before

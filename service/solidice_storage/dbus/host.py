@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """org.solidice.Storage.Host at /org/solidice/Storage/Host: the seed's Host level."""
 
 from dbus_fast import Variant

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """org.solidice.Storage.IscsiSession at /org/solidice/Storage/IscsiSession/<target@portal>."""
 
 from dbus_fast.constants import PropertyAccess

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """org.solidice.Storage.Job at /org/solidice/Storage/Job/<n>: a long operation while
 it runs. It disappears after `Completed`. n counts from a random start at each
 start of the service (engine/jobs.py), so a path never names two jobs."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """org.solidice.Storage.LogicalVolume at /org/solidice/Storage/LogicalVolume/<uuid>:
 the seed's LV level (infoLV is its properties; extendLV, removeLV, snapshotLV)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """org.solidice.Storage.Lun at /org/solidice/Storage/Lun/<wwid>."""
 
 from dbus_fast.constants import PropertyAccess

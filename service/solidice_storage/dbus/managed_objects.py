@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """GetManagedObjects from bytes marshalled once.
 
 dbus-fast builds a GetManagedObjects reply by calling every property getter of every

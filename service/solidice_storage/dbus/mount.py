@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """org.solidice.Storage.Mount at /org/solidice/Storage/Mount/<escaped local path>."""
 
 from dbus_fast.constants import PropertyAccess

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """org.solidice.Storage.PhysicalVolume at /org/solidice/Storage/PhysicalVolume/<uuid>:
 the seed's infoPV is its properties."""
 

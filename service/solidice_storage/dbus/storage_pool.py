@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """org.solidice.Storage.StoragePool at /org/solidice/Storage/Host: the seed's
 StoragePool level (VG create and remove, NFS mount and unmount).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """org.solidice.Storage.VolumeGroup at /org/solidice/Storage/VolumeGroup/<uuid>:
 the seed's VolumeGroup level (listPV, extendVolumeGroup, removePV, listLVs,
 createLV). No property lists the LVs: at 10,000 LVs each change would resend it."""

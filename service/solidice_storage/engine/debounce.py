@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """One call for a burst of events: the watches' shared debounce (udisks2's refresh).
 
 `poke()` asks for a call `delay` seconds later; pokes meanwhile fold into it, and a

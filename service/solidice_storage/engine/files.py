@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Small files of the daemon's own state, written so that they are whole or absent.
 
 The state directory is local (systemd's StateDirectory=), so these calls cannot

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Intent records: what a multi-step change was doing, kept on disk until it is done.
 
 A change made of several commands (pvcreate on some devices, then vgcreate) writes

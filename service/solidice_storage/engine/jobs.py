@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Jobs: long operations exported like any object, with progress and cancelling."""
 
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The Engine protocol: every operation the D-Bus layer can ask of the host.
 
 Two implementations: `sim.engine.SimEngine` (in memory) and the real host engine

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The reads both engines answer from their store alone: enumerating, listing, and
 resolving what a caller named (engine/resolve.py) before polkit is asked.
 

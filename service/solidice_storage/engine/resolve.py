@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """One resolver for every reference a caller passes: UUID first, then name.
 
 A VG, PV, LV or device may be named by its UUID (WWID for a LUN), its name (`vg/lv`

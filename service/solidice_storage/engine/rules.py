@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Rules both engines follow that are not argument syntax."""
 
 from ..config import NfsDefaults

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The engine's picture of the host, kept in memory and published as changes.
 
 Both engines keep their models in a `StateStore`. A change is published as one

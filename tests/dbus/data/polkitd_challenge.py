@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """python-dbusmock's polkitd template, plus answers that need authentication.
 
 `SetChallenge(as)` makes CheckAuthorization answer (false, true) for those actions:

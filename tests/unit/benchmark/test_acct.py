@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/acct.py's record parsing, on made-up records."""
 
 import struct

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/cli.py: `python -m bench`'s options and where its results go."""
 
 import argparse

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/common.py: the summaries and look-ups every phase writes with."""
 
 from bench.common import get, number, summary

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/measure.py: how one change's outcome is told (done, failed, did not finish)
 and how a run of timed calls stops at an error reply."""
 

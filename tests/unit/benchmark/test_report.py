@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/report.py's tables, on made-up data."""
 
 from bench import report

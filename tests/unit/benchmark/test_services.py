@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/services.py: how the bench finds the VG and the LVs in each service's objects."""
 
 from dbus_fast import Variant

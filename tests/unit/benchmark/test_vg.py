@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/vg.py: the LVM metadata text that gives the bench VG its N LVs at once."""
 
 import re

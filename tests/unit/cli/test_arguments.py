@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """cli/arguments.py: what a value on the command line may be."""
 
 import argparse

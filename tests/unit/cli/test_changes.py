@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """cli/changes.py: how `monitor` tells each change: a line naming the object as a
 person does, and JSON of one schema for every event."""
 

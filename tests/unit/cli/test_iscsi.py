@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """cli/iscsi.py: the CHAP secret stays off the command line."""
 
 import argparse

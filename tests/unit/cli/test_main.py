@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """cli/main.py: the one error boundary: exit codes and one sentence, no traceback."""
 
 import socket

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """cli/output.py: what a listing, an info and a change show, and names across objects."""
 
 import argparse

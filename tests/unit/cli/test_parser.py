@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """cli/parser.py: the command table built into argparse by one function; every
 method of the contract reachable from it."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """client/arguments.py and the options' types (client/convert.py): what the wire
 could not carry, or no value could mean, is the caller's InvalidArgumentError,
 naming the argument, before anything is sent."""

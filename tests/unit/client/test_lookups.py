@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """client/lookups.py: choosing the one iSCSI session a target and portal name."""
 
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """client/mirror.py: the tree the client keeps from one GetManagedObjects and the
 signals after it; what its watchers hear when the service goes and comes back; the
 live models handles read."""

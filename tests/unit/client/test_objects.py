@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """client/objects.py: handles built from the service's properties read through to
 their models; paths that are not the service's objects give no handle."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Which signals the client takes (client/signals.py): only those the service's current
 owner broadcast; what it remembers of jobs goes when the owner changes or a new
 job object takes the path."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """client/transport.py: the timeouts a call waits, and calls before connecting."""
 
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """client/watching.py: what each signal of the service means as an event, applied to
 the tree the watcher keeps."""
 

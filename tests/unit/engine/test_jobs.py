@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Job numbers: in order within one start, not the same after a restart."""
 
 from solidice_storage import objpath

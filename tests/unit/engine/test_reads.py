@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/reads.py: the reads both engines answer from their store, and the device
 resolver an engine may put in place of the store's."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/resolve.py: one resolver for every reference; UUID first, then name.
 (Object paths are the D-Bus layer's: tests/unit/test_dbus_base.py.)"""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/state.py: the store publishes only what changed; jobs live in it."""
 
 import asyncio

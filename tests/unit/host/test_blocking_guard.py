@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The blocking-I/O guard of this tier (conftest.py's autouse `blockbuster`): our
 code blocking the event loop thread fails the test; the same call off the loop, or
 outside any loop, does not."""

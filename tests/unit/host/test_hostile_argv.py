@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """No argument reaches a command line unvalidated: the D-Bus adapters' own methods
 (so the validation the bus applies) over the REAL HostEngine (engine/host/: its LUN, iSCSI,
 NFS and LVM domains), with a runner that records every argument list instead of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """probe.py: what a host offers the domains, read from its files; and the host
 engine's answers when a piece is missing (NotSupported before any tool runs)."""
 

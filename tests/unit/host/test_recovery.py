@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Recovery at start-up (intents.py): each domain gets the records of its own kinds,
 in start-up order; a record whose recovery fails stays."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/runner.py with harmless programs standing in for the storage tools."""
 
 import asyncio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/iscsi/initiator.py: the login and discovery sequences against a
 stand-in iscsiadm that acts on iscsiadm's record files (the real one captured in
 the lab) as the real one does."""

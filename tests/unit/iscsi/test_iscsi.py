@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/iscsi/iscsi.py's rules on a host described in memory: what a logout may
 take away, CHAP credentials on a session that exists, and portal names resolved only
 for authorized callers, in a pool of their own. The same code on real devices is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/iscsi/iscsiadm.py on iscsiadm's real output (tests/unit/data/lab)."""
 
 from pathlib import Path

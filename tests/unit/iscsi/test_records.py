@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/iscsi/records.py: iscsiadm's record files (the real one captured in
 the lab), found in both layouts and edited in place."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Recovery of logins a daemon that died left half-done (iscsi/recovery.py), on the
 state a real crash point leaves: the login runs in a child process with
 SOLIDICE_CRASH_AT set, against a stand-in iscsiadm, and SIGKILLs itself there."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/iscsi/sessions.py: the kernel's sessions, from a sysfs tree."""
 
 from solidice_storage.engine.host.iscsi.sessions import SysSession, read_sessions

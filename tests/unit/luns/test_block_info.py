@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """GetBlockInfo on the real host engine (engine/host/luns/block_info.py) over a host described by
 fakes of udev's data: a /dev name is resolved from what udev recorded (kernel names,
 nodes, DEVLINKS), never by asking the filesystem, so no caller can point the daemon

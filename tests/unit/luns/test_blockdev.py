@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/blockdev.py's rules, on udev properties captured in the lab."""
 
 from pathlib import Path

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/luns/luns.py's rules on a host described in memory: the path-device
 rule and WWID resolution the LVM domain uses, block information of a path, and a
 path multipath will claim kept out until its map exists. The same code on real

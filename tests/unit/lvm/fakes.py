@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What the LVM engine's tests build it from: LVM's captured output, a stand-in
 `lvm`, and a LUN index over a fixed set of device nodes."""
 

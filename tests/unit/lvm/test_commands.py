@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """host/lvm/commands.py: LVM's command lines (our config, the VG's devices), its
 errors as the contract's, its hints and devices files; on LVM's real output."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """host/lvm/derive.py: an LV's map as the kernel has it."""
 
 import os

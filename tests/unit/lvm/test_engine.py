@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """host/lvm/engine.py: the LVM engine as the host engine uses it: reads answer from
 the model and run no LVM, a change runs its command and one report; and the host
 engine's rescan resizes a grown PV through it."""

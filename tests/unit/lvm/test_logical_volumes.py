@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """host/lvm/logical_volumes.py: LV changes, each one LVM command under its VG's
 lock; a plain LV's state derived from its map, else read with one report."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """host/lvm/recovery.py: the LVM changes a daemon that died mid-change left
 recorded, finished or undone at the next start; on LVM's real captured output and
 on reports shaped as LVM's own (a pvmove in progress shows as an LV with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """host/lvm/refresh.py: the model kept current, and changes made outside the
 service noticed (backups, labels, activations) with one report each, and none for
 the echo of our own change; over a stand-in `lvm` answering with LVM's real

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """host/lvm/report.py: LVM's report read, and what it changes in the model, as pure
 functions of the report and the current view; on LVM's real output."""
 

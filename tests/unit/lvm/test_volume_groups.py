@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """host/lvm/volume_groups.py: VG changes over a stand-in `lvm` answering with LVM's
 real captured output: a failed change leaves no label behind, a name LVM sees
 anywhere is refused, the data moves off a PV as a job, a grown PV is resized."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/nfs/commands.py: the argument lists of mount and umount, and
 mount.nfs's answers as the contract's errors."""
 

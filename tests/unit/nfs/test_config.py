@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/nfs/config.py: the persistent mounts' records, root's only, checked
 on reading as a caller's arguments are, and readable as an older daemon wrote them."""
 

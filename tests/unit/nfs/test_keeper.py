@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/nfs/keeper.py: a persistent mount is made again, whatever one
 attempt raises."""
 

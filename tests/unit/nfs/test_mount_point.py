@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Where MountNfs may mount: only strictly below the allowed roots (config.py's
 mount_roots), never in a home or system directory, and only through directories
 that no user but root owns or can write; created directories are 0755 whatever

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/nfs/mountinfo.py: the kernel's mount table parsed (as the lab's
 captures and odd names write it) and watched."""
 

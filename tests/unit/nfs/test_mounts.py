@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/host/nfs/mounts.py: mounts made on mount points looked at by child
 processes, failures that leave nothing behind, the table's NFS mounts published. The real mounts are tested in the lab (tests/lab/test_nfs.py)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Recovery of MountNfs calls a daemon that died left half-done (nfs/recovery.py),
 on the state a real crash point leaves: the call runs in a child process with
 SOLIDICE_CRASH_AT set, against a stand-in mount, and SIGKILLs itself there."""

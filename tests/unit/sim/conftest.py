@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The simulated engine, seeded, with every simulated step taking no time."""
 
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What the tests of the simulated engine share: the seeded host's names, helpers
 that find its objects, and the consistency every state must keep.
 

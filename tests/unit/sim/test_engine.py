@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/sim/engine.py and seed.py: the simulated engine composed and seeded."""
 
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/sim/iscsi.py: discovery, sessions and node records on the simulated host.
 
 The simulated engine's iSCSI keeps the real one's rules: other CHAP credentials

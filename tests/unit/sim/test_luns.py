@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/sim/luns.py: the simulated array's LUNs, what a rescan finds of them, and
 block info (engine/sim/engine.py composes the rescan)."""
 

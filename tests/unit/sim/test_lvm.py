@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/sim/lvm.py: VGs, PVs and LVs on the simulated host, with extent allocation."""
 
 import asyncio

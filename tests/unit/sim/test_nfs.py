@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """engine/sim/nfs.py: NFS mounts on the simulated host and their mount points."""
 
 import asyncio

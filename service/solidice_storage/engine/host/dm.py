@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """device-mapper, read through `dmsetup`: the one place that runs it."""
 
 from ...errors import Failed

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The real host engine: the LUN, iSCSI, LVM and NFS domains composed, started in
 order, each Engine-protocol operation handed to its domain.
 

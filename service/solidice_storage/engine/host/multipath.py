@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """multipath and multipathd: the one place that runs them; and device-mapper's view
 of each path of each multipath map, parsed.
 

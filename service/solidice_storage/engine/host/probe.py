@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What this host's kernel and services offer the domains, read once at start.
 
 A host without device-mapper (a container, a CI machine, a minimal kernel) cannot do

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The only code that starts programs.
 
 Argument lists, never a shell; fixed executable paths, checked at startup; every

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Blocking reads of the host (sysfs, udev's database, the mount table) run in a
 worker thread under a timeout, never on the event loop."""
 

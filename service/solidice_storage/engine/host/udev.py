@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """udev: its block device and iSCSI session events, turned into one debounced rescan on
 the event loop; and the one place that runs `udevadm` (settle, trigger).
 

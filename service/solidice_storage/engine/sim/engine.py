@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The simulated host: every operation of the contract, in memory.
 
 For trying the service and for the fast D-Bus tier; never proof that a real feature

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """--sim-fault: operations made to fail as a bug would, to test the bus layer."""
 
 

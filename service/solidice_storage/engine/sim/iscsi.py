@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """iSCSI on the simulated host: discovery, sessions and their node records.
 
 Every portal of `seed.PORTALS` answers; `seed.UNREACHABLE` never does (so clients

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The simulated array's LUNs and what the host has found of them; block info.
 
 Changes on the array (`grow_lun`, `map_lun`, and those `seed` starts with) reach the

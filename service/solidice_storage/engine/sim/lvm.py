@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """LVM on the simulated host: VGs, PVs and LVs with extent allocation in memory."""
 
 import asyncio

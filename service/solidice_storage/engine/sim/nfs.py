@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """NFS on the simulated host: mounts and the directories they go on.
 
 Every valid NFS server exports every absolute path, except `seed.UNREACHABLE`,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The believable host the simulated engine starts with, and its seeding.
 
 Two iSCSI portals offer two targets: `data` (logged in on both portals, four LUNs,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """iSCSI discovery, login and logout on the real host, through open-iscsi, driven
 safely: records edited under one lock, secrets only in the record files.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The iSCSI domain of the host engine: discovery, login (returning with the LUNs
 exported as maps), logout (refused while a LUN it would take away is in use), and
 the LUNs of a session. The kernel's sessions come from the LUN index's last scan."""

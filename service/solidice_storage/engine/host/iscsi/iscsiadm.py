@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """iscsiadm: the one place that runs it (every argument list), its answers parsed
 and its exit codes turned into the contract's errors.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """iscsiadm's record files (its database under /etc/iscsi), read and edited.
 
 Secrets never reach a command line (/proc/*/cmdline is world-readable): CHAP

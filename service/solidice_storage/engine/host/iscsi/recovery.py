@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Logins a daemon that died left half-done (their intent records, intents.py):
 finished where the kernel has the session, undone where it has not."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The iSCSI sessions the kernel has (read from sysfs), portals as sysfs writes them,
 and portal names resolved in a pool of threads of their own.
 

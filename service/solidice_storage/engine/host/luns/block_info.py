@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """GetBlockInfo on the real host: a block device found by WWID (any spelling), kernel
 name, /dev name (node, kernel node or udev link), PV, LV, filesystem or partition
 UUID, from the last scan's disks and udev's data. Plain functions, run off the loop.

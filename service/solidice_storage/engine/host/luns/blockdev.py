@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The host's disks, read from udev's database and sysfs: never by opening a device.
 
 Opening a disk read-write to probe it makes udev reprobe it (change → probe →

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The LUN index: the host's disks (udev's database and sysfs, blockdev.py), which of
 them are LUNs, their paths' states, and the iSCSI sessions they sit on.
 

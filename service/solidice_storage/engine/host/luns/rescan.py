@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Rescan: new LUNs on the iSCSI sessions and Fibre Channel hosts; grown LUNs' paths,
 maps and PVs take their new size."""
 

@@ -1,1 +1,2 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """LVM: volume groups, physical and logical volumes, through the LVM commands."""

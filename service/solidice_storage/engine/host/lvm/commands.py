@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Every LVM command the service runs, built here and nowhere else, and what LVM's
 errors mean.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The state an LV change leaves, known without a report.
 
 A report after every change would double the cost of each one: a second LVM

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Devices into and out of LVM: the LUNs a caller names taken (never a path of a
 multipath map, never one holding data unasked), labelled as PVs, their labels wiped
 again when the change they were for did not complete, and the identities (LUN WWID,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The real host's LVM engine: volume groups, physical and logical volumes, composed
 of the model refresh (refresh.py, report.py), device admission (devices.py), the
 changes (volume_groups.py, logical_volumes.py) and crash recovery (recovery.py),

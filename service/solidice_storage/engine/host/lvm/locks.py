@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What holds a VG: one of our own changes (a lock per VG name), or something that
 has one of its LVs open (device-mapper's open counts)."""
 

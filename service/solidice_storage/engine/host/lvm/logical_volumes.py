@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Logical volumes changed (udisks2's udiskslinuxlogicalvolume.c): create, extend,
 remove, snapshot, activate, deactivate, each under its VG's lock. Creating,
 extending and removing a plain LV reply after their one LVM command, with the state

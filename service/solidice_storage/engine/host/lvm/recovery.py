@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The LVM changes a daemon that died mid-way left recorded (intents.py), finished
 or undone at the next start, touching nothing outside each record's own devices
 and VG."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The LVM model kept current (udisks2's udiskslinuxmodulelvm2.c): reports read and
 diffed into the store, and changes made outside the service noticed without polling.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """LVM's report read, and turned into what changes in the model: pure functions of
 a report and the current view (udisks2's per-object update), no I/O.
 

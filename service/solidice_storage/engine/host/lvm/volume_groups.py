@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Volume groups and their physical volumes changed (udisks2's
 udiskslinuxvolumegroup.c): create, extend, remove, a PV taken out (its data moved
 first, as a job), a grown PV resized. Each change holds its VG's lock, records an

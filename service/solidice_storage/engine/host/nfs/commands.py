@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`mount` and `umount` for NFS: the one place that builds their argument lists, and
 mount.nfs's answers as the contract's errors.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The persistent mounts' configuration: `<state dir>/nfs-mounts.json`, root's only,
 whole or absent (files.py). A record is what the caller asked for, options included,
 by the D-Bus keys; it is checked on reading as a caller's arguments are."""

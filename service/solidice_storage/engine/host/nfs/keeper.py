@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Keeping the persistent mounts: each recorded mount that is missing is made again
 in the background, with backoff while its server is down, once the daemon serves."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """NFS mount points: checked, created and removed by child processes (`find`,
 `mkdir`, `rmdir`), never by the daemon: a parent directory may be on an NFS mount
 whose server is dead, and looking at it would hang whoever looks."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The kernel's mount table (`/proc/self/mountinfo`): parsed, and watched.
 
 The kernel signals a change of the table with EPOLLPRI on an open mountinfo file;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """NFS mounts on the real host: made, watched and kept, never on the event loop.
 
 Nothing here touches a path that NFS could hang: mount points are looked at and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """MountNfs calls a daemon that died left half-done (their intent records,
 intents.py): finished where the mount is there or kept, undone otherwise."""
 
