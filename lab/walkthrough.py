@@ -3,8 +3,8 @@
 lab host. Prints every command and its answer, as an administrator would see them.
 
 Exit status 1 if any step failed. A step answered `NotSupported` is reported as not
-available in this build: the real engines land one issue at a time, and this
-walk-through shows which are in.
+available on this host (a kernel piece the daemon found missing at start), and
+this walk-through shows which are in.
 """
 
 import shlex
