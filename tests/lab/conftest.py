@@ -29,10 +29,33 @@ def lab():
 
 @pytest.fixture
 def daemon(lab):
-    """The running solidice-storaged; a test that kills it gets a fresh one after."""
+    """The running solidice-storaged; a test that kills it gets a fresh one after.
+    A crash in the daemon (a method answered with its "internal error" after a
+    traceback) fails the test that met it, with the traceback: the daemon's log
+    of a CI run is not kept."""
+    from waits import log_mark, log_since
+    mark = log_mark()
     yield lab.services["solidice-storaged"]
+    crashes = internal_errors(log_since(mark))
     if not lab.services["solidice-storaged"].alive():
         lab.restart_daemon()
+    if crashes:
+        pytest.fail("the daemon crashed in a method call:\n" + "\n\n".join(crashes),
+                    pytrace=False)
+
+
+def internal_errors(log: str) -> list[str]:
+    """Each crash dbus/errors.py logged in `log`: its line and the traceback after."""
+    lines = log.splitlines()
+    crashes = []
+    for number, line in enumerate(lines):
+        if line.startswith("ERROR solidice_storage.dbus.errors: internal error in "):
+            end = number + 1
+            while end < len(lines) and not lines[end].startswith(
+                    ("DEBUG ", "INFO ", "WARNING ", "ERROR ", "CRITICAL ")):
+                end += 1
+            crashes.append("\n".join(lines[number:end]))
+    return crashes
 
 
 @pytest.fixture
