@@ -2,6 +2,9 @@
 """host/lvm/logical_volumes.py: LV changes, each one LVM command under its VG's
 lock; a plain LV's state derived from its map, else read with one report."""
 
+import asyncio
+import threading
+
 import pytest
 
 from solidice_storage.engine.host.lvm import derive
@@ -130,3 +133,104 @@ async def test_an_lv_of_a_vg_we_did_not_create_needs_force(tmp_path):
     assert "lvremove" not in log.read_text().split()
     await engine.remove_logical_volume("labcap/lv2", RemoveOptions(force=True))
     assert "lvremove" in log.read_text().split()
+
+
+GATED_LVM = """#!/bin/sh
+# Stands in for lvm: logs each command; a fullreport waits while @GATE@ exists
+# (a report LVM read before a change, still on its way), then answers with the
+# captured one.
+echo "$1" >> @LOG@
+if [ "$1" = fullreport ]; then
+    while [ -e @GATE@ ]; do sleep 0.02; done
+    sed -n '/^# stdout:$/,/^# stderr:$/p' @REPORT@ | sed '1d;$d'
+fi
+exit 0
+"""
+
+
+def gated_lvm(tmp_path):
+    """An LvmEngine whose reports wait at a gate (a file: present, closed), the
+    gate and the command log."""
+    log, gate = tmp_path / "lvm.log", tmp_path / "gate"
+    lvm = script(tmp_path / "lvm", GATED_LVM.replace("@LOG@", str(log)).replace(
+        "@GATE@", str(gate)).replace("@REPORT@", str(DATA / "lvm-fullreport-all.txt")))
+    return lvm_engine(tmp_path, lvm, tools=TOOLS), gate, log
+
+
+async def until(condition, seconds: float = 10) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+def a_new_lv_on_the_second_pv(engine, monkeypatch, held=None):
+    """derive's view of the kernel: LV "new" (two extents) mapped onto the VG's
+    second PV; `held` (a threading.Event): the map is read only once it is set."""
+    vg = engine.store.get(VolumeGroup, VG_UUID)
+    pvs = [engine.store.get(PhysicalVolume, key) for key in vg.physical_volumes]
+    monkeypatch.setattr(derive, "device_number",
+                        {pv.device: f"253:{i}" for i, pv in enumerate(pvs)}.get)
+    lv_uuid = "AbCdEf-0123-4567-89ab-cdef-ghij-KLMNOP"
+    wire = "LVM-" + VG_UUID.replace("-", "") + lv_uuid.replace("-", "")
+
+    def read_map(vg_name, lv_name):
+        if held is not None:
+            assert held.wait(10)
+        return derive.Map(wire, 2 * vg.extent_size, ("253:1",)) if lv_name == "new" else None
+    monkeypatch.setattr(derive, "read_map", read_map)
+    return vg, pvs, lv_uuid
+
+
+async def test_a_report_published_while_an_lv_is_made_is_not_counted_twice(
+        tmp_path, monkeypatch):
+    """Another VG's change reads everything (a full report) and publishes this VG
+    as LVM has it just after lvcreate, while the create is still reading the new
+    map: the create's own publication must not take the LV's space from the PV a
+    second time (the lab's load test: a PV's FreeSize went below zero, the D-Bus
+    signal could not carry it, and the caller got an internal error for an LV
+    that had been made)."""
+    engine, gate, log = gated_lvm(tmp_path)
+    await engine.refresh()
+    held = threading.Event()
+    vg, pvs, lv_uuid = a_new_lv_on_the_second_pv(engine, monkeypatch, held)
+    size = 2 * vg.extent_size
+    create = asyncio.ensure_future(engine.create_logical_volume(
+        "labcap", "new", size, CreateLogicalVolumeOptions()))
+    await until(lambda: "lvcreate" in log.read_text().split())
+    # what the full report published: the VG and its PV with the LV's space taken
+    after = [vg.model_copy(update={"free_size": vg.free_size - size}),
+             pvs[1].model_copy(update={"free_size": pvs[1].free_size - size})]
+    engine.store.publish(after)
+    held.set()
+    assert await create == lv_uuid
+    assert engine.store.get(VolumeGroup, VG_UUID).free_size == vg.free_size - size
+    assert [engine.store.get(PhysicalVolume, pv.uuid).free_size for pv in pvs] == [
+        pvs[0].free_size, pvs[1].free_size - size]
+
+
+async def test_a_report_read_before_an_lv_was_made_does_not_undo_it(tmp_path, monkeypatch):
+    """A full report LVM read before lvcreate, still on its way when the create
+    publishes the new LV: the report is applied first, the create's state after,
+    so the new LV stays exported (it was removed, and came back only with the
+    next refresh)."""
+    engine, gate, log = gated_lvm(tmp_path)
+    await engine.refresh()
+    vg, pvs, lv_uuid = a_new_lv_on_the_second_pv(engine, monkeypatch)
+    size = 2 * vg.extent_size
+    gate.touch()
+    log.write_text("")
+    stale = asyncio.ensure_future(engine.refresher.refresh())
+    await until(lambda: "fullreport" in log.read_text().split())
+    create = asyncio.ensure_future(engine.create_logical_volume(
+        "labcap", "new", size, CreateLogicalVolumeOptions()))
+    await until(lambda: "lvcreate" in log.read_text().split())
+    await asyncio.sleep(0.2)            # the create has read its map by now
+    gate.unlink()
+    await stale
+    assert await create == lv_uuid
+    assert lv_uuid in engine.store.all(LogicalVolume)
+    assert engine.store.get(VolumeGroup, VG_UUID).free_size == vg.free_size - size
+    assert engine.store.get(PhysicalVolume, pvs[1].uuid).free_size == \
+        pvs[1].free_size - size

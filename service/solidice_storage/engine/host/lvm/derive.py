@@ -107,11 +107,12 @@ def lv_of_map(vg: VolumeGroup, name: str, mapped: Map | None,
                          origin=None, attributes=NEW_ACTIVE_ATTRIBUTES)
 
 
-def spent(store: StateStore, vg: VolumeGroup, pv_key: str, used: int) -> list[Model]:
-    """The VG and its PV `pv_key` after `used` more bytes of it were taken (less than
-    zero: given back)."""
+def spent(vg: VolumeGroup, pv: PhysicalVolume | None, used: int) -> list[Model]:
+    """The VG and its PV `pv` after `used` more bytes of it were taken (less than
+    zero: given back). Both as they were read before the command, under the VG's
+    lock: a report of another VG's change may have published this one's state
+    after the command meanwhile, and the space must not be taken twice."""
     models: list[Model] = [vg.model_copy(update={"free_size": vg.free_size - used})]
-    pv = store.get(PhysicalVolume, pv_key)
     if pv is not None:
         models.append(pv.model_copy(update={"free_size": pv.free_size - used}))
     return models

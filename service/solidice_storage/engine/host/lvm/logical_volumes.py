@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from ....errors import AlreadyExists, Busy, InvalidArgument, NoSpace, NotFound, NotSupported
-from ....models import LogicalVolume, VolumeGroup
+from ....models import LogicalVolume, PhysicalVolume, VolumeGroup
 from .... import options
 from ... import resolve
 from ...intents import Intents
@@ -60,6 +60,7 @@ class LogicalVolumes:
             if rounded > found.free_size:
                 raise NoSpace(f"volume group {found.name} has {found.free_size} bytes free; "
                               f"{name} needs {rounded}")
+            pvs = self._pvs(found)
             await self._commands.lvcreate(found.name, name, count, opts.activate,
                                           pv_devices(self._store, found))
             made = pv_key = None
@@ -69,7 +70,8 @@ class LogicalVolumes:
             if made is None or pv_key is None:
                 await self._refresher.refresh([found.name])
                 return resolve.logical_volume(self._store, f"{found.name}/{name}").uuid
-            self._store.publish([made, *derive.spent(self._store, found, pv_key, made.size)])
+            await self._refresher.publish(
+                [made, *derive.spent(found, pvs.get(pv_key), made.size)])
             return made.uuid
 
     async def extend(self, lv: str, size: int,
@@ -82,6 +84,7 @@ class LogicalVolumes:
                 raise InvalidArgument(f"{found.name} is {found.size} bytes, not the "
                                       f"expected {opts.expected_size}")
             count = extents(size, vg.extent_size)
+            pvs = self._pvs(vg)
             await self._commands.lvextend(vg.name, found.name, count,
                                           pv_devices(self._store, vg))
             grown = found.size + count * vg.extent_size
@@ -90,8 +93,14 @@ class LogicalVolumes:
             if mapped is None or mapped.size != grown or pv_key is None:
                 await self._refresher.refresh([vg.name])
                 return
-            self._store.publish([found.model_copy(update={"size": grown}),
-                                 *derive.spent(self._store, vg, pv_key, grown - found.size)])
+            await self._refresher.publish([found.model_copy(update={"size": grown}),
+                                           *derive.spent(vg, pvs.get(pv_key),
+                                                         grown - found.size)])
+
+    def _pvs(self, vg: VolumeGroup) -> dict[str, PhysicalVolume]:
+        """The VG's PVs as the model has them before a command (derive.spent)."""
+        return {key: pv for key in vg.physical_volumes
+                if (pv := self._store.get(PhysicalVolume, key)) is not None}
 
     def _map_and_pv(self, vg: VolumeGroup, lv_name: str) -> tuple:
         """The LV's map and the one PV it lies on (derive.py); in a thread."""
@@ -119,6 +128,7 @@ class LogicalVolumes:
             # LVM refuses an open LV itself; udev's probe holds a new or changed
             # device for a moment, so a refusal is looked at again after udev is done
             devices = pv_devices(self._store, vg)
+            pvs = self._pvs(vg)
             try:
                 await self._commands.lvremove(vg.name, found.name, devices)
             except Busy:
@@ -128,8 +138,8 @@ class LogicalVolumes:
             if pv_key is None:
                 await self._refresher.refresh([vg.name])
                 return
-            self._store.publish(derive.spent(self._store, vg, pv_key, -found.size),
-                                [("LogicalVolume", found.uuid)])
+            await self._refresher.publish(derive.spent(vg, pvs.get(pv_key), -found.size),
+                                          [("LogicalVolume", found.uuid)])
 
     async def snapshot(self, lv: str, name: str, size: int, uid: int) -> str:
         """Snapshot `name` of LV `lv`, `size` bytes of copy-on-write space, made

@@ -18,7 +18,7 @@ from pathlib import Path
 from asyncinotify import Inotify, Mask
 
 from ....errors import NotFound
-from ....models import Lun, LogicalVolume, PhysicalVolume, VolumeGroup
+from ....models import Lun, LogicalVolume, Model, PhysicalVolume, VolumeGroup
 from ...debounce import Debounced
 from ...store import StateStore
 from .commands import LvmCommands
@@ -118,6 +118,14 @@ class Refresher:
                 # only a full report shows. Rare (a removal), so one more report.
             report, _ = await self._commands.report()
             self.apply(report, None)
+
+    async def publish(self, upserts: list[Model],
+                      removals: list[tuple[str, str]] = ()) -> None:
+        """A change's state known without a report (derive.py), published after any
+        refresh under way: that refresh's report may have been read before the
+        change, and applied after the change's state it would undo it."""
+        async with self._lock:
+            self._store.publish(upserts, removals)
 
     def _present(self, vg_names: list[str]) -> list[str]:
         """Those of `vg_names` that LVM or the model still has."""
