@@ -3,8 +3,8 @@
 defines them (a test holds the two together)."""
 
 PREFIX = "org.solidice.storage."
-MANAGE_LVM = PREFIX + "manage-lvm"            # create, extend, snapshot, activate
-REMOVE = PREFIX + "remove"                    # destroys data
+MANAGE_LVM = PREFIX + "manage-lvm"            # create, grow, snapshot, activate, rename, tag
+REMOVE = PREFIX + "remove"                    # destroys data (a shrink too)
 ISCSI = PREFIX + "iscsi"                      # discovery, login, logout, rescan
 MOUNT_NFS = PREFIX + "mount-nfs"              # mount and unmount
 CANCEL_JOB = PREFIX + "cancel-job"            # the caller's own job

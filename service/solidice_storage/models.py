@@ -71,6 +71,7 @@ class PhysicalVolume(Model):
     free_size: int
     volume_group: str | None = None  # VG UUID
     lun: str | None = None           # LUN WWID
+    tags: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -87,6 +88,7 @@ class LogicalVolume(Model):
     active: bool
     origin: str | None = None        # origin LV UUID, for a snapshot
     attributes: str = ""             # lvs' lv_attr, e.g. "-wi-a-----"
+    tags: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

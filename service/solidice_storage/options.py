@@ -111,6 +111,13 @@ class ExtendLogicalVolumeOptions(Options):
 
 
 @dataclass(frozen=True)
+class ResizeLogicalVolumeOptions(Options):
+    """`shrink` allows a smaller size (it destroys what lies past the new end)."""
+    shrink: bool = option("shrink", "b", False)
+    expected_size: int | None = option("expected-size", "t", check=_size)
+
+
+@dataclass(frozen=True)
 class DiscoveryOptions(Options):
     username: str = option("username", "s", "", _secret, secret=True)
     password: str = option("password", "s", "", _secret, secret=True)
@@ -162,6 +169,7 @@ OPTIONS: dict[str, type[Options]] = {
     "RemovePhysicalVolume": RemovePhysicalVolumeOptions,
     "CreateLogicalVolume": CreateLogicalVolumeOptions,
     "LogicalVolume.Extend": ExtendLogicalVolumeOptions,
+    "LogicalVolume.Resize": ResizeLogicalVolumeOptions,
     "LogicalVolume.Remove": RemoveOptions,
     "DiscoverIscsiTargets": DiscoveryOptions,
     "LoginIscsi": LoginOptions,

@@ -97,6 +97,42 @@ def lv_name(name: str) -> str:
     return name
 
 
+# LVM's tag rule (lib/misc/lvm-string.c, validate_tag): ASCII letters and digits
+# and . _ + - / = ! : & #. lvm(8) of 2.03.16 no longer states a length; earlier
+# ones said at most 1024 characters, which we keep. Never a leading '-' (getopt
+# would read an option), nor '@' (LVM strips a leading one: a tag selector).
+_LVM_TAG = re.compile(r"[A-Za-z0-9._+/=!:&#-]+")
+MAX_TAG = 1024
+MAX_TAGS = 64             # tags one call may name
+
+
+def tag(value: str) -> str:
+    _text(value, "tag", max_len=MAX_TAG)
+    if value.startswith("-"):
+        raise InvalidArgument(f"tag {value!r} starts with '-'")
+    if not _LVM_TAG.fullmatch(value):
+        raise InvalidArgument(f"tag {value!r} is not valid: use letters, digits and "
+                              ". _ + - / = ! : & # only")
+    return value
+
+
+def tags(values: list[str], reserved: str) -> list[str]:
+    """At least one tag, at most MAX_TAGS, none twice, and never `reserved` (the
+    service's own tag on the VGs it created: no caller sets or clears it)."""
+    if not isinstance(values, list) or not values:
+        raise InvalidArgument("tags is empty: name at least one tag")
+    if len(values) > MAX_TAGS:
+        raise InvalidArgument(f"tags names more than {MAX_TAGS} tags")
+    checked = [tag(value) for value in values]
+    if len(set(checked)) != len(checked):
+        raise InvalidArgument("tags names the same tag twice")
+    if reserved in checked:
+        raise InvalidArgument(f"tag {reserved!r} is the service's own: it marks the "
+                              "volume groups the service created, and no caller "
+                              "adds or removes it")
+    return checked
+
+
 def size(value: int, what: str = "size") -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidArgument(f"{what} must be a number of bytes")

@@ -66,3 +66,17 @@ async def lv_snapshot(storage, args) -> Output:
         args.name, args.size, **call_options(args)))
     return done(snap, f"created snapshot {snap.name} of {args.lv} "
                       f"({human_size(snap.size)}) at {snap.path}")
+
+
+async def lv_resize(storage, args) -> Output:
+    lv = await storage.logical_volume(args.lv)
+    # the size read here is the one resized: a change meanwhile refuses the call
+    await lv.resize(to=args.size, shrink=args.shrink, expected_size=lv.size,
+                    **call_options(args))
+    return done(lv, f"resized {args.lv} to {human_size(lv.size)}")
+
+
+async def lv_rename(storage, args) -> Output:
+    lv = await storage.logical_volume(args.lv)
+    await lv.rename(args.name, **call_options(args))
+    return done(lv, f"renamed {args.lv} to {lv.name} ({lv.path})")

@@ -10,7 +10,7 @@ from typing import Callable
 
 from .. import __version__
 from . import (changes, host, iscsi, job, logical_volume, lun, nfs, physical_volume,
-               volume_group)
+               tags, volume_group)
 from .arguments import (Parser, arg, count, grow_argument, job_number, seconds,
                         size_argument, whole_seconds)
 
@@ -164,6 +164,10 @@ COMMANDS: dict[str, Command | Level] = {
                           "vg extend vg0 36001405d0e1f2a3b4c5d6e7f80910004",
                           (arg("vg"), arg("devices", nargs="+", metavar="DEVICE"), WIPE),
                           ("VolumeGroup.Extend",)),
+        "rename": Command(volume_group.vg_rename, "rename a volume group (its logical "
+                          "volumes' paths follow, active or not)", "vg rename vg0 vmdata",
+                          (arg("vg"), arg("name", help="the new name")),
+                          ("VolumeGroup.Rename",)),
     }),
     "pv": Level("physical volumes", "pv list vmstore", {
         "list": Command(physical_volume.pv_list, "list physical volumes",
@@ -196,6 +200,17 @@ COMMANDS: dict[str, Command | Level] = {
                           (LV, arg("size", type=grow_argument, metavar="[+]SIZE",
                                    help="+SIZE adds SIZE; SIZE is the new total")),
                           ("LogicalVolume.Extend",)),
+        "resize": Command(logical_volume.lv_resize, "make a logical volume a given size",
+                          "lv resize vg0/disk0 20G",
+                          (LV, arg("size", type=size_argument, help="the new size"),
+                           arg("--shrink", action="store_true",
+                               help="allow a smaller size: destroys what lies past the "
+                                    "new end (shrink a filesystem on it first)")),
+                          ("LogicalVolume.Resize",)),
+        "rename": Command(logical_volume.lv_rename, "rename a logical volume",
+                          "lv rename vg0/disk0 vm-100-disk-0",
+                          (LV, arg("name", help="the new name, within its volume group")),
+                          ("LogicalVolume.Rename",)),
         "activate": Command(logical_volume.lv_activate, "activate a logical volume (its "
                             "device node appears)", "lv activate vg0/disk0", (LV,),
                             ("LogicalVolume.Activate",)),
@@ -214,6 +229,18 @@ COMMANDS: dict[str, Command | Level] = {
                              arg("size", type=size_argument, help="copy-on-write space")),
                             ("LogicalVolume.Snapshot",)),
     }),
+    "tag": Level("LVM tags of volume groups, logical volumes, physical volumes",
+                 "tag add lv vg0/disk0 backup=daily", {
+        verb: Command(run, f"{verb} tags", f"tag {verb} vg vg0 site=paris",
+                      (arg("kind", choices=sorted(tags.KINDS),
+                           help="vg, lv or pv"),
+                       arg("name", help="its name (VG/LV for an LV), UUID, device or "
+                                        "object path"),
+                       arg("tags", nargs="+", metavar="TAG",
+                           help="letters, digits and . _ + - / = ! : & #")),
+                      tuple(m for m in tags.METHODS if m.endswith(member)))
+        for verb, run, member in (("add", tags.tag_add, "AddTags"),
+                                  ("remove", tags.tag_remove, "RemoveTags"))}),
     "nfs": Level("NFS mounts", "nfs list", {
         "list": Command(nfs.nfs_list, "list the NFS mounts", "nfs list"),
         "mount": Command(

@@ -54,3 +54,9 @@ async def vg_extend(storage, args) -> Output:
     await vg.extend(args.devices, wipe=args.wipe or None, **call_options(args))
     await vg.refresh()
     return done(vg, f"extended {vg.name} to {human_size(vg.size)}")
+
+
+async def vg_rename(storage, args) -> Output:
+    vg = await storage.volume_group(args.vg)
+    await vg.rename(args.name, **call_options(args))
+    return done(vg, f"renamed volume group {args.vg} to {vg.name}")

@@ -24,6 +24,7 @@ from . import arguments as check
 from . import convert
 from .convert import INTERFACE
 from .errors import NotFoundError, StorageClientError
+from .tags import Tagged
 from .transport import Transport
 
 
@@ -94,16 +95,23 @@ class Lun(StorageObject):
     KIND = "Lun"
 
 
-class PhysicalVolume(StorageObject):
+class PhysicalVolume(Tagged, StorageObject):
     """A physical volume (model: `models.PhysicalVolume`); infoPV is its model."""
 
     KIND = "PhysicalVolume"
 
 
-class VolumeGroup(StorageObject):
+class VolumeGroup(Tagged, StorageObject):
     """A volume group (model: `models.VolumeGroup`)."""
 
     KIND = "VolumeGroup"
+
+    async def rename(self, name: str, *, no_user_interaction: bool | None = None,
+                     call_timeout: float | None = None) -> None:
+        """Call the VG `name` (its object stays; its LVs' paths follow)."""
+        opts = convert.options("VolumeGroup.Rename", no_user_interaction=no_user_interaction)
+        await self._call("Rename", "sa{sv}", check.text(name, "name"), opts,
+                         call_timeout=call_timeout)
 
     async def list_physical_volumes(self, **call: Any) -> list[PhysicalVolume]:
         """The VG's physical volumes (the seed's listPV)."""
@@ -174,10 +182,31 @@ class VolumeGroup(StorageObject):
         await self._call("Remove", "a{sv}", opts, call_timeout=call_timeout)
 
 
-class LogicalVolume(StorageObject):
+class LogicalVolume(Tagged, StorageObject):
     """A logical volume or snapshot (model: `models.LogicalVolume`)."""
 
     KIND = "LogicalVolume"
+
+    async def resize(self, *, to: int, shrink: bool = False,
+                     expected_size: int | None = None,
+                     no_user_interaction: bool | None = None,
+                     call_timeout: float | None = None) -> None:
+        """Make the LV `to` bytes (rounded up to whole extents); a smaller size
+        needs `shrink=True` (it destroys what lies past the new end). With
+        `expected_size`, only if it is that size now."""
+        opts = convert.options("LogicalVolume.Resize", shrink=check.flag(shrink, "shrink")
+                               or None, expected_size=expected_size,
+                               no_user_interaction=no_user_interaction)
+        await self._call("Resize", "ta{sv}", check.size(to, "to"), opts,
+                         call_timeout=call_timeout)
+
+    async def rename(self, name: str, *, no_user_interaction: bool | None = None,
+                     call_timeout: float | None = None) -> None:
+        """Call the LV `name` within its VG (its object stays; its path follows)."""
+        opts = convert.options("LogicalVolume.Rename",
+                               no_user_interaction=no_user_interaction)
+        await self._call("Rename", "sa{sv}", check.text(name, "name"), opts,
+                         call_timeout=call_timeout)
 
     async def extend(self, *, by: int, expected_size: int | None = None,
                      no_user_interaction: bool | None = None,

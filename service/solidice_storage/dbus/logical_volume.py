@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """org.solidice.Storage.LogicalVolume at /org/solidice/Storage/LogicalVolume/<uuid>:
-the seed's LV level (infoLV is its properties; extendLV, removeLV, snapshotLV)."""
+the seed's LV level (infoLV is its properties; extendLV, removeLV, snapshotLV), and
+since 0.2 Resize, Rename and tags."""
 
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import dbus_property
 
 from .. import actions, validation
+from ..engine import rules
+from ..engine.protocol import MANAGED_TAG
 from ..models import LogicalVolume
 from .base import Context, ObjectInterface, arg_names, check_options, path
 from .errors import storage_method
@@ -55,6 +58,10 @@ class LogicalVolumeInterface(ObjectInterface):
     def Attributes(self) -> "s":
         return self.model.attributes
 
+    @dbus_property(access=PropertyAccess.READ)
+    def Tags(self) -> "as":
+        return list(self.model.tags)
+
     @storage_method()
     async def Extend(self, size: "t", options: "a{sv}") -> None:
         opts = check_options("LogicalVolume.Extend", options)
@@ -94,3 +101,45 @@ class LogicalVolumeInterface(ObjectInterface):
         lv, details = self._resolved()
         await self.ctx.auth.check(actions.MANAGE_LVM, details, opts.interactive)
         await self.ctx.engine.deactivate_logical_volume(lv.uuid, opts)
+
+    @storage_method()
+    async def Resize(self, size: "t", options: "a{sv}") -> None:
+        opts = check_options("LogicalVolume.Resize", options)
+        size = validation.size(size)
+        lv, details = self._resolved()
+        extent = self.ctx.engine.reads.resolve_volume_group(lv.volume_group).extent_size
+        # what is refused is refused before polkit asks anyone (the engine checks
+        # again under the VG's lock); a shrink destroys data: `remove`
+        count = rules.resize_extents(lv, size, extent, opts)
+        shrink = count is not None and count * extent < lv.size
+        await self.ctx.auth.check(actions.REMOVE if shrink else actions.MANAGE_LVM,
+                                  {**details, "size": str(size)}, opts.interactive)
+        # a shrink only if polkit was asked about one
+        await self.ctx.engine.resize_logical_volume(lv.uuid, size, opts.replace(shrink=shrink))
+
+    @storage_method()
+    async def Rename(self, name: "s", options: "a{sv}") -> None:
+        opts = check_options("LogicalVolume.Rename", options)
+        name = validation.lv_name(name)
+        lv, details = self._resolved()
+        await self.ctx.auth.check(actions.MANAGE_LVM, {**details, "new-name": name},
+                                  opts.interactive)
+        await self.ctx.engine.rename_logical_volume(lv.uuid, name, opts)
+
+    @storage_method()
+    async def AddTags(self, tags: "as", options: "a{sv}") -> None:
+        opts = check_options("AddTags", options)
+        tags = validation.tags(tags, MANAGED_TAG)
+        lv, details = self._resolved()
+        await self.ctx.auth.check(actions.MANAGE_LVM, {**details, "tags": ",".join(tags)},
+                                  opts.interactive)
+        await self.ctx.engine.add_tags("LogicalVolume", lv.uuid, tags, opts)
+
+    @storage_method()
+    async def RemoveTags(self, tags: "as", options: "a{sv}") -> None:
+        opts = check_options("RemoveTags", options)
+        tags = validation.tags(tags, MANAGED_TAG)
+        lv, details = self._resolved()
+        await self.ctx.auth.check(actions.MANAGE_LVM, {**details, "tags": ",".join(tags)},
+                                  opts.interactive)
+        await self.ctx.engine.remove_tags("LogicalVolume", lv.uuid, tags, opts)

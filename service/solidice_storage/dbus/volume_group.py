@@ -7,6 +7,7 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import dbus_property
 
 from .. import actions, validation
+from ..engine.protocol import MANAGED_TAG
 from ..models import Lun, PhysicalVolume, VolumeGroup
 from .base import Context, ObjectInterface, arg_names, check_options, key_of, path, paths
 from .errors import storage_method
@@ -127,3 +128,32 @@ class VolumeGroupInterface(ObjectInterface):
         vg = self._resolved()
         await self.ctx.auth.check(actions.REMOVE, vg_details(vg), opts.interactive)
         await self.ctx.engine.remove_volume_group(vg.uuid, opts)
+
+    @storage_method()
+    async def Rename(self, name: "s", options: "a{sv}") -> None:
+        opts = check_options("VolumeGroup.Rename", options)
+        name = validation.vg_name(name)
+        vg = self._resolved()
+        await self.ctx.auth.check(actions.MANAGE_LVM, {**vg_details(vg), "new-name": name},
+                                  opts.interactive)
+        await self.ctx.engine.rename_volume_group(vg.uuid, name, opts)
+
+    @storage_method()
+    async def AddTags(self, tags: "as", options: "a{sv}") -> None:
+        opts = check_options("AddTags", options)
+        tags = validation.tags(tags, MANAGED_TAG)
+        vg = self._resolved()
+        await self.ctx.auth.check(actions.MANAGE_LVM, {**vg_details(vg),
+                                                       "tags": ",".join(tags)},
+                                  opts.interactive)
+        await self.ctx.engine.add_tags("VolumeGroup", vg.uuid, tags, opts)
+
+    @storage_method()
+    async def RemoveTags(self, tags: "as", options: "a{sv}") -> None:
+        opts = check_options("RemoveTags", options)
+        tags = validation.tags(tags, MANAGED_TAG)
+        vg = self._resolved()
+        await self.ctx.auth.check(actions.MANAGE_LVM, {**vg_details(vg),
+                                                       "tags": ",".join(tags)},
+                                  opts.interactive)
+        await self.ctx.engine.remove_tags("VolumeGroup", vg.uuid, tags, opts)

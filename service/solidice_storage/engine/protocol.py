@@ -15,7 +15,8 @@ from ..models import BlockInfo  # noqa: F401  (engines import it from here)
 from ..options import (CreateLogicalVolumeOptions, CreateVolumeGroupOptions,
                        DiscoveryOptions, EnumerateIscsiLunsOptions, ExtendLogicalVolumeOptions,
                        ExtendVolumeGroupOptions, LoginOptions, MountNfsOptions, Options,
-                       RemoveOptions, RemovePhysicalVolumeOptions)
+                       RemoveOptions, RemovePhysicalVolumeOptions,
+                       ResizeLogicalVolumeOptions)
 from .reads import Reads
 from .store import StateStore
 
@@ -134,6 +135,31 @@ class Engine(Protocol):
 
     async def deactivate_logical_volume(self, lv: str, opts: Options) -> None:
         """The LV is inactive. `Busy` if it is open."""
+
+    async def resize_logical_volume(self, lv: str, size: int,
+                                    opts: ResizeLogicalVolumeOptions) -> None:
+        """The LV is `size` bytes, rounded up to whole extents; a no-op when it is
+        that size. A smaller size needs `shrink` (else `InvalidArgument`) and is
+        `Busy` while the LV is open; `expected-size` as for `extend_logical_volume`.
+        `NotSupported` for a kind of LV not handled (engine/rules.resize_extents)."""
+
+    async def rename_logical_volume(self, lv: str, name: str, opts: Options) -> None:
+        """The LV is called `name` (its UUID stays); a no-op when it is already.
+        `AlreadyExists` if another LV of its VG has the name. An active LV's new
+        /dev link exists on completion."""
+
+    async def rename_volume_group(self, vg: str, name: str, opts: Options) -> None:
+        """The VG is called `name` (its UUID stays), its LVs' paths follow; a no-op
+        when it is already. `AlreadyExists` if any VG has the name. The maps of
+        its active LVs bear the new name and their /dev links exist on completion."""
+
+    async def add_tags(self, kind: str, key: str, tags: list[str], opts: Options) -> None:
+        """The VG, LV or PV (`kind`: its model's KIND; `key`: its UUID) carries
+        `tags` (checked by validation.tags: never MANAGED_TAG)."""
+
+    async def remove_tags(self, kind: str, key: str, tags: list[str],
+                          opts: Options) -> None:
+        """The VG, LV or PV carries none of `tags`; absent ones are no error."""
 
     # ---- NFS ----
 

@@ -54,6 +54,10 @@ class Reads:
         """The PV of VG `vg` that `ref` names (UUID, device node, LUN's WWID)."""
         return resolve.physical_volume(self.store, ref, resolve.volume_group(self.store, vg))
 
+    def resolve_any_physical_volume(self, ref: str) -> PhysicalVolume:
+        """The PV `ref` names (UUID, device node, LUN's WWID), in a VG or not."""
+        return resolve.physical_volume(self.store, ref)
+
     def resolve_device(self, ref: str) -> Lun:
         """The LUN `ref` names: a map, never one of its paths."""
         return self._device(ref)

@@ -221,6 +221,26 @@ class HostEngine:
         await self._require("LVM")
         await self.lvm.deactivate_logical_volume(lv, opts)
 
+    async def resize_logical_volume(self, lv: str, size: int, opts) -> None:
+        await self._require("LVM")
+        await self.lvm.resize_logical_volume(lv, size, opts)
+
+    async def rename_logical_volume(self, lv: str, name: str, opts) -> None:
+        await self._require("LVM")
+        await self.lvm.rename_logical_volume(lv, name, opts)
+
+    async def rename_volume_group(self, vg: str, name: str, opts) -> None:
+        await self._require("LVM")
+        await self.lvm.rename_volume_group(vg, name, opts)
+
+    async def add_tags(self, kind: str, key: str, tags: list[str], opts) -> None:
+        await self._require("LVM")
+        await self.lvm.add_tags(kind, key, tags, opts)
+
+    async def remove_tags(self, kind: str, key: str, tags: list[str], opts) -> None:
+        await self._require("LVM")
+        await self.lvm.remove_tags(kind, key, tags, opts)
+
     def cancel_job(self, job_id: int) -> None:
         self.lvm.cancel_job(job_id)
 

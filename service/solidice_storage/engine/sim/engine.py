@@ -16,7 +16,7 @@ from ...options import (CreateLogicalVolumeOptions, CreateVolumeGroupOptions,
                         DiscoveryOptions, EnumerateIscsiLunsOptions,
                         ExtendLogicalVolumeOptions, ExtendVolumeGroupOptions, LoginOptions,
                         MountNfsOptions, Options, RemoveOptions,
-                        RemovePhysicalVolumeOptions)
+                        RemovePhysicalVolumeOptions, ResizeLogicalVolumeOptions)
 from ..jobs import Jobs
 from ..protocol import BlockInfo
 from ..reads import Reads
@@ -139,6 +139,23 @@ class SimEngine:
 
     async def deactivate_logical_volume(self, lv: str, opts: Options) -> None:
         await self.lvm.deactivate_logical_volume(lv, opts)
+
+    async def resize_logical_volume(self, lv: str, size: int,
+                                    opts: ResizeLogicalVolumeOptions) -> None:
+        await self.lvm.resize_logical_volume(lv, size, opts)
+
+    async def rename_logical_volume(self, lv: str, name: str, opts: Options) -> None:
+        await self.lvm.rename_logical_volume(lv, name, opts)
+
+    async def rename_volume_group(self, vg: str, name: str, opts: Options) -> None:
+        await self.lvm.rename_volume_group(vg, name, opts)
+
+    async def add_tags(self, kind: str, key: str, tags: list[str], opts: Options) -> None:
+        await self.lvm.add_tags(kind, key, tags, opts)
+
+    async def remove_tags(self, kind: str, key: str, tags: list[str],
+                          opts: Options) -> None:
+        await self.lvm.remove_tags(kind, key, tags, opts)
 
     # ---- NFS ----
 

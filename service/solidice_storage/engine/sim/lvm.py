@@ -18,6 +18,7 @@ from ..rules import extents
 from ..store import StateStore
 from ..jobs import JobHandle, Jobs
 from .faults import Faults
+from .lvm_changes import SimLvmChanges
 from .seed import STEP, MiB, UuidSource
 
 DEFAULT_EXTENT = 4 * MiB
@@ -28,7 +29,7 @@ def _attr(lv: LogicalVolume, index: int, char: str) -> str:
     return lv.attributes[:index] + char + lv.attributes[index + 1:]
 
 
-class SimLvm:
+class SimLvm(SimLvmChanges):
     """VGs, PVs and LVs over the LUNs in `store`; `system_disk` is never taken."""
 
     def __init__(self, store: StateStore, jobs: Jobs, faults: Faults, new_uuid: UuidSource,

@@ -294,6 +294,38 @@ class LvmCommands:
         await self.change(f"extend {vg_name}/{name}", "lvextend", "-l", f"+{extents}",
                           "--", f"{vg_name}/{name}", devices=devices)
 
+    async def lvresize(self, vg_name: str, name: str, extents: int, shrink: bool,
+                       devices: Devices) -> None:
+        """The LV becomes `extents` extents. Shrinking: `-f` answers LVM's "Do you
+        really want to reduce" (the caller said `shrink`; open LVs are refused
+        before). Never `-r`: no filesystem is touched."""
+        await self.change(f"resize {vg_name}/{name}", "lvresize", *(["-f"] if shrink else []),
+                          "-l", str(extents), "--", f"{vg_name}/{name}", devices=devices)
+
+    async def lvrename(self, vg_name: str, name: str, new: str, devices: Devices) -> None:
+        await self.change(f"rename {vg_name}/{name} to {new}", "lvrename", "--", vg_name,
+                          name, new, devices=devices)
+
+    async def vgrename(self, name: str, new: str, devices: Devices) -> None:
+        await self.change(f"rename volume group {name} to {new}", "vgrename", "--", name,
+                          new, devices=devices)
+
+    async def vgrefresh(self, name: str, devices: Devices) -> None:
+        """The VG's active LVs reloaded from its metadata (their maps renamed after
+        the VG's own name, when vgrename left the old ones)."""
+        await self.change(f"refresh volume group {name}", "vgchange", "--refresh", "--",
+                          name, devices=devices)
+
+    async def change_tags(self, kind: str, target: str, add: Sequence[str],
+                          remove: Sequence[str], devices: Devices) -> None:
+        """Tags added to and removed from `target`: a VG name, `vg/lv`, or a PV's
+        device (`kind`: "vg", "lv", "pv"), in one command."""
+        command = {"vg": "vgchange", "lv": "lvchange", "pv": "pvchange"}[kind]
+        args = [arg for tag in add for arg in ("--addtag", tag)]
+        args += [arg for tag in remove for arg in ("--deltag", tag)]
+        await self.change(f"change the tags of {target}", command, *args, "--", target,
+                          devices=devices)
+
     async def lvremove(self, vg_name: str, name: str, devices: Devices) -> None:
         await self.change(f"remove {vg_name}/{name}", "lvremove", "-y", "--",
                           f"{vg_name}/{name}", devices=devices)

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The real host's LVM engine: volume groups, physical and logical volumes, composed
 of the model refresh (refresh.py, report.py), device admission (devices.py), the
-changes (volume_groups.py, logical_volumes.py) and crash recovery (recovery.py),
+changes (volume_groups.py, logical_volumes.py; resize, renames, tags: changes.py) and crash recovery (recovery.py),
 each running LVM through commands.py only.
 
 Reads answer from the store and never run LVM. The host engine owns it, hands it
@@ -21,6 +21,7 @@ from ...intents import Intent, Intents
 from ...jobs import Jobs
 from ...store import StateStore
 from ..runner import Runner
+from .changes import LvmChanges
 from .commands import LvmCommands
 from .devices import Devices
 from .locks import VgLocks
@@ -69,6 +70,7 @@ class LvmEngine:
                                           locks, self.devices, self.refresher, self.recovery)
         self.logical_volumes = LogicalVolumes(runner, self.commands, store, jobs, intents,
                                               locks, self.refresher)
+        self.changes = LvmChanges(runner, self.commands, store, locks, self.refresher)
         self.locks = locks
 
     async def start(self, pending: list[Intent]) -> None:
@@ -154,6 +156,24 @@ class LvmEngine:
 
     async def deactivate_logical_volume(self, lv: str, opts: options.Options) -> None:
         await self.logical_volumes.set_active(lv, False)
+
+    async def resize_logical_volume(self, lv: str, size: int,
+                                    opts: options.ResizeLogicalVolumeOptions) -> None:
+        await self.changes.resize(lv, size, opts)
+
+    async def rename_logical_volume(self, lv: str, name: str, opts: options.Options) -> None:
+        await self.changes.rename_logical_volume(lv, name)
+
+    async def rename_volume_group(self, vg: str, name: str, opts: options.Options) -> None:
+        await self.changes.rename_volume_group(vg, name)
+
+    async def add_tags(self, kind: str, key: str, tags: list[str],
+                       opts: options.Options) -> None:
+        await self.changes.change_tags(kind, key, tags, [])
+
+    async def remove_tags(self, kind: str, key: str, tags: list[str],
+                          opts: options.Options) -> None:
+        await self.changes.change_tags(kind, key, [], tags)
 
     def cancel_job(self, job_id: int) -> None:
         self.jobs.cancel(job_id)

@@ -19,9 +19,10 @@ from ...protocol import MANAGED_TAG
 
 VG_COLUMNS = ("vg_name", "vg_uuid", "vg_size", "vg_free", "vg_extent_size", "vg_tags",
               "vg_attr")
-PV_COLUMNS = ("pv_name", "pv_uuid", "pv_size", "pv_free", "pv_used", "vg_uuid", "vg_name")
+PV_COLUMNS = ("pv_name", "pv_uuid", "pv_size", "pv_free", "pv_used", "vg_uuid", "vg_name",
+              "pv_tags")
 LV_COLUMNS = ("lv_name", "lv_uuid", "vg_uuid", "vg_name", "lv_size", "lv_path",
-              "lv_attr", "origin_uuid", "lv_role")
+              "lv_attr", "origin_uuid", "lv_role", "lv_tags")
 
 
 @dataclass
@@ -47,6 +48,12 @@ def parse_report(text: str) -> Report:
     report.pvs = list({row["pv_uuid"]: row for row in report.pvs if row.get("pv_uuid")}
                       .values())
     return report
+
+
+def tags_of(value: str | None) -> tuple[str, ...]:
+    """A tags column (`vg_tags`, `lv_tags`, `pv_tags`), comma-separated (a tag
+    cannot hold a comma: validate_tag), sorted: as a change's derived state has them."""
+    return tuple(sorted(tag for tag in (value or "").split(",") if tag))
 
 
 def as_int(value: str | None) -> int:
@@ -126,7 +133,7 @@ def _physical_volumes(report: Report, lun_of: Mapping[str, str | None]
         device = row.get("pv_name", "")
         pv = PhysicalVolume(uuid=row["pv_uuid"], device=device, size=as_int(row.get("pv_size")),
                             free_size=as_int(row.get("pv_free")), volume_group=vg_uuid,
-                            lun=lun_of.get(device))
+                            lun=lun_of.get(device), tags=tags_of(row.get("pv_tags")))
         pvs.append(pv)
         if vg_uuid:
             pvs_of.setdefault(vg_uuid, []).append(pv.uuid)
@@ -144,12 +151,13 @@ def _logical_volumes(report: Report) -> list[LogicalVolume]:
             size=as_int(row.get("lv_size")),
             path=row.get("lv_path") or f"/dev/{row['vg_name']}/{row['lv_name']}",
             active=len(attr) > 4 and attr[4] == "a",
-            origin=row.get("origin_uuid") or None, attributes=attr))
+            origin=row.get("origin_uuid") or None, attributes=attr,
+            tags=tags_of(row.get("lv_tags"))))
     return lvs
 
 
 def _volume_group(uuid: str, row: dict[str, str], pvs: list[str]) -> VolumeGroup:
-    tags = tuple(t for t in row.get("vg_tags", "").split(",") if t)
+    tags = tags_of(row.get("vg_tags"))
     attr = row.get("vg_attr", "")
     return VolumeGroup(uuid=uuid, name=row["vg_name"], size=as_int(row.get("vg_size")),
                        free_size=as_int(row.get("vg_free")),
