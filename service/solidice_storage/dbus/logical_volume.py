@@ -115,7 +115,8 @@ class LogicalVolumeInterface(ObjectInterface):
         await self.ctx.auth.check(actions.REMOVE if shrink else actions.MANAGE_LVM,
                                   {**details, "size": str(size)}, opts.interactive)
         # a shrink only if polkit was asked about one
-        await self.ctx.engine.resize_logical_volume(lv.uuid, size, opts.replace(shrink=shrink))
+        await self.ctx.engine.resize_logical_volume(lv.uuid, size,
+                                                    opts.replace(shrink=shrink))
 
     @storage_method()
     async def Rename(self, name: "s", options: "a{sv}") -> None:

@@ -82,8 +82,9 @@ class LvmChanges:
         if mapped is None or mapped.size != new or pv_key is None:
             await self._refresher.refresh([vg.name])
             return
-        await self._refresher.publish([found.model_copy(update={"size": new}),
-                                       *derive.spent(vg, pvs.get(pv_key), new - found.size)])
+        await self._refresher.publish([
+            found.model_copy(update={"size": new}),
+            *derive.spent(vg, pvs.get(pv_key), new - found.size)])
 
     def _map_and_pv(self, vg: VolumeGroup, lv_name: str) -> tuple:
         mapped = derive.read_map(vg.name, lv_name)

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The real host's LVM engine: volume groups, physical and logical volumes, composed
 of the model refresh (refresh.py, report.py), device admission (devices.py), the
-changes (volume_groups.py, logical_volumes.py; resize, renames, tags: changes.py) and crash recovery (recovery.py),
-each running LVM through commands.py only.
+changes (volume_groups.py, logical_volumes.py; resizes, renames and tags: changes.py)
+and crash recovery (recovery.py), each running LVM through commands.py only.
 
 Reads answer from the store and never run LVM. The host engine owns it, hands it
 the LUN index (`LunIndex`), and calls its hooks from each host scan.
