@@ -187,3 +187,17 @@ def test_a_record_reads_back_as_it_was_given():
     assert options.from_record("MountNfs", given.record()) == given
     with pytest.raises(InvalidArgument, match="stored option"):
         options.from_record("MountNfs", {"vers": 4})
+
+
+def test_options_resize_takes_shrink_and_expected_size():
+    assert options.parse("LogicalVolume.Resize", {}) == options.ResizeLogicalVolumeOptions()
+    checked = options.parse("LogicalVolume.Resize", {"shrink": ("b", True),
+                                                     "expected-size": ("t", 4096)})
+    assert (checked.shrink, checked.expected_size) == (True, 4096)
+    with pytest.raises(InvalidArgument, match="expected-size"):
+        options.parse("LogicalVolume.Resize", {"expected-size": ("t", 0)})
+    with pytest.raises(InvalidArgument, match="type 'b'"):
+        options.parse("LogicalVolume.Resize", {"shrink": ("s", "yes")})
+    for method in ("LogicalVolume.Rename", "VolumeGroup.Rename", "AddTags", "RemoveTags"):
+        with pytest.raises(InvalidArgument, match="unknown option 'shrink'"):
+            options.parse(method, {"shrink": ("b", True)})

@@ -5,9 +5,10 @@ import pytest
 
 from solidice_storage import validation  # noqa: F401  (before options.py: they import each other)
 from solidice_storage import options
-from solidice_storage.engine.rules import nfs_mount_options, wwid_candidates
-from solidice_storage.errors import InvalidArgument
-from solidice_storage.options import MountNfsOptions
+from solidice_storage.engine.rules import nfs_mount_options, resize_extents, wwid_candidates
+from solidice_storage.errors import Busy, InvalidArgument, NotSupported
+from solidice_storage.models import LogicalVolume
+from solidice_storage.options import MountNfsOptions, ResizeLogicalVolumeOptions
 
 
 def mount_options(**given):
@@ -118,3 +119,39 @@ def test_mount_options_take_the_defaults_they_are_given():
         "nosuid,nodev,rw,soft,timeo=600,retrans=1,retry=2"
     assert nfs_mount_options(MountNfsOptions()) == \
         "nosuid,nodev,rw,soft,timeo=100,retrans=3,retry=1"
+
+
+MiB = 1 << 20
+
+
+def _lv(attributes: str, size: int = 8 * MiB) -> LogicalVolume:
+    return LogicalVolume(uuid="u", name="lv", volume_group="vg", size=size, path="/dev/vg/lv",
+                         active=attributes[4] == "a", attributes=attributes)
+
+
+@pytest.mark.parametrize("attributes, size, shrink, wanted", [
+    ("-wi-a-----", 8 * MiB, False, None),             # the same size: nothing to do
+    ("-wi-a-----", 8 * MiB - 1, True, None),          # rounded up to the same extents
+    ("-wi-a-----", 9 * MiB, False, 3),                # up to whole extents
+    ("-wi-ao----", 4 * MiB, True, 1),                 # open: the engine's question
+    ("swi-a-s---", 12 * MiB, False, 3),               # a snapshot's space for changes
+    ("owi---s---", 12 * MiB, False, 3),               # an inactive origin grows
+])
+def test_resize_extents(attributes, size, shrink, wanted):
+    opts = ResizeLogicalVolumeOptions(shrink=shrink)
+    assert resize_extents(_lv(attributes), size, 4 * MiB, opts) == wanted
+
+
+@pytest.mark.parametrize("attributes, size, opts, error, words", [
+    ("-wi-a-----", 4 * MiB, {}, InvalidArgument, "shrink=true"),
+    ("-wi-a-----", 12 * MiB, {"expected_size": 4 * MiB}, InvalidArgument, "expected"),
+    ("-wi-a-----", 2**63, {}, InvalidArgument, "8 EiB"),
+    ("owi-a-s---", 12 * MiB, {}, Busy, "inactive"),
+    ("owi---s---", 4 * MiB, {"shrink": True}, NotSupported, "origin"),
+    ("Vwi-a-tz--", 12 * MiB, {}, NotSupported, "thin logical volume"),
+    ("twi-a-tz--", 12 * MiB, {}, NotSupported, "thin pool"),
+    ("rwi-a-r---", 12 * MiB, {}, NotSupported, "RAID"),
+])
+def test_resize_extents_refuses(attributes, size, opts, error, words):
+    with pytest.raises(error, match=words):
+        resize_extents(_lv(attributes), size, 4 * MiB, ResizeLogicalVolumeOptions(**opts))

@@ -393,3 +393,42 @@ def test_iscsi_target_rejects(value):
 def test_iscsi_target_length_limit():
     with pytest.raises(InvalidArgument, match="223"):
         validation.iscsi_target("iqn.2003-01.org.x:" + "a" * 210)
+
+
+# ---- LVM tags (lib/misc/lvm-string.c, validate_tag) ----
+
+@pytest.mark.parametrize("tag", ["site=paris", "backup/daily", "a.b_c+d-e", "x:y&z#1!",
+                                 "A9", "t" * 1024, "org.solidice.storage.other"])
+def test_tag_accepts(tag):
+    assert validation.tag(tag) == tag
+
+
+@pytest.mark.parametrize("tag, word", [
+    param("", "empty", id="empty"),
+    param("-x", "'-'", id="leading-dash"),
+    param("--addtag", "'-'", id="an-option"),
+    param("@x", "not valid", id="at-sign: LVM strips it"),
+    param("a,b", "not valid", id="comma: the report's separator"),
+    param("a b", "not valid", id="space"),
+    param("a\nb", "control", id="newline"),
+    param("a\u2028b", "line break", id="line-separator"),
+    param("a\0b", "control", id="nul"),
+    param("café", "not valid", id="non-ascii-letter"),
+    param("٣", "not valid", id="non-ascii-digit"),
+    param("a$b", "not valid", id="dollar"),
+    param("a'b", "not valid", id="quote"),
+    param("t" * 1025, "1024", id="1025-chars"),
+])
+def test_tag_rejects(tag, word):
+    with pytest.raises(InvalidArgument, match=word):
+        validation.tag(tag)
+
+
+def test_tags_a_list_of_one_to_64_without_twice_nor_the_reserved_one():
+    assert validation.tags(["b", "a"], "own") == ["b", "a"]
+    assert len(validation.tags([f"t{i}" for i in range(64)], "own")) == 64
+    for values, word in (([], "empty"), ([f"t{i}" for i in range(65)], "64"),
+                         (["a", "a"], "twice"), (["a", "own"], "service's own"),
+                         ("ab", "empty"), (["a", 1], "string")):
+        with pytest.raises(InvalidArgument, match=word):
+            validation.tags(values, "own")

@@ -2,6 +2,8 @@
 """host/lvm/report.py: LVM's report read, and what it changes in the model, as pure
 functions of the report and the current view; on LVM's real output."""
 
+import json
+
 import pytest
 
 from solidice_storage.engine.host.lvm.report import (Report, View, diff, parse_report,
@@ -133,3 +135,22 @@ def test_a_pv_relabelled_behind_our_back_replaces_the_old_one():
     model.apply(report, ["again"])
     assert sorted(store.all(PhysicalVolume)) == sorted([row["pv_uuid"], old[1].uuid])
     assert store.get(Lun, old[0].lun).physical_volume == row["pv_uuid"]
+
+
+def test_tags_of_vgs_lvs_and_pvs_are_read_sorted():
+    """The tags columns (lvs(8): comma-separated), in the shape fullreport prints."""
+    report = parse_report(json.dumps({"report": [{
+        "vg": [{"vg_name": "tagged", "vg_uuid": "u-vg", "vg_extent_size": "4194304",
+                "vg_tags": "site=paris,org.solidice.storage,a/b", "vg_attr": "wz--n-"}],
+        "pv": [{"pv_name": "/dev/mapper/x", "pv_uuid": "u-pv", "vg_uuid": "u-vg",
+                "pv_tags": "fast#1"}],
+        "lv": [{"lv_name": "lv", "lv_uuid": "u-lv", "vg_uuid": "u-vg", "vg_name": "tagged",
+                "lv_attr": "-wi-a-----", "lv_tags": "keep,backup:daily"},
+               {"lv_name": "bare", "lv_uuid": "u-bare", "vg_uuid": "u-vg",
+                "vg_name": "tagged", "lv_attr": "-wi-a-----", "lv_tags": ""}]}]}))
+    found = diff(report, View({}, {}, {}, {}), None, {})
+    by_key = {model.key: model for model in found.upserts}
+    assert by_key["u-vg"].tags == ("a/b", "org.solidice.storage", "site=paris")
+    assert by_key["u-vg"].managed
+    assert by_key["u-pv"].tags == ("fast#1",)
+    assert by_key["u-lv"].tags == ("backup:daily", "keep") and by_key["u-bare"].tags == ()
