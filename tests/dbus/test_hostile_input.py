@@ -159,6 +159,29 @@ def sizes():
         tagged(st.sampled_from([2**50, 2**63 - 1]), OK))      # too big: NoSpace
 
 
+# LVM's tag syntax (validation.tag): [A-Za-z0-9._+/=!:&#-], not starting with '-'
+TAG = st.from_regex(r"[A-Za-z0-9._+/=!:&#][A-Za-z0-9._+/=!:&#-]{0,30}", fullmatch=True)
+TAG_FORBIDDEN = [c for c in FORBIDDEN if c not in "/=!:&#"]
+
+
+def tag_lists():
+    """AddTags' and RemoveTags' tags: a list of 1 to 64 tags, none twice, never the
+    service's own tag."""
+    bad_tag = st.one_of(
+        bad_text(TAG), with_piece(TAG, TAG_FORBIDDEN),
+        st.builds(lambda dash, rest: dash + rest, st.sampled_from(OPTION_LIKE), TAG),
+        st.builds(lambda rest: "@" + rest, TAG), st.just("x" * 1025),
+        st.just("org.solidice.storage"), NON_ASCII)
+    return Arg(
+        tagged(st.just([]), BAD),
+        tagged(st.builds(lambda good, bad, at: good[:at] + [bad] + good[at:],
+                         st.lists(TAG, max_size=3, unique=True), bad_tag,
+                         st.integers(0, 3)), BAD),
+        tagged(TAG.map(lambda tag: [tag, tag]), BAD),                       # twice
+        tagged(st.lists(TAG, min_size=65, max_size=70, unique=True), BAD),  # too many
+        tagged(st.lists(TAG, min_size=1, max_size=4, unique=True), OK))
+
+
 def junk_paths():
     """Object paths of ours (or like ours) that name nothing."""
     kinds = ["Lun", "VolumeGroup", "PhysicalVolume", "LogicalVolume", "Mount",
@@ -454,9 +477,15 @@ def client(system_bus, polkitd, tmp_path_factory):
 
 
 def _seed(client: Client) -> None:
-    """The objects the calls go to: the sim's own, and a managed VG `hjob` for jobs."""
+    """The objects the calls go to: the sim's own, a managed VG `hjob` for jobs, and
+    `hren` with its LV for renames (their names change; nothing names them)."""
     client.run(client.storage.pool("CreateVolumeGroup", "sasa{sv}", "hjob",
                                    [LUN(3), LUN(4)], {}))
+    hren = client.run(client.storage.pool("CreateVolumeGroup", "sasa{sv}", "hren",
+                                          [NVME], {}))
+    client.paths["hren"] = hren
+    client.paths["hlv"] = client.run(client.storage.call(
+        hren, "VolumeGroup", "CreateLogicalVolume", "sta{sv}", "hlv", GiB, {}))
     p = client.paths
     p["vg"] = client.find("VolumeGroup", Name="vmstore")
     p["lv"] = client.find("LogicalVolume", Name="templates")
@@ -465,6 +494,7 @@ def _seed(client: Client) -> None:
     p["hjob"] = client.find("VolumeGroup", Name="hjob")
     objects = client.objects()
     vg = objects[p["vg"]][iface("VolumeGroup")]
+    p["pv"] = vg["PhysicalVolumes"][0]
     client.real = {
         "vg": ["vmstore", vg["Uuid"], p["vg"]],
         "pv": [*vg["PhysicalVolumes"], LUN(1), f"/dev/mapper/{LUN(1)}", LUN(2),
@@ -570,6 +600,17 @@ def _methods():
          lambda r: [options("LogicalVolume.Remove", bad_only=True)]),
         ("LogicalVolume.Snapshot", "LogicalVolume", "Snapshot", "sta{sv}", lv,
          lambda r: [lv_names(), sizes(), options("Snapshot")]),
+        ("LogicalVolume.Resize", "LogicalVolume", "Resize", "ta{sv}", lv,
+         lambda r: [sizes(), options("LogicalVolume.Resize")]),
+        ("LogicalVolume.Rename", "LogicalVolume", "Rename", "sa{sv}", "hlv",
+         lambda r: [lv_names(), options("LogicalVolume.Rename")]),
+        ("VolumeGroup.Rename", "VolumeGroup", "Rename", "sa{sv}", "hren",
+         lambda r: [vg_names(), options("VolumeGroup.Rename")]),
+        *((f"{kind}.{member}", kind, member, "asa{sv}", target,
+           lambda r, member=member: [tag_lists(), options(member)])
+          for kind, target in (("VolumeGroup", vg), ("LogicalVolume", lv),
+                               ("PhysicalVolume", "pv"))
+          for member in ("AddTags", "RemoveTags")),
         ("LogicalVolume.Activate", "LogicalVolume", "Activate", "a{sv}", lv,
          lambda r: [options("Activate", bad_only=True)]),
         ("LogicalVolume.Deactivate", "LogicalVolume", "Deactivate", "a{sv}", lv,

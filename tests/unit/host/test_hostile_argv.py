@@ -30,6 +30,7 @@ from solidice_storage.dbus.host import HostInterface
 from solidice_storage.dbus.iscsi_session import IscsiSessionInterface
 from solidice_storage.dbus.logical_volume import LogicalVolumeInterface
 from solidice_storage.dbus.mount import MountInterface
+from solidice_storage.dbus.physical_volume import PhysicalVolumeInterface
 from solidice_storage.dbus.storage_pool import StoragePoolInterface
 from solidice_storage.dbus.volume_group import VolumeGroupInterface
 from solidice_storage.engine.host.engine import HostEngine
@@ -41,7 +42,8 @@ from solidice_storage.engine.host.nfs.mounts import NfsMounts
 from solidice_storage.engine.host.runner import TOOLS, Result, Runner
 from solidice_storage.engine.host.lvm.report import parse_report
 from solidice_storage.errors import ALL as STORAGE_ERRORS
-from solidice_storage.models import IscsiSession, LogicalVolume, Mount, VolumeGroup
+from solidice_storage.models import (IscsiSession, LogicalVolume, Mount, PhysicalVolume,
+                                     VolumeGroup)
 
 DATA = Path(__file__).parent.parent / "data/lab"
 ERROR = "org.solidice.Storage.Error."
@@ -74,6 +76,7 @@ FLAGS = {
     "--", "--config", "--devices", "--reportformat", "--units", "--nosuffix",
     "--configreport", "-o", "--addtag", "-s", "-y", "-f", "-L", "-n", "-an", "-Zn", "-ay",
     "-i", "--atomic", "--abort", "--typeconfig", "--adddev", "--deldev",    # lvm
+    "--deltag", "--refresh",
     "--target", "-c", "--noheadings", "--separator",                       # dmsetup
     "--action=change", "--settle",                                         # udevadm
     "-m", "-t", "-p", "-T", "--login", "--logout", "--discover", "-r", "--rescan",
@@ -83,7 +86,7 @@ TIMEOUT_FLAG = re.compile(r"--timeout=\d+")
 # options whose next element is a value we set (validated where a caller gave it)
 VALUE_OPTIONS = {"-n", "-T", "-p", "--devices", "-L", "-s", "-o", "-t", "-m", "-r",
                  "--config", "--target", "--separator", "--typeconfig", "--adddev",
-                 "--deldev", "--addtag", "-i", "-printf", "-maxdepth"}
+                 "--deldev", "--addtag", "--deltag", "-i", "-printf", "-maxdepth"}
 # words of ours a generated name could equal (a VG called `st`): not the caller's
 OUR_WORDS = {"st", "node", "new", "session", "discovery", "discoverydb", "delete",
              "nonpersistent", "nfs", "json", "b", "vg", "pv", "lv", "seg", "pvseg", "1",
@@ -165,15 +168,21 @@ async def make_engine(tmp: Path) -> tuple[HostEngine, RecordingRunner, dict]:
     await engine.scan()
     await engine.lvm.refresh()
     await engine.nfs.refresh()
+    # the tags RemoveTags may find (`TAGS` draws them now and then)
+    engine.store.publish([model.model_copy(update={"tags": CARRIED}) for model in (
+        *engine.store.all(VolumeGroup).values(), *engine.store.all(LogicalVolume).values(),
+        *engine.store.all(PhysicalVolume).values())])
     runner.history.clear()
     ctx = Context(engine, Allow(), settings)
     lv = next(m for m in engine.store.all(LogicalVolume).values() if m.name == "lv2")
+    pv = next(iter(engine.store.all(PhysicalVolume).values()))
     mount = Mount(server="192.0.2.20", remote_path="/export", local_path=full,
                   options="rw")
     objects = {
         "host": HostInterface(ctx), "pool": StoragePoolInterface(ctx),
         "vg": VolumeGroupInterface(ctx, engine.store.get(VolumeGroup, VG_UUID)),
         "lv": LogicalVolumeInterface(ctx, lv),
+        "pv": PhysicalVolumeInterface(ctx, pv),
         "session": IscsiSessionInterface(ctx, IscsiSession(target=TARGET, portal=PORTAL)),
         "mount": MountInterface(ctx, mount),
     }
@@ -271,6 +280,23 @@ def devices():
     return Arg(tag(st.just([]), BAD),
                (st.lists(one.any, min_size=1, max_size=3).map(listed), None),
                ok=st.lists(one.ok, min_size=1, max_size=3).map(listed))
+
+
+CARRIED = ("site=paris", "t1")
+TAG = st.from_regex(r"[A-Za-z0-9._+/=!:&#][A-Za-z0-9._+/=!:&#-]{0,20}", fullmatch=True)
+
+
+def tag_lists():
+    bad = st.one_of(bad_text(TAG), with_piece(TAG, [c for c in FORBIDDEN if c not in
+                                                    "/=!:&#"]),
+                    st.builds(lambda dash, rest: dash + rest, st.sampled_from(OPTION_LIKE),
+                              TAG),
+                    st.just("@x"), st.just("x" * 1025), st.just("org.solidice.storage"))
+    good = st.one_of(TAG, st.sampled_from(CARRIED))
+    return Arg(tag(st.just([]), BAD),
+               tag(st.builds(lambda tags, b: [*tags, b], st.lists(good, max_size=2,
+                                                                  unique=True), bad), BAD),
+               tag(st.lists(good, min_size=1, max_size=3, unique=True), OK))
 
 
 def portals():
@@ -378,6 +404,15 @@ OPERATIONS = {
     "LogicalVolume.Remove": ("lv", lambda t: [options("LogicalVolume.Remove",
                                                       {"force": ("b", True)})]),
     "LogicalVolume.Snapshot": ("lv", lambda t: [lvm_names(), sizes(), options("Snapshot")]),
+    "LogicalVolume.Resize": ("lv", lambda t: [sizes(), options(
+        "LogicalVolume.Resize", {"shrink": ("b", True), "expected-size": ("t", 4 << 20)})]),
+    "LogicalVolume.Rename": ("lv", lambda t: [lvm_names(), options("LogicalVolume.Rename")]),
+    "VolumeGroup.Rename": ("vg", lambda t: [lvm_names(lv=False),
+                                            options("VolumeGroup.Rename")]),
+    **{f"{kind}.{member}": (target, lambda t, member=member: [tag_lists(), options(member)])
+       for kind, target in (("VolumeGroup", "vg"), ("LogicalVolume", "lv"),
+                            ("PhysicalVolume", "pv"))
+       for member in ("AddTags", "RemoveTags")},
     "LogicalVolume.Activate": ("lv", lambda t: [options("Activate")]),
     "LogicalVolume.Deactivate": ("lv", lambda t: [options("Deactivate")]),
     "IscsiSession.Logout": ("session", lambda t: [options("Logout")]),
