@@ -110,6 +110,42 @@ async def test_lvm_life_cycle(client, storage):
     assert "vg1" not in {v.name for v in await client.volume_groups()}
 
 
+async def test_resize_renames_and_tags(client, storage):
+    lv = await client.logical_volume("vmstore/templates")
+    await lv.resize(to=10 * GiB - 1)
+    assert lv.size == 10 * GiB
+    with pytest.raises(sc.InvalidArgumentError, match="shrink=true"):
+        await lv.resize(to=GiB)
+    with pytest.raises(sc.InvalidArgumentError, match="not the expected"):
+        await lv.resize(to=GiB, shrink=True, expected_size=GiB)
+    await lv.resize(to=GiB, shrink=True, expected_size=10 * GiB)
+    assert lv.size == GiB == (await storage.props(lv.object_path, "LogicalVolume"))["Size"]
+    with pytest.raises(sc.InvalidArgumentError, match="shrink must be True or False"):
+        await lv.resize(to=GiB, shrink=1)
+    with pytest.raises(TypeError):
+        await lv.resize(GiB)             # `to` only by name: a size, unlike extend's `by`
+
+    await lv.rename("tmpl")
+    assert (lv.name, lv.path) == ("tmpl", "/dev/vmstore/tmpl")
+    with pytest.raises(sc.AlreadyExistsError):
+        await lv.rename("vm-101-disk-0")
+    vg = await client.volume_group("vmstore")
+    await vg.rename("vmdata")
+    assert vg.name == "vmdata" and lv.path == "/dev/vmdata/tmpl"     # the handles follow
+    assert (await client.logical_volume("vmdata/tmpl")).object_path == lv.object_path
+
+    await vg.add_tags(["site=paris", "tier:gold"])
+    await lv.add_tags(["a", "b"])
+    await lv.remove_tags(["a", "absent"])
+    pv = (await vg.list_physical_volumes())[0]
+    await pv.add_tags(["fast#1"])
+    assert (vg.tags, lv.tags, pv.tags) == (("site=paris", "tier:gold"), ("b",), ("fast#1",))
+    with pytest.raises(sc.InvalidArgumentError, match="service's own"):
+        await vg.add_tags(["org.solidice.storage"])
+    with pytest.raises(sc.InvalidArgumentError, match="tags must be a list of str"):
+        await vg.remove_tags("site=paris")
+
+
 async def test_move_data_returns_a_job_whose_progress_is_followed(client, storage):
     vg = await client.create_volume_group("vg0", FREE_LUNS)
     await vg.create_logical_volume("big", 40 * GiB)    # fills the first PV's share

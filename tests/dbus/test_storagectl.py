@@ -103,6 +103,34 @@ async def test_lvm_life_cycle(run, storage):
     assert [v["name"] for v in await as_json(run, "vg", "list")] == ["vmstore"]
 
 
+async def test_resize_rename_and_tag_commands(run, storage):
+    assert "to 10.0 GiB" in (await run("lv", "resize", "vmstore/templates", "10G")).stdout
+    refused = await run("lv", "resize", "vmstore/templates", "1G", code=1)
+    assert "shrink" in refused.stderr
+    shrunk = await run("lv", "resize", "vmstore/templates", "1G", "--shrink")
+    assert "to 1.0 GiB" in shrunk.stdout
+    renamed = await run("lv", "rename", "vmstore/templates", "tmpl")
+    assert "renamed vmstore/templates to tmpl (/dev/vmstore/tmpl)" in renamed.stdout
+    assert "to vmdata" in (await run("vg", "rename", "vmstore", "vmdata")).stdout
+    lv = await as_json(run, "lv", "info", "vmdata/tmpl")
+    assert (lv["path"], lv["size"]) == ("/dev/vmdata/tmpl", 1024**3)
+
+    pv = "/dev/mapper/36001405d0e1f2a3b4c5d6e7f80910001"
+    added = await run("tag", "add", "vg", "vmdata", "site=paris", "tier:gold")
+    assert "vg vmdata has tags: site=paris, tier:gold" in added.stdout
+    await run("tag", "add", "lv", "vmdata/tmpl", "keep", "b")
+    await run("tag", "add", "pv", pv, "fast#1")
+    assert (await as_json(run, "vg", "info", "vmdata"))["tags"] == ["site=paris",
+                                                                    "tier:gold"]
+    assert (await as_json(run, "pv", "info", pv))["tags"] == ["fast#1"]
+    assert "keep" in (await run("lv", "info", "vmdata/tmpl")).stdout
+    removed = await run("tag", "remove", "lv", "vmdata/tmpl", "keep", "b")
+    assert "has tags: none" in removed.stdout
+    refused = await run("tag", "remove", "vg", "vmdata", "org.solidice.storage", code=1)
+    assert "service's own" in refused.stderr
+    await run("tag", "add", "nothing", "x", "y", code=2)
+
+
 async def test_pv_remove_moves_data_with_progress_and_job_commands(run, storage, system_bus):
     await run("vg", "create", "vg0", *FREE)
     await run("lv", "create", "vg0", "big", "40G")

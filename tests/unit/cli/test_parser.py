@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from solidice_storage.cli.arguments import count, whole_seconds
+from solidice_storage.cli.completion import command_words, completion_script
 from solidice_storage.cli.parser import (COMMANDS, Command, Level, arg, build_parser,
                                          grow_argument, nfs_option, sentence,
                                          size_argument)
@@ -143,3 +144,14 @@ def test_every_method_of_the_contract_is_a_verb():
     assert len(methods) >= 26
     assert methods - reached == set(), "methods no command reaches"
     assert reached - methods == set(), "commands naming methods the contract lacks"
+
+
+def test_completion_knows_the_resize_rename_and_tag_verbs():
+    words = command_words(build_parser())
+    assert {"resize", "rename"} <= set(words["lv"]) and "rename" in words["vg"]
+    assert {"add", "remove"} <= set(words["tag"]) and "tag" in words[""]
+    assert {"lv", "pv", "vg", "--non-interactive"} <= set(words["tag add"])
+    assert "--shrink" in words["lv resize"]
+    for shell in ("bash", "zsh"):
+        script = completion_script(build_parser(), shell)
+        assert '"tag remove")' in script and '"lv resize")' in script
