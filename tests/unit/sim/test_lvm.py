@@ -11,7 +11,8 @@ from solidice_storage.errors import (AlreadyExists, Busy, InvalidArgument, NoSpa
 from solidice_storage.models import Job, LogicalVolume, PhysicalVolume, VolumeGroup
 from solidice_storage.options import (CreateLogicalVolumeOptions, CreateVolumeGroupOptions,
                                       ExtendLogicalVolumeOptions, ExtendVolumeGroupOptions,
-                                      Options, RemoveOptions, RemovePhysicalVolumeOptions)
+                                      Options, RemoveOptions, RemovePhysicalVolumeOptions,
+                                      ResizeLogicalVolumeOptions)
 
 from .helpers import (ATA, EXTENT, GiB, LUN1, LUN2, LUN3, LUN4, MiB, assert_consistent,
                       lun, lv_named, mapper, pv_size, seed, vg_named, vmstore_pv,
@@ -496,3 +497,39 @@ async def test_remove_volume_group_while_moving_data(engine):
         assert engine.store.get(VolumeGroup, uuid) is None
         assert lun(engine, LUN4).status == "free"
     assert_consistent(engine.store)
+
+
+# ---- resize, renames, tags (engine/sim/lvm_changes.py) ----
+
+async def test_resize_across_two_pvs_gives_back_the_last_extents_first(engine):
+    vg = engine.store.get(VolumeGroup, await engine.create_volume_group(
+        "data", [LUN3, LUN4], CreateVolumeGroupOptions()))
+    first, second = vg.physical_volumes
+    uuid = await engine.create_logical_volume("data", "big", pv_size(50 * GiB) + GiB,
+                                              CreateLogicalVolumeOptions())
+    assert engine.store.get(PhysicalVolume, first).free_size == 0   # the rest on the second
+    await engine.resize_logical_volume(uuid, 10 * GiB,
+                                       ResizeLogicalVolumeOptions(shrink=True))
+    assert engine.store.get(LogicalVolume, uuid).size == 10 * GiB
+    assert engine.store.get(PhysicalVolume, second).free_size == pv_size(50 * GiB)
+    assert engine.store.get(PhysicalVolume, first).free_size == pv_size(50 * GiB) - 10 * GiB
+    assert_consistent(engine.store)
+    with pytest.raises(NoSpace):
+        await engine.resize_logical_volume(uuid, 200 * GiB, ResizeLogicalVolumeOptions())
+    assert engine.store.get(LogicalVolume, uuid).size == 10 * GiB
+    assert_consistent(engine.store)
+
+
+async def test_renames_and_tags_keep_the_models_consistent(engine):
+    vg = vg_named(engine, "vmstore")
+    await engine.rename_volume_group(vg.uuid, "vmdata", Options())
+    await engine.rename_logical_volume(lv_named(engine, "vmdata", "templates").uuid, "tmpl",
+                                       Options())
+    assert_consistent(engine.store)                  # paths follow both renames
+    assert lv_named(engine, "vmdata", "tmpl").path == "/dev/vmdata/tmpl"
+    await engine.add_tags("VolumeGroup", vg.uuid, [MANAGED_TAG], Options())
+    assert vg_named(engine, "vmdata").managed        # (validation refuses this tag first)
+    await engine.remove_tags("VolumeGroup", vg.uuid, [MANAGED_TAG, "absent"], Options())
+    assert not vg_named(engine, "vmdata").managed
+    with pytest.raises(NotFound):
+        await engine.add_tags("PhysicalVolume", "nope", ["x"], Options())
