@@ -180,6 +180,14 @@ async def test_rename_of_a_vg_moves_its_lvs_and_their_maps(engine, monkeypatch, 
     assert len(published) == 1 and len(published[0]) == 4   # the VG and its 3 LVs, once
 
 
+async def test_the_vg_of_the_root_filesystem_is_never_renamed(engine, monkeypatch):
+    monkeypatch.setattr(changes.blockdev, "vgs_under",
+                        lambda mount_point: {VG_UUID.replace("-", "")})
+    with pytest.raises(Busy, match="root filesystem"):
+        await engine.rename_volume_group(VG_UUID, "newcap", Options())
+    assert engine.commands_run() == []
+
+
 async def test_rename_of_a_vg_to_a_name_lvm_knows_is_refused(engine):
     with pytest.raises(AlreadyExists):
         await engine.rename_volume_group(VG_UUID, "othervg", Options())

@@ -23,6 +23,7 @@ from ... import resolve, rules
 from ...protocol import MANAGED_TAG
 from ...store import StateStore
 from .. import udev
+from ..luns import blockdev
 from ..runner import Runner
 from . import derive
 from .commands import LvmCommands
@@ -113,11 +114,15 @@ class LvmChanges:
     async def rename_volume_group(self, vg: str, name: str) -> None:
         """VG `vg` is called `name`, and its LVs' paths follow; the maps of its
         active LVs are renamed and their new /dev links made. A no-op when it is
-        called so already; AlreadyExists when any VG LVM sees has the name. Runs
-        as a creation does (one at a time, the name asked of LVM on every device)."""
+        called so already; AlreadyExists when any VG LVM sees has the name; Busy
+        for the VG of the root filesystem. Runs as a creation does (one at a time,
+        the name asked of LVM on every device)."""
         found = resolve.volume_group(self._store, vg)
         if found.name == name:
             return
+        if found.uuid.replace("-", "") in await asyncio.to_thread(blockdev.vgs_under, "/"):
+            raise Busy(f"volume group {found.name} holds the root filesystem, which the "
+                       "boot finds by its name; this service never renames it")
         if any(other.name == name for other in self._store.all(VolumeGroup).values()):
             raise AlreadyExists(f"a volume group named {name} exists")
         async with self._locks.creation, self._locks(found.name), self._locks(name):
