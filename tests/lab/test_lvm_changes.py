@@ -14,6 +14,7 @@ from dbus_fast import Variant
 from labbus import ERROR, IFACE, ROOT
 from lab.host import lvm, lvm_report, run
 from solidice_storage import objpath
+from test_crash import killed_at, no_reply, outcome
 from test_lvm import MANAGED_TAG, VG_NAME, call, luns, no_drift, settled  # noqa: F401
 from waits import log_mark, logged, lvm_refreshed
 
@@ -170,6 +171,28 @@ async def test_renames_keep_the_object_paths_and_move_the_devices(bus, lvm_luns,
                    for c in property_changes(bus, path)) == 1, path
     taken = await call(bus, lv_path, "LogicalVolume", "Rename", "sa{sv}", "x y", {})
     assert taken[1] == ERROR + "InvalidArgument"
+
+
+async def test_a_vg_rename_killed_after_its_vgrename_is_finished_at_the_restart(
+        lab, bus, lvm_luns, no_drift):
+    """The one crash point of a VG rename where something is done: the VG bears its
+    new name; recovery refreshes its active LVs' maps under it (test_crash.py's
+    harness: SIGKILL, restart, no intent record left)."""
+    vg_path = await make_vg(bus, lvm_luns)
+    lv_path = await make_lv(bus, vg_path, "kept", 4 * MiB)
+    write_at(f"/dev/{VG_NAME}/kept", 0, PATTERN)
+    point = "rename-vg:vgrename-done"
+    reply = await killed_at(lab, point, lambda: call(
+        bus, vg_path, "VolumeGroup", "Rename", "sa{sv}", RENAMED, {}))
+    assert no_reply(reply), reply
+    assert lvm_report("vgs", "-o", "vg_name", "--", RENAMED)
+    assert f"{RENAMED.replace('-', '--')}-kept" in dm_names()
+    assert read_at(f"/dev/{RENAMED}/kept", 0, len(PATTERN)) == PATTERN
+    objects = await settled(bus, lambda o: vg_path in o and o[vg_path][
+        IFACE + "VolumeGroup"]["Name"] == RENAMED, "the VG under its new name")
+    assert objects[lv_path][IFACE + "LogicalVolume"]["Path"] == f"/dev/{RENAMED}/kept"
+    outcome(point, "finished: the VG renamed, its active LV's map and path under the "
+                   "new name")
 
 
 async def test_tags_on_volume_groups_logical_and_physical_volumes(bus, lvm_luns, no_drift):

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from solidice_storage.engine.host.lvm.commands import CONFIG
 from solidice_storage.engine.intents import Intents
 
 from .fakes import DATA, Luns, lvm_engine, pv_devices, script
@@ -287,3 +288,22 @@ async def test_a_pv_relabelled_since_the_record_is_left_alone(tmp_path, lvm_host
     await engine.recovery.recover()
     assert pvremoves(tmp_path) == []
     assert "old-sdb" in caplog.text
+
+
+@pytest.mark.parametrize("renamed, refreshed", [("labcap", True), ("other", False)])
+async def test_a_vg_rename_cut_short_refreshes_the_maps_under_the_new_name(
+        host, tmp_path, renamed, refreshed):
+    """The report has the VG as `labcap`: renamed from `old` when the record's new
+    name is labcap (its maps refreshed, in case vgrename left them), not renamed
+    (nothing to do) when the record names another."""
+    intents = Intents(tmp_path / "state")
+    devices = pv_devices(IN_A_VG)
+    await intents.begin("rename-vg", name="old" if refreshed else "labcap", new=renamed,
+                        devices=devices)
+    engine = host(IN_A_VG)
+    await engine.refresh()
+    await engine.recovery.recover()
+    refreshes = [c for c in _commands(tmp_path) if c.startswith("vgchange")]
+    assert refreshes == ([f"vgchange --config {CONFIG} --devices {','.join(devices)} "
+                          "--refresh -- labcap"] if refreshed else [])
+    assert await intents.pending() == []

@@ -20,6 +20,7 @@ from ....errors import AlreadyExists, Busy, NotFound
 from ....models import LogicalVolume, Model, PhysicalVolume, VolumeGroup
 from .... import options
 from ... import resolve, rules
+from ...intents import Intents
 from ...protocol import MANAGED_TAG
 from ...store import StateStore
 from .. import udev
@@ -42,8 +43,9 @@ def lv_and_vg(store: StateStore, lv: str) -> tuple[LogicalVolume, VolumeGroup]:
 
 class LvmChanges:
     def __init__(self, runner: Runner, commands: LvmCommands, store: StateStore,
-                 locks: VgLocks, refresher: Refresher) -> None:
+                 locks: VgLocks, refresher: Refresher, intents: Intents) -> None:
         self._runner = runner
+        self._intents = intents
         self._commands = commands
         self._store = store
         self._locks = locks
@@ -130,11 +132,17 @@ class LvmChanges:
             if name in await self._commands.vg_names():
                 raise AlreadyExists(f"a volume group named {name} exists")
             devices = pv_devices(self._store, found)
+            # two commands where vgrename leaves the maps: recovery.py refreshes
+            # them after a crash between the two
+            intent = await self._intents.begin("rename-vg", name=found.name, new=name,
+                                               devices=devices)
             await self._commands.vgrename(found.name, name, devices)
+            await self._intents.step(intent, "vgrename-done")
             lvs = [lv for key in self._store.logical_volumes_of(found.uuid)
                    if (lv := self._store.get(LogicalVolume, key)) is not None]
             if active := [lv.name for lv in lvs if lv.active]:
                 await self._maps_renamed(name, active, devices)
+            await self._intents.end(intent)
             await self._refresher.publish([
                 found.model_copy(update={"name": name}),
                 *(lv.model_copy(update={"path": f"/dev/{name}/{lv.name}"}) for lv in lvs)])

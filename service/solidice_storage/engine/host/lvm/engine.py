@@ -70,7 +70,8 @@ class LvmEngine:
                                           locks, self.devices, self.refresher, self.recovery)
         self.logical_volumes = LogicalVolumes(runner, self.commands, store, jobs, intents,
                                               locks, self.refresher)
-        self.changes = LvmChanges(runner, self.commands, store, locks, self.refresher)
+        self.changes = LvmChanges(runner, self.commands, store, locks, self.refresher,
+                                  intents)
         self.locks = locks
 
     async def start(self, pending: list[Intent]) -> None:

@@ -7,7 +7,7 @@ import logging
 
 from .... import validation
 from ....errors import NotFound
-from ....models import LogicalVolume, VolumeGroup
+from ....models import LogicalVolume, PhysicalVolume, VolumeGroup
 from ...intents import Intent, Intents
 from ...store import StateStore
 from .commands import LvmCommands
@@ -17,7 +17,8 @@ from .report import as_int
 
 log = logging.getLogger(__name__)
 # the intent kinds this engine records and recovers
-LVM_KINDS = frozenset({"create-vg", "extend-vg", "remove-vg", "remove-pv", "snapshot-lv"})
+LVM_KINDS = frozenset({"create-vg", "extend-vg", "remove-vg", "remove-pv", "snapshot-lv",
+                       "rename-vg"})
 
 
 class Recovery:
@@ -49,6 +50,8 @@ class Recovery:
         """What was done to finish or undo one record's change."""
         if intent.kind == "snapshot-lv":
             return self._snapshot_outcome(intent)
+        if intent.kind == "rename-vg":
+            return await self._rename_outcome(intent)
         # create-vg, extend-vg: the labels this change wrote ("labelled");
         # remove-vg, remove-pv: the labels the caller asked to remove ("devices").
         # Either way: wipe those left in no VG, leave the rest.
@@ -68,6 +71,23 @@ class Recovery:
                    for lv in self._store.all(LogicalVolume).values())
         return (f"snapshot {vg_name}/{name} {'exists' if made else 'was not made'}; "
                 "LVM commits it whole or not at all: nothing to undo")
+
+    async def _rename_outcome(self, intent: Intent) -> str:
+        """A VG rename cut short: vgrename commits whole or not at all; a VG that
+        bears the new name has its active LVs' maps refreshed (renamed after it,
+        where vgrename had left them), which changes nothing where it had not."""
+        old, new = intent.data.get("name"), intent.data.get("new")
+        if not isinstance(old, str) or not isinstance(new, str):
+            return "a rename record without its names: nothing to do"
+        old, new = validation.vg_name(old), validation.vg_name(new)  # for command lines
+        vg = next((vg for vg in self._store.all(VolumeGroup).values() if vg.name == new),
+                  None)
+        if vg is None:
+            return f"volume group {old} was not renamed to {new}: nothing to undo"
+        await self._commands.vgrefresh(new, [
+            pv.device for key in vg.physical_volumes
+            if (pv := self._store.get(PhysicalVolume, key)) is not None])
+        return f"volume group {old} is {new}: its active logical volumes' maps refreshed"
 
     async def _finish_pv_removal(self, vg_name, devices: list[str],
                                  pvs: dict[str, str | None]) -> list[str]:
