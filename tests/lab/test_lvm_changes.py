@@ -3,7 +3,9 @@
 through the D-Bus API on the real LVM engine: each result checked with
 `lvs`/`vgs`/`pvs`, `dmsetup` and the bytes on the device; the object paths stay
 across renames, and each object renamed (or moved by its VG's rename) changes in
-exactly one PropertiesChanged."""
+exactly one PropertiesChanged. Two tests, one VG each: a VG made and wiped is most
+of a test's time under emulation. A VG rename's crash point (rename-vg) is
+recovered in tests/unit/lvm/test_recovery.py."""
 
 import os
 import subprocess
@@ -14,7 +16,6 @@ from dbus_fast import Variant
 from labbus import ERROR, IFACE, ROOT
 from lab.host import lvm, lvm_report, run
 from solidice_storage import objpath
-from test_crash import killed_at, no_reply, outcome
 from test_lvm import MANAGED_TAG, VG_NAME, call, luns, no_drift, settled  # noqa: F401
 from waits import log_mark, logged, lvm_refreshed
 
@@ -83,7 +84,50 @@ def property_changes(bus, path: str) -> list[dict]:
             if m.member == "PropertiesChanged" and m.path == path]
 
 
-async def test_resize_grows_refuses_and_shrinks_by_the_bytes(bus, lvm_luns, no_drift):
+async def tags_on_the_vg_an_lv_and_the_pv(bus, vg_path: str, lv_path: str) -> None:
+    """AddTags and RemoveTags on VG, LV (`data`) and PV, checked with vgs/lvs/pvs;
+    the service's own tag protected; bad tags refused."""
+    objects = await bus.objects()
+    (pv_path,) = objects[vg_path][IFACE + "VolumeGroup"]["PhysicalVolumes"]
+    device = objects[pv_path][IFACE + "PhysicalVolume"]["Device"]
+
+    async def tags(path, kind, member, *values):
+        return await call(bus, path, kind, member, "asa{sv}", list(values), {})
+    assert await tags(vg_path, "VolumeGroup", "AddTags", "site=paris", "tier:gold") == []
+    (row,) = lvm_report("vgs", "-o", "vg_tags", "--", VG_NAME)
+    assert sorted(row["vg_tags"].split(",")) == sorted([MANAGED_TAG, "site=paris",
+                                                         "tier:gold"])
+    assert await tags(lv_path, "LogicalVolume", "AddTags", "backup/daily", "keep") == []
+    assert await tags(pv_path, "PhysicalVolume", "AddTags", "fast#1") == []
+    assert await tags(lv_path, "LogicalVolume", "RemoveTags", "keep", "absent") == []
+    assert lv_row(VG_NAME, "data")["lv_tags"] == "backup/daily"
+    (row,) = lvm_report("pvs", "-o", "pv_tags", "--", device)
+    assert row["pv_tags"] == "fast#1"
+
+    objects = await bus.objects()
+    assert objects[vg_path][IFACE + "VolumeGroup"]["Tags"] == sorted(
+        [MANAGED_TAG, "site=paris", "tier:gold"])
+    assert objects[lv_path][IFACE + "LogicalVolume"]["Tags"] == ["backup/daily"]
+    assert objects[pv_path][IFACE + "PhysicalVolume"]["Tags"] == ["fast#1"]
+
+    for member in ("RemoveTags", "AddTags"):                 # the service's own tag
+        refused = await tags(vg_path, "VolumeGroup", member, MANAGED_TAG)
+        assert refused[1] == ERROR + "InvalidArgument" and MANAGED_TAG in refused[2]
+    for bad in ("-x", "a b", "@x", "t" * 1025):
+        refused = await tags(lv_path, "LogicalVolume", "AddTags", bad)
+        assert refused[1] == ERROR + "InvalidArgument", bad
+    (row,) = lvm_report("vgs", "-o", "vg_tags", "--", VG_NAME)
+    assert MANAGED_TAG in row["vg_tags"].split(",")
+    assert (await bus.objects())[vg_path][IFACE + "VolumeGroup"]["Managed"]
+    assert await tags(vg_path, "VolumeGroup", "RemoveTags", "site=paris", "tier:gold") == []
+    (row,) = lvm_report("vgs", "-o", "vg_tags", "--", VG_NAME)
+    assert row["vg_tags"] == MANAGED_TAG
+    await settled(bus, lambda o: o[vg_path][IFACE + "VolumeGroup"]["Tags"] == [MANAGED_TAG],
+                  "the VG's tags as LVM has them")
+
+
+async def test_resize_by_the_bytes_and_tags(bus, lvm_luns, no_drift):
+    """One VG for both (each VG made and wiped costs the lab the most time)."""
     vg_path = await make_vg(bus, lvm_luns)
     lv_path = await make_lv(bus, vg_path, "data", 8 * MiB)
     device = f"/dev/{VG_NAME}/data"
@@ -117,6 +161,7 @@ async def test_resize_grows_refuses_and_shrinks_by_the_bytes(bus, lvm_luns, no_d
     assert read_at(device, 0, len(PATTERN)) == PATTERN      # what lay below the new end
     assert (await bus.objects())[lv_path][IFACE + "LogicalVolume"]["Size"] == 4 * MiB
     assert await resize(4 * MiB, shrink=("b", True)) == []  # the same size: nothing to do
+    await tags_on_the_vg_an_lv_and_the_pv(bus, vg_path, lv_path)
 
 
 async def test_renames_keep_the_object_paths_and_move_the_devices(bus, lvm_luns, no_drift):
@@ -171,67 +216,3 @@ async def test_renames_keep_the_object_paths_and_move_the_devices(bus, lvm_luns,
                    for c in property_changes(bus, path)) == 1, path
     taken = await call(bus, lv_path, "LogicalVolume", "Rename", "sa{sv}", "x y", {})
     assert taken[1] == ERROR + "InvalidArgument"
-
-
-async def test_a_vg_rename_killed_after_its_vgrename_is_finished_at_the_restart(
-        lab, bus, lvm_luns, no_drift):
-    """The one crash point of a VG rename where something is done: the VG bears its
-    new name; recovery refreshes its active LVs' maps under it (test_crash.py's
-    harness: SIGKILL, restart, no intent record left)."""
-    vg_path = await make_vg(bus, lvm_luns)
-    lv_path = await make_lv(bus, vg_path, "kept", 4 * MiB)
-    write_at(f"/dev/{VG_NAME}/kept", 0, PATTERN)
-    point = "rename-vg:vgrename-done"
-    reply = await killed_at(lab, point, lambda: call(
-        bus, vg_path, "VolumeGroup", "Rename", "sa{sv}", RENAMED, {}))
-    assert no_reply(reply), reply
-    assert lvm_report("vgs", "-o", "vg_name", "--", RENAMED)
-    assert f"{RENAMED.replace('-', '--')}-kept" in dm_names()
-    assert read_at(f"/dev/{RENAMED}/kept", 0, len(PATTERN)) == PATTERN
-    objects = await settled(bus, lambda o: vg_path in o and o[vg_path][
-        IFACE + "VolumeGroup"]["Name"] == RENAMED, "the VG under its new name")
-    assert objects[lv_path][IFACE + "LogicalVolume"]["Path"] == f"/dev/{RENAMED}/kept"
-    outcome(point, "finished: the VG renamed, its active LV's map and path under the "
-                   "new name")
-
-
-async def test_tags_on_volume_groups_logical_and_physical_volumes(bus, lvm_luns, no_drift):
-    vg_path = await make_vg(bus, lvm_luns)
-    lv_path = await make_lv(bus, vg_path, "tagged", 4 * MiB)
-    objects = await bus.objects()
-    (pv_path,) = objects[vg_path][IFACE + "VolumeGroup"]["PhysicalVolumes"]
-    device = objects[pv_path][IFACE + "PhysicalVolume"]["Device"]
-
-    async def tags(path, kind, member, *values):
-        return await call(bus, path, kind, member, "asa{sv}", list(values), {})
-    assert await tags(vg_path, "VolumeGroup", "AddTags", "site=paris", "tier:gold") == []
-    (row,) = lvm_report("vgs", "-o", "vg_tags", "--", VG_NAME)
-    assert sorted(row["vg_tags"].split(",")) == sorted([MANAGED_TAG, "site=paris",
-                                                         "tier:gold"])
-    assert await tags(lv_path, "LogicalVolume", "AddTags", "backup/daily", "keep") == []
-    assert await tags(pv_path, "PhysicalVolume", "AddTags", "fast#1") == []
-    assert await tags(lv_path, "LogicalVolume", "RemoveTags", "keep", "absent") == []
-    assert lv_row(VG_NAME, "tagged")["lv_tags"] == "backup/daily"
-    (row,) = lvm_report("pvs", "-o", "pv_tags", "--", device)
-    assert row["pv_tags"] == "fast#1"
-
-    objects = await bus.objects()
-    assert objects[vg_path][IFACE + "VolumeGroup"]["Tags"] == sorted(
-        [MANAGED_TAG, "site=paris", "tier:gold"])
-    assert objects[lv_path][IFACE + "LogicalVolume"]["Tags"] == ["backup/daily"]
-    assert objects[pv_path][IFACE + "PhysicalVolume"]["Tags"] == ["fast#1"]
-
-    for member in ("RemoveTags", "AddTags"):                 # the service's own tag
-        refused = await tags(vg_path, "VolumeGroup", member, MANAGED_TAG)
-        assert refused[1] == ERROR + "InvalidArgument" and MANAGED_TAG in refused[2]
-    for bad in ("-x", "a b", "@x", "t" * 1025):
-        refused = await tags(lv_path, "LogicalVolume", "AddTags", bad)
-        assert refused[1] == ERROR + "InvalidArgument", bad
-    (row,) = lvm_report("vgs", "-o", "vg_tags", "--", VG_NAME)
-    assert MANAGED_TAG in row["vg_tags"].split(",")
-    assert (await bus.objects())[vg_path][IFACE + "VolumeGroup"]["Managed"]
-    assert await tags(vg_path, "VolumeGroup", "RemoveTags", "site=paris", "tier:gold") == []
-    (row,) = lvm_report("vgs", "-o", "vg_tags", "--", VG_NAME)
-    assert row["vg_tags"] == MANAGED_TAG
-    await settled(bus, lambda o: o[vg_path][IFACE + "VolumeGroup"]["Tags"] == [MANAGED_TAG],
-                  "the VG's tags as LVM has them")
